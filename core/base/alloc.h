@@ -1,0 +1,30 @@
+/*
+ * The one allocator wrapper of the engine. Every heap allocation of core
+ * goes through it, so the bytes in use are known (that backs the workers'
+ * --memory-limit) and tests can make allocation fail on purpose.
+ *
+ * Thread-safe. rn_free(NULL) is a no-op. Memory from these functions must
+ * be released with rn_free, never free().
+ */
+#ifndef RN_CORE_ALLOC_H
+#define RN_CORE_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *rn_malloc(size_t n);
+void *rn_calloc(size_t count, size_t size);
+void *rn_realloc(void *p, size_t n);
+void rn_free(void *p);
+char *rn_strdup(const char *s);
+char *rn_strndup(const char *s, size_t n);
+
+/* Bytes currently allocated through the wrapper, and the peak. */
+size_t rn_alloc_in_use(void);
+size_t rn_alloc_peak(void);
+
+/* Tests: make the n-th allocation from now (1 = the next) and every later
+ * one fail; 0 disables. */
+void rn_alloc_fail_after(uint64_t n);
+
+#endif
