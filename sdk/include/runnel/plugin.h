@@ -125,6 +125,11 @@ typedef struct rn_ctx rn_ctx; /* see runnel/host.h */
 /* Operator flags. */
 #define RN_OPF_SCALAR 0x1u /* a fold whose result is one value: it must be
                               the last step (count, sum, mean...) */
+#define RN_OPF_COMMUTATIVE 0x2u /* a fold whose result does not depend on
+                                   the order of elements or partitions: the
+                                   engine may fold several partitions into
+                                   one accumulator (count, sum, frequencies;
+                                   not take) */
 
 /*
  * One operator. Fill the head with RN_OP_HEAD and set the callbacks its

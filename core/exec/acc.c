@@ -1,0 +1,260 @@
+#include "exec/acc.h"
+
+#include <string.h>
+
+#include "base/alloc.h"
+#include "value/value.h"
+
+/* Calls a fold callback with ctx->keep pointing at the accumulator's
+ * arena, so rn_alloc_keep memory lives as long as the accumulator. */
+#define WITH_KEEP(a, ctx, call)                                              \
+    do {                                                                     \
+        rn_arena *saved_ = (ctx)->keep;                                      \
+        (ctx)->keep = &(a)->arena;                                           \
+        rc = (call);                                                         \
+        (ctx)->keep = saved_;                                                \
+    } while (0)
+
+static int bad_rc(rn_task_ctx *ctx, int rc, const char *what)
+{
+    if (rc > 0 || (ctx->err && ctx->err->code == 0))
+        return rn_error_set(ctx->err, rc > 0 ? RN_EPLUGIN : rc,
+                            "%s failed (%s) without a message", what,
+                            rn_err_name(rc > 0 ? RN_EPLUGIN : rc));
+    return rc;
+}
+
+int rn_acc_init(rn_acc *a, const rn_opinst *oi, rn_task_ctx *ctx)
+{
+    int rc = 0;
+    memset(a, 0, sizeof(*a));
+    a->oi = oi;
+    a->keyed = oi->op->kind == RN_OP_FOLDBY;
+    rn_arena_init(&a->arena, 64 * 1024);
+    if (!a->keyed) {
+        a->value = rn_null();
+        WITH_KEEP(a, ctx, oi->op->fold_init(oi->state, &ctx->pub, &a->value));
+        if (rc)
+            return bad_rc(ctx, rc, "fold_init");
+    }
+    return 0;
+}
+
+void rn_acc_release(rn_acc *a)
+{
+    rn_free(a->entries);
+    rn_free(a->slots);
+    rn_arena_release(&a->arena);
+    memset(a, 0, sizeof(*a));
+}
+
+static int grow_slots(rn_acc *a)
+{
+    size_t ns = a->nslots ? a->nslots * 2 : 1024;
+    uint32_t *slots = rn_calloc(ns, sizeof(uint32_t));
+    if (!slots)
+        return RN_ENOMEM;
+    for (size_t i = 0; i < a->n; i++) {
+        size_t j = (size_t)a->entries[i].hash & (ns - 1);
+        while (slots[j])
+            j = (j + 1) & (ns - 1);
+        slots[j] = (uint32_t)(i + 1);
+    }
+    rn_free(a->slots);
+    a->slots = slots;
+    a->nslots = ns;
+    return 0;
+}
+
+static inline int key_eq(const rn_value *x, const rn_value *y)
+{
+    if (x->kind == RN_STRING && y->kind == RN_STRING)
+        return x->len == y->len && memcmp(x->u.s, y->u.s, x->len) == 0;
+    return rn_value_equal(x, y);
+}
+
+/* Finds or inserts key; returns the entry (NULL on error, recorded). */
+static rn_acc_entry *lookup(rn_acc *a, rn_task_ctx *ctx, const rn_value *key,
+                            uint64_t h)
+{
+    size_t mask, j;
+    rn_acc_entry *e;
+    int rc;
+
+    if (a->n * 2 >= a->nslots && grow_slots(a)) {
+        rn_error_set(ctx->err, RN_ENOMEM, "out of memory (keyed table)");
+        return NULL;
+    }
+    mask = a->nslots - 1;
+    j = (size_t)h & mask;
+    while (a->slots[j]) {
+        e = &a->entries[a->slots[j] - 1];
+        if (e->hash == h && key_eq(&e->key, key))
+            return e;
+        j = (j + 1) & mask;
+    }
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 512;
+        rn_acc_entry *ne;
+        if (cap > UINT32_MAX - 1) {
+            rn_error_set(ctx->err, RN_ELIMIT, "more than 2^32 keys");
+            return NULL;
+        }
+        ne = rn_realloc(a->entries, cap * sizeof(*ne));
+        if (!ne) {
+            rn_error_set(ctx->err, RN_ENOMEM, "out of memory (keyed table)");
+            return NULL;
+        }
+        a->entries = ne;
+        a->cap = cap;
+    }
+    e = &a->entries[a->n];
+    e->hash = h;
+    if (rn_value_copy(&a->arena, key, &e->key)) {
+        rn_error_set(ctx->err, RN_ENOMEM, "out of memory (keys)");
+        return NULL;
+    }
+    e->acc = rn_null();
+    WITH_KEEP(a, ctx,
+              a->oi->op->fold_init(a->oi->state, &ctx->pub, &e->acc));
+    if (rc) {
+        bad_rc(ctx, rc, "fold_init");
+        return NULL;
+    }
+    a->slots[j] = (uint32_t)(++a->n);
+    return e;
+}
+
+int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
+{
+    const rn_op_desc *op = a->oi->op;
+    void *st = a->oi->state;
+    rn_arena *saved = ctx->keep;
+    int rc = 0;
+
+    ctx->keep = &a->arena;
+    if (!a->keyed) {
+        for (size_t i = 0; i < n; i++)
+            if ((rc = op->step(st, &ctx->pub, &a->value, &vals[i])))
+                break;
+        ctx->keep = saved;
+        return rc ? bad_rc(ctx, rc, "step") : 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rn_value k;
+        const rn_value *key = &vals[i];
+        rn_acc_entry *e;
+        if (op->key) {
+            if ((rc = op->key(st, &ctx->pub, &vals[i], &k))) {
+                rc = bad_rc(ctx, rc, "key");
+                break;
+            }
+            key = &k;
+        }
+        e = lookup(a, ctx, key, rn_value_hash(key));
+        if (!e) {
+            rc = ctx->err->code ? ctx->err->code : RN_ENOMEM;
+            break;
+        }
+        if ((rc = op->step(st, &ctx->pub, &e->acc, &vals[i]))) {
+            rc = bad_rc(ctx, rc, "step");
+            break;
+        }
+    }
+    ctx->keep = saved;
+    return rc;
+}
+
+static int merge_one(rn_acc *a, rn_task_ctx *ctx, const rn_value *key,
+                     uint64_t h, const rn_value *acc)
+{
+    rn_acc_entry *e = lookup(a, ctx, key, h);
+    int rc;
+    if (!e)
+        return ctx->err->code ? ctx->err->code : RN_ENOMEM;
+    WITH_KEEP(a, ctx, a->oi->op->combine(a->oi->state, &ctx->pub, &e->acc, acc));
+    return rc ? bad_rc(ctx, rc, "combine") : 0;
+}
+
+int rn_acc_merge(rn_acc *a, rn_task_ctx *ctx, const rn_acc *other)
+{
+    int rc = 0;
+    if (!a->keyed) {
+        WITH_KEEP(a, ctx,
+                  a->oi->op->combine(a->oi->state, &ctx->pub, &a->value,
+                                     &other->value));
+        return rc ? bad_rc(ctx, rc, "combine") : 0;
+    }
+    for (size_t i = 0; i < other->n; i++) {
+        const rn_acc_entry *o = &other->entries[i];
+        if ((rc = merge_one(a, ctx, &o->key, o->hash, &o->acc)))
+            return rc;
+    }
+    return 0;
+}
+
+int rn_acc_save(const rn_acc *a, rn_partition *p)
+{
+    int rc;
+    if (!a->keyed)
+        return rn_partition_push(p, &a->value);
+    for (size_t i = 0; i < a->n; i++) {
+        rn_value pair[2] = {a->entries[i].key, a->entries[i].acc};
+        rn_value l = rn_list(pair, 2);
+        if ((rc = rn_partition_push(p, &l)))
+            return rc;
+    }
+    return 0;
+}
+
+int rn_acc_load(rn_acc *a, rn_task_ctx *ctx, const rn_partition *p)
+{
+    int rc = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const rn_value *v = &p->items[i];
+        if (!a->keyed) {
+            WITH_KEEP(a, ctx,
+                      a->oi->op->combine(a->oi->state, &ctx->pub, &a->value, v));
+            if (rc)
+                return bad_rc(ctx, rc, "combine");
+            continue;
+        }
+        if (v->kind != RN_LIST || v->len != 2)
+            return rn_error_set(ctx->err, RN_EFORMAT,
+                                "partial keyed fold: element %zu is not a "
+                                "[key, acc] pair",
+                                i);
+        if ((rc = merge_one(a, ctx, &v->u.items[0],
+                            rn_value_hash(&v->u.items[0]), &v->u.items[1])))
+            return rc;
+    }
+    return 0;
+}
+
+int rn_acc_finish(rn_acc *a, rn_task_ctx *ctx)
+{
+    const rn_op_desc *op = a->oi->op;
+    void *st = a->oi->state;
+    int rc = 0;
+
+    if (!a->keyed) {
+        if (op->finish)
+            WITH_KEEP(a, ctx, op->finish(st, &ctx->pub, NULL, &a->value));
+        else
+            rc = rn_emit(&ctx->pub, &a->value);
+        return rc ? bad_rc(ctx, rc, "finish") : 0;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        rn_acc_entry *e = &a->entries[i];
+        if (op->finish) {
+            WITH_KEEP(a, ctx, op->finish(st, &ctx->pub, &e->key, &e->acc));
+        } else {
+            rn_value pair[2] = {e->key, e->acc};
+            rn_value l = rn_list(pair, 2);
+            rc = rn_emit(&ctx->pub, &l);
+        }
+        if (rc)
+            return bad_rc(ctx, rc, "finish");
+    }
+    return 0;
+}

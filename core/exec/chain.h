@@ -1,0 +1,55 @@
+/*
+ * The fused pipeline of one task: values pushed in from a source split (or
+ * an input partition) flow in batches through the stage's narrow operators
+ * and end in its terminal: collected into the output partition, folded
+ * into an accumulator, or written by a sink.
+ *
+ * Memory: each operator has a scratch arena, reset once the batch it
+ * produced has been consumed downstream; the source's is reset at
+ * rn_flush. Only the terminal copies values (into the output partition or
+ * the accumulator's arena), so a string read from a file is never copied
+ * on its way to a fold.
+ *
+ * Errors name the operator and partition: "json.json_parse (partition 3):
+ * ...". One thread at a time.
+ */
+#ifndef RN_CORE_CHAIN_H
+#define RN_CORE_CHAIN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/arena.h"
+#include "exec/acc.h"
+#include "exec/ctx.h"
+#include "plan/plan.h"
+#include "value/partition.h"
+
+#define RN_CHAIN_BATCH 512
+
+typedef struct rn_chain rn_chain;
+
+/* Prepares a task of `stage` for partition number `partition`.
+ *  - terminal FOLD/FOLDBY: acc (already rn_acc_init'ed) receives elements;
+ *  - terminal SINK: the sink is opened now; its commit result goes to out;
+ *  - no terminal: every output element is copied into out.
+ * bytes_read and cancel may be NULL. */
+int rn_chain_open(rn_chain **out_chain, const rn_stage *stage,
+                  uint32_t partition, rn_acc *acc, rn_partition *out,
+                  atomic_uint_fast64_t *bytes_read, atomic_bool *cancel,
+                  rn_errbuf *err);
+/* Reads one split of the source through the chain. */
+int rn_chain_run_source(rn_chain *c, const rn_opinst *src,
+                        const rn_value *split);
+/* Pushes input values (e.g. an input partition) through the chain. */
+int rn_chain_push(rn_chain *c, const rn_value *vals, size_t n);
+/* Ends the task: with ok, drains pending values, runs partition operators
+ * and commits the sink; without, aborts the sink. Frees the chain. Returns
+ * the first error of the drain/commit (0 when !ok). */
+int rn_chain_close(rn_chain *c, int ok);
+
+/* Runs a source's plan: the splits are appended to out. */
+int rn_source_plan(const rn_opinst *src, rn_partition *out, rn_errbuf *err);
+
+#endif

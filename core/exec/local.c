@@ -1,0 +1,387 @@
+#define _GNU_SOURCE
+#include "exec/local.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "exec/acc.h"
+#include "exec/chain.h"
+#include "exec/ctx.h"
+
+int rn_cpu_count(void)
+{
+    cpu_set_t set;
+    long n;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One stage being run. */
+typedef struct stage_run {
+    rn_plan *plan;
+    const rn_stage *stage;
+    int first;                 /* reads the source's splits */
+    const rn_partition *splits;
+    rn_partition **inputs;     /* previous stage's outputs (not first) */
+    size_t n_tasks;
+    rn_partition **outputs;    /* per task (collect / sink) */
+    rn_acc *accs;              /* per thread (commutative) or per task */
+    int *acc_ready;
+    int per_thread;
+    atomic_size_t next;
+    atomic_size_t done;
+    atomic_int running;
+    atomic_bool cancel;
+    atomic_uint_fast64_t *bytes_read;
+    pthread_mutex_t lock;
+    rn_errbuf err;             /* first error */
+    int rc;
+} stage_run;
+
+typedef struct thread_arg {
+    stage_run *sr;
+    size_t idx;
+} thread_arg;
+
+static void record_error(stage_run *sr, int rc, const rn_errbuf *e)
+{
+    pthread_mutex_lock(&sr->lock);
+    /* the first real failure wins over the cancellations it caused */
+    if (sr->rc == 0 || (sr->rc == RN_ECANCELED && rc != RN_ECANCELED)) {
+        sr->rc = rc;
+        sr->err = *e;
+    }
+    pthread_mutex_unlock(&sr->lock);
+    atomic_store(&sr->cancel, true);
+}
+
+static int acc_prepare(stage_run *sr, size_t slot, rn_errbuf *err)
+{
+    rn_task_ctx ctx;
+    int rc;
+    if (sr->acc_ready[slot])
+        return 0;
+    rn_task_ctx_init(&ctx, NULL, NULL, err);
+    ctx.label = sr->stage->terminal->label;
+    rc = rn_acc_init(&sr->accs[slot], sr->stage->terminal, &ctx);
+    rn_task_ctx_release(&ctx);
+    if (rc) {
+        rn_error_prefix(err, "%s: ", sr->stage->terminal->label);
+        return rc;
+    }
+    sr->acc_ready[slot] = 1;
+    return 0;
+}
+
+static int run_task(stage_run *sr, size_t thread, size_t i, rn_errbuf *err)
+{
+    rn_chain *c = NULL;
+    rn_acc *acc = NULL;
+    rn_partition *out = NULL;
+    int rc;
+
+    if (sr->stage->terminal && sr->stage->terminal->op->kind != RN_OP_SINK) {
+        size_t slot = sr->per_thread ? thread : i;
+        if ((rc = acc_prepare(sr, slot, err)))
+            return rc;
+        acc = &sr->accs[slot];
+    } else {
+        if (!(out = rn_partition_new()))
+            return rn_error_set(err, RN_ENOMEM, "out of memory");
+    }
+    rc = rn_chain_open(&c, sr->stage, (uint32_t)i, acc, out, sr->bytes_read,
+                       &sr->cancel, err);
+    if (rc == 0) {
+        if (sr->first)
+            rc = rn_chain_run_source(c, sr->plan->source, &sr->splits->items[i]);
+        else
+            rc = rn_chain_push(c, sr->inputs[i]->items, sr->inputs[i]->n);
+        int rc2 = rn_chain_close(c, rc == 0);
+        if (rc == 0)
+            rc = rc2;
+    }
+    if (rc) {
+        rn_partition_unref(out);
+        return rc;
+    }
+    if (out)
+        sr->outputs[i] = out;
+    if (!sr->first) { /* the input is consumed: free it early */
+        rn_partition_unref(sr->inputs[i]);
+        sr->inputs[i] = NULL;
+    }
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    thread_arg *ta = arg;
+    stage_run *sr = ta->sr;
+    rn_errbuf err;
+    size_t i;
+
+    while (!atomic_load(&sr->cancel) &&
+           (i = atomic_fetch_add(&sr->next, 1)) < sr->n_tasks) {
+        rn_error_clear(&err);
+        int rc = run_task(sr, ta->idx, i, &err);
+        if (rc)
+            record_error(sr, rc, &err);
+        atomic_fetch_add(&sr->done, 1);
+    }
+    atomic_fetch_sub(&sr->running, 1);
+    return NULL;
+}
+
+static void human_bytes(char *out, size_t n, uint64_t b)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void draw_progress(size_t done, size_t total, uint64_t bytes,
+                          double elapsed, int stage, int n_stages)
+{
+    char hb[32];
+    int width = 28, fill = total ? (int)((double)done / (double)total * width) : 0;
+    char bar[64];
+    for (int k = 0; k < width; k++)
+        bar[k] = k < fill ? '#' : '-';
+    bar[width] = '\0';
+    human_bytes(hb, sizeof(hb), bytes);
+    fprintf(stderr, "\r\033[K[%s] stage %d/%d  %zu/%zu tasks  %s read  %.1fs",
+            bar, stage + 1, n_stages, done, total, hb, elapsed);
+    fflush(stderr);
+}
+
+/* Folds the stage's accumulators (in task order when order matters) and
+ * finishes into one partition. */
+static int fold_finish(stage_run *sr, size_t n_slots, rn_partition **result,
+                       rn_errbuf *err)
+{
+    const rn_opinst *toi = sr->stage->terminal;
+    rn_arena scratch;
+    rn_task_ctx ctx;
+    rn_acc *root = NULL;
+    rn_partition *out = NULL;
+    int rc = 0;
+
+    rn_arena_init(&scratch, 64 * 1024);
+    rn_task_ctx_init(&ctx, &scratch, &scratch, err);
+    ctx.label = toi->label;
+    for (size_t s = 0; s < n_slots; s++) {
+        if (!sr->acc_ready[s])
+            continue;
+        if (!root) {
+            root = &sr->accs[s];
+            continue;
+        }
+        if ((rc = rn_acc_merge(root, &ctx, &sr->accs[s])))
+            goto done;
+        rn_acc_release(&sr->accs[s]);
+        sr->acc_ready[s] = 0;
+    }
+    if (!root) { /* no input at all: the fold of nothing */
+        if ((rc = acc_prepare(sr, 0, err)))
+            goto done;
+        root = &sr->accs[0];
+    }
+    if (!(out = rn_partition_new())) {
+        rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+        goto done;
+    }
+    ctx.emit = rn__emit_to_partition; /* finish emits the result */
+    ctx.target = out;
+    rc = rn_acc_finish(root, &ctx);
+done:
+    if (rc && !strstr(err->msg, toi->label))
+        rn_error_prefix(err, "%s (combine): ", toi->label);
+    rn_task_ctx_release(&ctx);
+    rn_arena_release(&scratch);
+    if (rc) {
+        rn_partition_unref(out);
+        return rc;
+    }
+    *result = out;
+    return 0;
+}
+
+int rn_local_run(rn_plan *plan, const rn_run_opts *opts, rn_run_result *res,
+                 rn_errbuf *err)
+{
+    rn_partition *splits = NULL;
+    rn_partition **prev = NULL;
+    size_t n_prev = 0;
+    atomic_uint_fast64_t bytes_read;
+    int threads = opts && opts->threads > 0 ? opts->threads : rn_cpu_count();
+    int progress = opts && opts->progress;
+    double t0 = now_s();
+    uint64_t tasks_run = 0;
+    int rc = 0;
+
+    memset(res, 0, sizeof(*res));
+    atomic_init(&bytes_read, 0);
+    if ((rc = rn_plan_init_ops(plan, err)))
+        return rc;
+    if (!(splits = rn_partition_new()))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    if ((rc = rn_source_plan(plan->source, splits, err)))
+        goto done;
+
+    for (size_t s = 0; s < plan->n_stages; s++) {
+        const rn_stage *stage = &plan->stages[s];
+        stage_run sr;
+        size_t n_threads, n_slots = 0;
+        pthread_t *tids = NULL;
+        thread_arg *args = NULL;
+        int is_fold = stage->terminal && stage->terminal->op->kind != RN_OP_SINK;
+
+        memset(&sr, 0, sizeof(sr));
+        sr.plan = plan;
+        sr.stage = stage;
+        sr.first = s == 0;
+        sr.splits = splits;
+        sr.inputs = prev;
+        sr.n_tasks = s == 0 ? splits->n : n_prev;
+        sr.bytes_read = &bytes_read;
+        pthread_mutex_init(&sr.lock, NULL);
+        n_threads = (size_t)threads < sr.n_tasks ? (size_t)threads : sr.n_tasks;
+        if (n_threads == 0)
+            n_threads = 1;
+        sr.outputs = rn_calloc(sr.n_tasks ? sr.n_tasks : 1, sizeof(rn_partition *));
+        if (is_fold) {
+            sr.per_thread = (stage->terminal->op->flags & RN_OPF_COMMUTATIVE) != 0;
+            n_slots = sr.per_thread ? n_threads : (sr.n_tasks ? sr.n_tasks : 1);
+            sr.accs = rn_calloc(n_slots, sizeof(rn_acc));
+            sr.acc_ready = rn_calloc(n_slots, sizeof(int));
+        }
+        tids = rn_calloc(n_threads, sizeof(pthread_t));
+        args = rn_calloc(n_threads, sizeof(thread_arg));
+        if (!sr.outputs || !tids || !args || (is_fold && (!sr.accs || !sr.acc_ready))) {
+            rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+            goto stage_done;
+        }
+        atomic_init(&sr.running, 0);
+        if (sr.n_tasks) {
+            size_t started = 0;
+            for (size_t t = 0; t < n_threads; t++) {
+                args[t].sr = &sr;
+                args[t].idx = t;
+                atomic_fetch_add(&sr.running, 1);
+                if (pthread_create(&tids[t], NULL, worker_main, &args[t])) {
+                    atomic_fetch_sub(&sr.running, 1);
+                    break;
+                }
+                started++;
+            }
+            if (started == 0) {
+                rc = rn_error_set(err, RN_ENOMEM, "cannot start threads");
+                goto stage_done;
+            }
+            while (atomic_load(&sr.running) > 0) {
+                if (progress)
+                    draw_progress(atomic_load(&sr.done), sr.n_tasks,
+                                  atomic_load(&bytes_read), now_s() - t0,
+                                  (int)s, (int)plan->n_stages);
+                struct timespec ts = {0, 50 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
+            for (size_t t = 0; t < started; t++)
+                pthread_join(tids[t], NULL);
+            tasks_run += atomic_load(&sr.done);
+            if (progress)
+                draw_progress(atomic_load(&sr.done), sr.n_tasks,
+                              atomic_load(&bytes_read), now_s() - t0, (int)s,
+                              (int)plan->n_stages);
+        }
+        if (sr.rc) {
+            rc = sr.rc;
+            *err = sr.err;
+            goto stage_done;
+        }
+        /* this stage's output becomes the next one's input */
+        for (size_t i = 0; i < n_prev; i++)
+            rn_partition_unref(prev ? prev[i] : NULL);
+        rn_free(prev);
+        prev = NULL;
+        n_prev = 0;
+        if (is_fold) {
+            rn_partition *one = NULL;
+            if ((rc = fold_finish(&sr, n_slots, &one, err)))
+                goto stage_done;
+            prev = rn_calloc(1, sizeof(*prev));
+            if (!prev) {
+                rn_partition_unref(one);
+                rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+                goto stage_done;
+            }
+            prev[0] = one;
+            n_prev = 1;
+        } else {
+            prev = sr.outputs;
+            n_prev = sr.n_tasks;
+            sr.outputs = NULL;
+        }
+    stage_done:
+        if (sr.outputs) {
+            for (size_t i = 0; i < sr.n_tasks; i++)
+                rn_partition_unref(sr.outputs[i]);
+            rn_free(sr.outputs);
+        }
+        if (sr.accs) {
+            for (size_t k = 0; k < n_slots; k++)
+                if (sr.acc_ready[k])
+                    rn_acc_release(&sr.accs[k]);
+            rn_free(sr.accs);
+        }
+        rn_free(sr.acc_ready);
+        rn_free(tids);
+        rn_free(args);
+        pthread_mutex_destroy(&sr.lock);
+        if (rc)
+            goto done;
+    }
+done:
+    if (progress)
+        fprintf(stderr, "\r\033[K");
+    rn_partition_unref(splits);
+    if (rc) {
+        for (size_t i = 0; i < n_prev; i++)
+            rn_partition_unref(prev[i]);
+        rn_free(prev);
+        return rc;
+    }
+    res->parts = prev;
+    res->n_parts = n_prev;
+    res->bytes_read = atomic_load(&bytes_read);
+    res->tasks = tasks_run;
+    res->seconds = now_s() - t0;
+    return 0;
+}
+
+void rn_run_result_release(rn_run_result *res)
+{
+    for (size_t i = 0; i < res->n_parts; i++)
+        rn_partition_unref(res->parts[i]);
+    rn_free(res->parts);
+    memset(res, 0, sizeof(*res));
+}

@@ -1,0 +1,354 @@
+#define _GNU_SOURCE
+#include "plan/plan.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "exec/ctx.h"
+
+#define ERRPOS(err, code, pos, ...)                                          \
+    pos_error((err), (code), (pos), __VA_ARGS__)
+
+static int pos_error(rn_errbuf *err, int code, rn_mpos pos, const char *fmt,
+                     ...) RN_FMT(4, 5);
+static int pos_error(rn_errbuf *err, int code, rn_mpos pos, const char *fmt,
+                     ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rn_error_setv(err, code, fmt, ap);
+    va_end(ap);
+    rn_error_prefix(err, "%s:%u:%u: ", pos.file ? pos.file : "<manifest>",
+                    pos.line, pos.col);
+    return code;
+}
+
+static rn_plan *plan_new(void)
+{
+    rn_plan *p = rn_calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    rn_arena_init(&p->arena, 16 * 1024);
+    p->split_every = 8;
+    return p;
+}
+
+static const char *make_label(rn_plan *p, const rn_plugin *pl,
+                              const rn_op_desc *op)
+{
+    size_t n = strlen(pl->desc->name) + strlen(op->name) + 2;
+    char *s = rn_arena_alloc(&p->arena, n);
+    if (s)
+        snprintf(s, n, "%s.%s", pl->desc->name, op->name);
+    return s;
+}
+
+/* Loads a manifest's plugin entry: a path (relative to the working
+ * directory, else to the manifest's directory) or a sha256: id. */
+static int load_plugin(const rn_manifest *m, rn_registry *reg, size_t i,
+                       rn_errbuf *err)
+{
+    const char *ref = m->plugins[i];
+    rn_mpos pos = m->plugin_pos[i];
+    rn_errbuf e1;
+    char alt[4096];
+    const char *slash;
+    int rc;
+
+    if (strncmp(ref, "sha256:", 7) == 0) {
+        if (rn_registry_by_id(reg, ref + 7))
+            return 0;
+        return ERRPOS(err, RN_ENOTFOUND, pos,
+                      "plugin %s is not available here (run on a cluster it "
+                      "was pushed to, or name its .so file)",
+                      ref);
+    }
+    rc = rn_registry_add_file(reg, ref, NULL, &e1);
+    if (rc == RN_ENOTFOUND && ref[0] != '/' && m->file &&
+        (slash = strrchr(m->file, '/'))) {
+        snprintf(alt, sizeof(alt), "%.*s/%s", (int)(slash - m->file), m->file,
+                 ref);
+        if (access(alt, F_OK) == 0)
+            rc = rn_registry_add_file(reg, alt, NULL, &e1);
+    }
+    if (rc)
+        return ERRPOS(err, rc, pos, "plugin %s", e1.msg);
+    return 0;
+}
+
+static int resolve(rn_plan *p, rn_registry *reg, const rn_mstep *st,
+                   rn_opinst *oi, rn_errbuf *err)
+{
+    rn_plugin *pl;
+    const rn_op_desc *op;
+    rn_errbuf e1;
+    int rc;
+
+    if ((rc = rn_registry_find_op(reg, st->op, &pl, &op, &e1)))
+        return ERRPOS(err, rc, st->pos, "%s", e1.msg);
+    oi->plugin = pl;
+    oi->op = op;
+    oi->pos = st->pos;
+    if (!(oi->label = make_label(p, pl, op)))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    return rn_params_bind(&p->arena, op, oi->label, st->params, st->pos,
+                          &oi->params, err);
+}
+
+static int add_stage(rn_plan *p, rn_stage *cur, size_t *cap)
+{
+    if (p->n_stages == *cap) {
+        size_t nc = *cap ? *cap * 2 : 4;
+        rn_stage *ns = rn_realloc(p->stages, nc * sizeof(*ns));
+        if (!ns)
+            return RN_ENOMEM;
+        p->stages = ns;
+        *cap = nc;
+    }
+    p->stages[p->n_stages++] = *cur;
+    memset(cur, 0, sizeof(*cur));
+    return 0;
+}
+
+static int cut_stages(rn_plan *p, size_t first_step, size_t n_steps,
+                      rn_opinst *sink, rn_errbuf *err)
+{
+    rn_stage cur;
+    size_t cap = 0;
+    memset(&cur, 0, sizeof(cur));
+    for (size_t i = first_step; i < first_step + n_steps; i++) {
+        rn_opinst *oi = &p->ops[i];
+        switch (oi->op->kind) {
+        case RN_OP_MAP:
+        case RN_OP_FLAT_MAP:
+        case RN_OP_FILTER:
+        case RN_OP_PARTITION: {
+            rn_opinst **nn = rn_arena_alloc(&p->arena,
+                                            (cur.n_narrow + 1) * sizeof(*nn));
+            if (!nn)
+                return rn_error_set(err, RN_ENOMEM, "out of memory");
+            if (cur.n_narrow)
+                memcpy(nn, cur.narrow, cur.n_narrow * sizeof(*nn));
+            nn[cur.n_narrow++] = oi;
+            cur.narrow = nn;
+            break;
+        }
+        case RN_OP_FOLD:
+        case RN_OP_FOLDBY:
+            cur.terminal = oi;
+            if (add_stage(p, &cur, &cap))
+                return rn_error_set(err, RN_ENOMEM, "out of memory");
+            break;
+        default:
+            return rn_error_set(err, RN_EINTERNAL, "unexpected kind");
+        }
+    }
+    if (sink) {
+        cur.terminal = sink;
+        if (add_stage(p, &cur, &cap))
+            return rn_error_set(err, RN_ENOMEM, "out of memory");
+    } else if (cur.n_narrow || p->n_stages == 0) {
+        if (add_stage(p, &cur, &cap))
+            return rn_error_set(err, RN_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+int rn_plan_build(const rn_manifest *m, rn_registry *reg, rn_plan **out,
+                  rn_errbuf *err)
+{
+    rn_plan *p = NULL;
+    size_t n;
+    int rc = 0;
+
+    *out = NULL;
+    if (!(p = plan_new()))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    p->name = m->name ? rn_arena_strndup(&p->arena, m->name, strlen(m->name))
+                      : "pipeline";
+    for (size_t i = 0; i < m->n_plugins; i++)
+        if ((rc = load_plugin(m, reg, i, err)))
+            goto done;
+    n = 1 + m->n_steps + (m->has_sink ? 1 : 0);
+    p->ops = rn_arena_alloc(&p->arena, n * sizeof(rn_opinst));
+    if (!p->ops) {
+        rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+        goto done;
+    }
+    memset(p->ops, 0, n * sizeof(rn_opinst));
+    p->n_ops = n;
+
+    /* source */
+    if ((rc = resolve(p, reg, &m->source, &p->ops[0], err)))
+        goto done;
+    if (p->ops[0].op->kind != RN_OP_SOURCE) {
+        rc = ERRPOS(err, RN_EINVAL, m->source.pos,
+                    "'%s' is a %s operator, but `source` needs a source (such "
+                    "as read_text, from_sequence or range)",
+                    p->ops[0].label, rn_op_kind_name(p->ops[0].op->kind));
+        goto done;
+    }
+    p->source = &p->ops[0];
+
+    /* steps */
+    for (size_t i = 0; i < m->n_steps; i++) {
+        const rn_mstep *st = &m->steps[i];
+        rn_opinst *oi = &p->ops[1 + i];
+        if ((rc = resolve(p, reg, st, oi, err)))
+            goto done;
+        if (oi->op->kind == RN_OP_SOURCE) {
+            rc = ERRPOS(err, RN_EINVAL, st->pos,
+                        "'%s' is a source: it can only be the manifest's "
+                        "`source`",
+                        oi->label);
+            goto done;
+        }
+        if (oi->op->kind == RN_OP_SINK) {
+            rc = ERRPOS(err, RN_EINVAL, st->pos,
+                        "'%s' is a sink: put it under `sink:`, after the steps",
+                        oi->label);
+            goto done;
+        }
+        if (i > 0 && (p->ops[i].op->flags & RN_OPF_SCALAR)) {
+            rc = ERRPOS(err, RN_EINVAL, st->pos,
+                        "'%s' cannot follow '%s': '%s' produces a single value "
+                        "and must be the last step",
+                        oi->label, p->ops[i].label, p->ops[i].label);
+            goto done;
+        }
+    }
+
+    /* sink */
+    if (m->has_sink) {
+        rn_opinst *oi = &p->ops[n - 1];
+        if ((rc = resolve(p, reg, &m->sink, oi, err)))
+            goto done;
+        if (oi->op->kind != RN_OP_SINK) {
+            rc = ERRPOS(err, RN_EINVAL, m->sink.pos,
+                        "'%s' is a %s operator, but `sink` needs a sink (such "
+                        "as to_textfiles)",
+                        oi->label, rn_op_kind_name(oi->op->kind));
+            goto done;
+        }
+    }
+    rc = cut_stages(p, 1, m->n_steps, m->has_sink ? &p->ops[n - 1] : NULL,
+                    err);
+done:
+    if (rc) {
+        rn_plan_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int rn_plan_single(rn_plugin *pl, const rn_op_desc *op, const rn_value *params,
+                   rn_plan **out, rn_errbuf *err)
+{
+    rn_plan *p;
+    int rc;
+    *out = NULL;
+    if (!(p = plan_new()))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    p->name = "harness";
+    p->ops = rn_arena_alloc(&p->arena, sizeof(rn_opinst));
+    if (!p->ops) {
+        rn_plan_free(p);
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    }
+    memset(p->ops, 0, sizeof(rn_opinst));
+    p->n_ops = 1;
+    p->ops[0].plugin = pl;
+    p->ops[0].op = op;
+    p->ops[0].params = *params;
+    p->ops[0].label = make_label(p, pl, op);
+    p->ops[0].pos.file = "<harness>";
+    if (op->kind == RN_OP_SOURCE) {
+        p->source = &p->ops[0];
+        rc = cut_stages(p, 1, 0, NULL, err);
+    } else if (op->kind == RN_OP_SINK) {
+        rc = cut_stages(p, 1, 0, &p->ops[0], err);
+    } else {
+        rc = cut_stages(p, 0, 1, NULL, err);
+    }
+    if (rc) {
+        rn_plan_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int rn_plan_init_ops(rn_plan *plan, rn_errbuf *err)
+{
+    for (size_t i = 0; i < plan->n_ops; i++) {
+        rn_opinst *oi = &plan->ops[i];
+        rn_task_ctx ctx;
+        int rc;
+        if (oi->inited)
+            continue;
+        if (!oi->op->init) {
+            oi->inited = 1;
+            continue;
+        }
+        /* init may allocate through the ctx: that memory lives as long as
+         * the plan */
+        rn_task_ctx_init(&ctx, &plan->arena, &plan->arena, err);
+        ctx.label = oi->label;
+        rc = oi->op->init(&ctx.pub, &oi->params, &oi->state);
+        rn_task_ctx_release(&ctx);
+        if (rc) {
+            if (rc > 0)
+                rc = RN_EPLUGIN;
+            if (err->msg[0] == '\0')
+                rn_error_set(err, rc, "init failed (%s) without a message",
+                             rn_err_name(rc));
+            rn_error_prefix(err, "%s:%u:%u: %s: ",
+                            oi->pos.file ? oi->pos.file : "<manifest>",
+                            oi->pos.line, oi->pos.col, oi->label);
+            return rc;
+        }
+        oi->inited = 1;
+    }
+    return 0;
+}
+
+void rn_plan_free(rn_plan *plan)
+{
+    if (!plan)
+        return;
+    for (size_t i = 0; i < plan->n_ops; i++) {
+        rn_opinst *oi = &plan->ops[i];
+        if (oi->inited && oi->op->destroy)
+            oi->op->destroy(oi->state);
+    }
+    rn_free(plan->stages);
+    rn_arena_release(&plan->arena);
+    rn_free(plan);
+}
+
+int rn_plan_describe(const rn_plan *plan, rn_buf *out)
+{
+    rn_buf_printf(out, "pipeline %s: %zu stage%s\n", plan->name,
+                  plan->n_stages, plan->n_stages == 1 ? "" : "s");
+    if (plan->source)
+        rn_buf_printf(out, "  source   %s\n", plan->source->label);
+    for (size_t s = 0; s < plan->n_stages; s++) {
+        const rn_stage *st = &plan->stages[s];
+        rn_buf_printf(out, "  stage %zu: %s", s,
+                      s == 0 ? "one task per split" : "one task per partition");
+        for (size_t i = 0; i < st->n_narrow; i++)
+            rn_buf_printf(out, " -> %s", st->narrow[i]->label);
+        if (st->terminal)
+            rn_buf_printf(out, " -> %s (%s%s)", st->terminal->label,
+                          rn_op_kind_name(st->terminal->op->kind),
+                          st->terminal->op->kind == RN_OP_SINK
+                              ? ""
+                              : ", combined as a tree");
+        rn_buf_printf(out, "\n");
+    }
+    return 0;
+}

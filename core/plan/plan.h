@@ -1,0 +1,79 @@
+/*
+ * The planner: manifest -> logical plan -> physical stages.
+ *
+ * Logical: source, steps, optional sink, each resolved to a plugin operator
+ * with parameters bound and validated against the operator's table.
+ * Physical: the steps are cut into stages. A stage is a fused chain of
+ * narrow operators (map, flat_map, filter, partition) ending in a
+ * boundary: a fold (per-partition accumulate, then a combine tree with
+ * fan-in `split_every`), a sink, or nothing (the partitions are the
+ * output). Stage 0 reads the source's splits, one task per split; a later
+ * stage reads the previous stage's output partitions, one task per
+ * partition. A task is: (plan, stage, one input) -> one output partition;
+ * it is the unit the cluster ships.
+ *
+ * Ownership: the plan owns its arena (bound params, labels) and the
+ * operator states made by rn_plan_init_ops. Plugins are borrowed from the
+ * registry, which must outlive the plan. Read-only after init: tasks on
+ * many threads share one plan.
+ */
+#ifndef RN_CORE_PLAN_H
+#define RN_CORE_PLAN_H
+
+#include <stddef.h>
+
+#include <runnel/plugin.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "manifest/manifest.h"
+#include "plugin/registry.h"
+
+typedef struct rn_opinst {
+    rn_plugin *plugin;
+    const rn_op_desc *op;
+    rn_value params;    /* RN_RECORD, bound and validated */
+    void *state;        /* from op->init; NULL before rn_plan_init_ops */
+    int inited;
+    const char *label;  /* "plugin.op" */
+    rn_mpos pos;        /* where the manifest named it */
+} rn_opinst;
+
+typedef struct rn_stage {
+    rn_opinst **narrow; /* fused chain */
+    size_t n_narrow;
+    rn_opinst *terminal; /* FOLD, FOLDBY, SINK, or NULL */
+} rn_stage;
+
+typedef struct rn_plan {
+    rn_arena arena;
+    const char *name;
+    rn_opinst *source;
+    rn_opinst *ops;      /* all operators: source first, then steps, sink */
+    size_t n_ops;
+    rn_stage *stages;
+    size_t n_stages;
+    int split_every;     /* combine fan-in (>= 2) */
+} rn_plan;
+
+/* Resolves every operator (loading the manifest's plugins into reg),
+ * binds and validates parameters, checks the shape (a source first, a
+ * scalar fold last, a sink only at the end) and cuts stages. No plugin
+ * code other than the descriptors runs: this is what `runnel lint` does.
+ * Errors read "file:line:col: message". */
+int rn_plan_build(const rn_manifest *m, rn_registry *reg, rn_plan **out,
+                  rn_errbuf *err);
+/* A one-operator plan (the test harness; `op` with params already
+ * bound). */
+int rn_plan_single(rn_plugin *p, const rn_op_desc *op, const rn_value *params,
+                   rn_plan **out, rn_errbuf *err);
+/* Runs every operator's init (once per process per job). */
+int rn_plan_init_ops(rn_plan *plan, rn_errbuf *err);
+/* Destroys operator states and frees the plan. NULL is a no-op. */
+void rn_plan_free(rn_plan *plan);
+
+/* Human-readable plan (stages and operators) for `runnel lint`. */
+int rn_plan_describe(const rn_plan *plan, rn_buf *out);
+
+#endif
