@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 
+#include "base/alloc.h"
+
 /* ---- hashing -------------------------------------------------------- */
 
 static inline uint64_t mix(uint64_t a, uint64_t b)
@@ -76,8 +78,8 @@ static uint64_t hash_rec(const rn_value *v, int depth)
             (double)(int64_t)d == d)
             return hash_u64((uint64_t)(int64_t)d, 3);
         uint64_t bits;
-        if (d == 0)
-            d = 0; /* -0.0 == 0.0 */
+        if (d != d)
+            return hash_u64(0x7FF8000000000000ull, 4); /* NaNs compare equal */
         memcpy(&bits, &d, 8);
         return hash_u64(bits, 4);
     }
@@ -142,12 +144,8 @@ static int cmp_mem(const void *a, size_t na, const void *b, size_t nb)
     return na < nb ? -1 : na > nb;
 }
 
-static int cmp_num(const rn_value *a, const rn_value *b)
+static int cmp_double(double x, double y)
 {
-    if (a->kind == RN_INT && b->kind == RN_INT)
-        return a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
-    double x = a->kind == RN_INT ? (double)a->u.i : a->u.d;
-    double y = b->kind == RN_INT ? (double)b->u.i : b->u.d;
     if (x < y)
         return -1;
     if (x > y)
@@ -156,6 +154,36 @@ static int cmp_num(const rn_value *a, const rn_value *b)
         return 0;
     /* NaN sorts after every number, equal to itself */
     return (x != x) - (y != y);
+}
+
+/* Exact: converting i to double would round above 2^53 and make the order
+ * non-transitive (2^53 + 1 "equal" to 2^53.0, itself equal to 2^53) and
+ * disagree with the hash. */
+static int cmp_int_double(int64_t i, double d)
+{
+    int64_t t;
+    if (d != d)
+        return -1;
+    if (d >= 9.2233720368547758e18) /* 2^63 */
+        return -1;
+    if (d < -9.2233720368547758e18)
+        return 1;
+    t = (int64_t)d; /* exact: d is in range, truncated toward zero */
+    if (i != t)
+        return i < t ? -1 : 1;
+    d -= (double)t; /* the fraction, exactly */
+    return d > 0 ? -1 : d < 0;
+}
+
+static int cmp_num(const rn_value *a, const rn_value *b)
+{
+    if (a->kind == RN_INT && b->kind == RN_INT)
+        return a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
+    if (a->kind == RN_INT)
+        return cmp_int_double(a->u.i, b->u.d);
+    if (b->kind == RN_INT)
+        return -cmp_int_double(b->u.i, a->u.d);
+    return cmp_double(a->u.d, b->u.d);
 }
 
 static int cmp_rec(const rn_value *a, const rn_value *b, int depth)
@@ -317,6 +345,8 @@ static int json_put_string(rn_buf *b, const char *s, size_t n)
     int rc = rn_buf_reserve(b, n + 2);
     if (rc)
         return rc;
+    if (!n) /* s may be NULL: no arithmetic on it */
+        return rn_buf_append(b, "\"\"", 2);
     b->ptr[b->len++] = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -394,8 +424,10 @@ static int json_double(rn_buf *b, double d)
     snprintf(tmp, sizeof(tmp), "%.15g", d);
     if (strtod(tmp, NULL) != d)
         snprintf(tmp, sizeof(tmp), "%.17g", d);
-    if (!strpbrk(tmp, ".eEn"))
-        strcat(tmp, ".0"); /* keep it a double when read back */
+    if (!strpbrk(tmp, ".eEn")) {
+        size_t n = strlen(tmp); /* <= 24: "%.17g" of a finite double */
+        memcpy(tmp + n, ".0", 3); /* keep it a double when read back */
+    }
     return rn_buf_puts(b, tmp);
 }
 
@@ -526,18 +558,103 @@ static int from_jansson(rn_arena *a, json_t *j, rn_value *out, int depth)
     return RN_EFORMAT;
 }
 
+/* 1 when the digits of an integer literal (JSON has no leading zeros) are
+ * beyond int64. */
+static int int_overflows(const char *digits, size_t n, int neg)
+{
+    if (n != 19)
+        return n > 19;
+    return memcmp(digits, neg ? "9223372036854775808" : "9223372036854775807",
+                  19) > 0;
+}
+
+/* jansson refuses integers outside json_int_t ("too big integer"), where
+ * the contract is a double. Copies the text with ".0" after every integer
+ * literal beyond int64, which makes jansson read those as reals; integers
+ * that fit stay integers. NULL when there is none (or no memory): the
+ * caller reports jansson's error. */
+static char *widen_big_ints(const char *text, size_t len, size_t *out_len)
+{
+    rn_buf b;
+    size_t i = 0, copied = 0;
+    int in_str = 0, found = 0;
+    rn_buf_init(&b, 0);
+    while (i < len) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            i++;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+            i++;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            i++;
+            continue;
+        }
+        size_t start = i, digits = 0;
+        int integral = 1;
+        while (i < len && (text[i] == '-' || text[i] == '+' || text[i] == '.' ||
+                           text[i] == 'e' || text[i] == 'E' ||
+                           (text[i] >= '0' && text[i] <= '9'))) {
+            if (text[i] >= '0' && text[i] <= '9')
+                digits++;
+            else if (text[i] != '-' || i != start)
+                integral = 0;
+            i++;
+        }
+        if (!integral ||
+            !int_overflows(text + i - digits, digits, text[start] == '-'))
+            continue;
+        if (rn_buf_append(&b, text + copied, i - copied) ||
+            rn_buf_append(&b, ".0", 2)) {
+            rn_buf_release(&b);
+            return NULL;
+        }
+        copied = i;
+        found = 1;
+    }
+    if (!found || rn_buf_append(&b, text + copied, len - copied)) {
+        rn_buf_release(&b);
+        return NULL;
+    }
+    return rn_buf_detach(&b, out_len);
+}
+
 int rn_value_from_json(rn_arena *a, const char *text, size_t len,
                        rn_value *out, rn_errbuf *err)
 {
+    const int flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
     json_error_t jerr;
-    json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    json_t *j = json_loadb(text, len, flags, &jerr);
     int rc;
+    if (!j && json_error_code(&jerr) == json_error_numeric_overflow) {
+        size_t wlen;
+        char *wide = widen_big_ints(text, len, &wlen);
+        if (wide) {
+            json_error_t jerr2;
+            j = json_loadb(wide, wlen, flags, &jerr2);
+            rn_free(wide);
+        }
+    }
     if (!j)
-        return rn_error_set(err, RN_EFORMAT, "invalid JSON at line %d column %d: %s",
+        return rn_error_set(err, RN_EFORMAT,
+                            "invalid JSON at line %d column %d: %s",
                             jerr.line, jerr.column, jerr.text);
     rc = from_jansson(a, j, out, 0);
     json_decref(j);
+    if (rc == RN_ELIMIT)
+        return rn_error_set(err, rc,
+                            "JSON value nested deeper than %d levels or "
+                            "a string of 4 GiB or more",
+                            RN_VALUE_MAX_DEPTH);
     if (rc)
-        return rn_error_set(err, rc, "JSON value too deep or too large");
+        return rn_error_set(err, rc, "out of memory for a JSON value");
     return 0;
 }

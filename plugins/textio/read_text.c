@@ -1,0 +1,447 @@
+/*
+ * read_text: the lines of text objects, like Dask's bag.read_text, except
+ * that lines come WITHOUT their terminator ("\n" or "\r\n"; a lone "\r" is
+ * kept). A last line without a newline is still a line; an empty object
+ * has no lines.
+ *
+ * Plan: every pattern in `urls` is listed through the host. An object is
+ * read whole (one split, decoded) when it is compressed — by its name, or,
+ * with compression=infer, by its first bytes — when compression names a
+ * codec, when its size is unknown or when it cannot be read by ranges.
+ * Otherwise it is cut into splits of `blocksize` bytes. An empty object
+ * gets one (whole) split that yields nothing, so every object is one
+ * partition at least.
+ *
+ * A split is the record {url, start, end, whole}: self-contained, since it
+ * travels between machines.
+ *
+ * Block rule: a line belongs to the block in which it starts. Block
+ * [s, e) with s > 0 skips up to and including the first '\n' at or after
+ * byte s - 1 (so when byte s - 1 is '\n' the line at s is its own), then
+ * emits every line starting before e, reading past e to finish the last
+ * one. Every line is thus emitted exactly once over all blocks, in order.
+ *
+ * Memory: one buffer per task (4 KiB .. 1 MiB: no point reading 1 MiB
+ * for a tiny block); lines are views into it (zero copy) and rn_flush
+ * runs before it is reused. A line longer than the buffer grows it,
+ * doubling, up to MAX_LINE; a longer line is an error.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "textio.h"
+
+#define BUF_MIN ((size_t)4 << 10)
+#define BUF_MAX ((size_t)1 << 20)
+#define MAX_LINE ((size_t)1 << 30)
+#define SNIFF_BYTES 8
+
+enum { COMP_INFER = -1, COMP_NONE = 0 };
+
+/* Codec names as in the compression parameter; index = codec number. */
+static const char *const codec_names[] = {"none", "gzip", "bz2", "xz",
+                                          "zstd", "lz4"};
+
+static const char *const compression_choices[] = {
+    "infer", "none", "gzip", "bz2", "xz", "zstd", "lz4", NULL};
+
+const rn_param_spec rn_textio_read_text_params[4] = {
+    {.name = "urls",
+     .type = RN_PT_STRING_LIST,
+     .flags = RN_PF_REQUIRED,
+     .help = "paths, globs, directories or URLs (file://, http(s)://, "
+             "s3://) to read"},
+    {.name = "blocksize",
+     .type = RN_PT_SIZE,
+     .def = "64MiB",
+     .min = 1,
+     .max = 4611686018427387904.0,
+     .help = "bytes per split of an uncompressed object (splits fall on "
+             "line boundaries)"},
+    {.name = "compression",
+     .type = RN_PT_STRING,
+     .def = "infer",
+     .choices = compression_choices,
+     .help = "infer (from the name or the first bytes), none (read bytes "
+             "as they are), or the codec of every object"},
+    {.name = "include_path",
+     .type = RN_PT_BOOL,
+     .def = "false",
+     .help = "emit [line, url] instead of line"},
+};
+
+typedef struct rt_state {
+    const rn_value *urls; /* list of strings; params live until destroy */
+    uint64_t blocksize;
+    int comp;             /* COMP_INFER, COMP_NONE or a codec number */
+    int include_path;
+} rt_state;
+
+int rn_textio_read_text_init(rn_ctx *ctx, const rn_value *params,
+                             void **state)
+{
+    const rn_value *urls = rn_record_get(params, "urls");
+    rn_str comp = rn_param_str(params, "compression", "infer");
+    int64_t bs = rn_param_int(params, "blocksize", (int64_t)64 << 20);
+    rt_state *st;
+
+    if (!urls || urls->kind != RN_LIST || urls->len == 0)
+        return rn_error(ctx, RN_EINVAL, "urls: give at least one path");
+    for (uint32_t i = 0; i < urls->len; i++) {
+        const rn_value *u = &urls->u.items[i];
+        if (u->kind != RN_STRING || u->len == 0 ||
+            memchr(u->u.s, '\0', u->len))
+            return rn_error(ctx, RN_EINVAL,
+                            "urls[%u]: expected a non-empty string", i);
+    }
+    if (bs < 1)
+        return rn_error(ctx, RN_EINVAL, "blocksize: must be at least 1");
+    st = calloc(1, sizeof(*st));
+    if (!st)
+        return rn_error(ctx, RN_ENOMEM, "out of memory");
+    st->urls = urls;
+    st->blocksize = (uint64_t)bs;
+    st->include_path = rn_param_bool(params, "include_path", 0);
+    st->comp = COMP_INFER;
+    for (int c = 0; c < (int)(sizeof(codec_names) / sizeof(codec_names[0]));
+         c++)
+        if (rn_str_eq(comp, codec_names[c]))
+            st->comp = c;
+    *state = st;
+    return 0;
+}
+
+void rn_textio_read_text_destroy(void *state)
+{
+    free(state);
+}
+
+/* The codec the first bytes announce (the same magic numbers as the
+ * engine's), COMP_NONE if none. */
+static int codec_from_magic(const unsigned char *b, size_t n)
+{
+    if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
+        return 1;
+    if (n >= 4 && b[0] == 'B' && b[1] == 'Z' && b[2] == 'h' && b[3] >= '1' &&
+        b[3] <= '9')
+        return 2;
+    if (n >= 6 && memcmp(b, "\xfd" "7zXZ\0", 6) == 0)
+        return 3;
+    if (n >= 4 && memcmp(b, "\x28\xb5\x2f\xfd", 4) == 0)
+        return 4;
+    if (n >= 4 && (memcmp(b, "\x04\x22\x4d\x18", 4) == 0 ||
+                   memcmp(b, "\x02\x21\x4c\x18", 4) == 0))
+        return 5;
+    return COMP_NONE;
+}
+
+static int sniff(rn_ctx *ctx, const char *url, int *codec)
+{
+    unsigned char b[SNIFF_BYTES];
+    size_t have = 0;
+    rn_stream *s = NULL;
+    int rc = rn_io_open(ctx, url, 0, sizeof(b), 0, &s);
+    while (rc == 0 && have < sizeof(b)) {
+        int64_t n = rn_io_read(ctx, s, b + have, sizeof(b) - have);
+        if (n < 0)
+            rc = (int)n;
+        else if (n == 0)
+            break;
+        else
+            have += (size_t)n;
+    }
+    if (s)
+        rn_io_close(ctx, s);
+    *codec = codec_from_magic(b, have);
+    return rc;
+}
+
+static int emit_split(rn_ctx *ctx, const char *url, uint64_t start,
+                      uint64_t end, int whole)
+{
+    rn_field *f = rn_alloc(ctx, 4 * sizeof(*f));
+    rn_value v;
+    if (!f)
+        return RN_ENOMEM;
+    f[0].name = (rn_str){"url", 3};
+    f[0].value = rn_string(url, strlen(url));
+    f[1].name = (rn_str){"start", 5};
+    f[1].value = rn_int((int64_t)start);
+    f[2].name = (rn_str){"end", 3};
+    f[2].value = rn_int((int64_t)end);
+    f[3].name = (rn_str){"whole", 5};
+    f[3].value = rn_bool(whole);
+    v = rn_record(f, 4);
+    return rn_emit(ctx, &v);
+}
+
+static int plan_entry(const rt_state *st, rn_ctx *ctx, const rn_io_entry *e)
+{
+    int whole = !e->ranged || e->size == UINT64_MAX || e->size == 0;
+    int rc;
+
+    if (!whole && st->comp != COMP_NONE) {
+        int magic = COMP_NONE;
+        whole = e->compressed || st->comp != COMP_INFER;
+        if (!e->compressed || st->comp != COMP_INFER) {
+            if ((rc = sniff(ctx, e->url, &magic)))
+                return rc;
+            if (magic != COMP_NONE)
+                whole = 1;
+        }
+        if (st->comp > COMP_NONE && magic != st->comp)
+            return rn_error(ctx, RN_EFORMAT,
+                            "%s: compression is '%s' but the data does not "
+                            "start like %s",
+                            e->url, codec_names[st->comp],
+                            codec_names[st->comp]);
+    }
+    if (whole) /* end is informative only: the size, 0 when unknown */
+        return emit_split(ctx, e->url, 0,
+                          e->size == UINT64_MAX ? 0 : e->size, 1);
+    for (uint64_t s = 0; s < e->size; s += st->blocksize) {
+        uint64_t end = e->size - s > st->blocksize ? s + st->blocksize
+                                                   : e->size;
+        if ((rc = emit_split(ctx, e->url, s, end, 0)))
+            return rc;
+    }
+    return 0;
+}
+
+int rn_textio_read_text_plan(void *state, rn_ctx *ctx)
+{
+    const rt_state *st = state;
+    int rc;
+
+    for (uint32_t i = 0; i < st->urls->len; i++) {
+        const rn_value *u = &st->urls->u.items[i];
+        char *pattern = rn_alloc(ctx, (size_t)u->len + 1);
+        rn_io_entry *ents;
+        size_t n;
+        if (!pattern)
+            return RN_ENOMEM;
+        memcpy(pattern, u->u.s, u->len);
+        pattern[u->len] = '\0';
+        if ((rc = rn_io_list(ctx, pattern, &ents, &n)))
+            return rc;
+        for (size_t k = 0; k < n; k++)
+            if ((rc = plan_entry(st, ctx, &ents[k])))
+                return rc;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading one split                                                   */
+
+typedef struct reader {
+    rn_ctx *ctx;
+    const rt_state *st;
+    const char *url; /* NUL-terminated, task memory */
+    size_t url_len;
+    rn_stream *s;
+    int whole;
+    int tail;        /* reading past the block end to finish a line */
+    uint64_t end;    /* block end (object offset) */
+    char *buf;
+    size_t cap;
+    size_t lo, hi;   /* unconsumed bytes: buf[lo, hi) */
+    size_t scan;     /* buf[lo, scan) holds no '\n' */
+    uint64_t base;   /* object offset of buf[0] (block splits) */
+} reader;
+
+/* Makes room and reads more after buf[lo, hi): 0 at the end of the data,
+ * else the bytes added. */
+static int64_t refill(reader *r)
+{
+    size_t keep = r->hi - r->lo;
+    int64_t n;
+    int rc;
+
+    /* Emitted lines view buf: let them go before moving bytes. */
+    if ((rc = rn_flush(r->ctx)))
+        return rc;
+    if (r->lo > 0) {
+        memmove(r->buf, r->buf + r->lo, keep);
+        r->base += r->lo;
+        r->scan -= r->lo;
+        r->hi = keep;
+        r->lo = 0;
+    }
+    if (r->hi == r->cap) {
+        size_t cap = r->cap * 2;
+        char *nb;
+        if (r->cap >= MAX_LINE)
+            return rn_error(r->ctx, RN_ELIMIT,
+                            "%s: a line longer than %zu MiB", r->url,
+                            MAX_LINE >> 20);
+        if (cap > MAX_LINE)
+            cap = MAX_LINE;
+        /* Task memory: the old buffer is only dropped with the task; a
+         * rare long line costs at most twice its size. */
+        nb = rn_alloc_keep(r->ctx, cap);
+        if (!nb)
+            return RN_ENOMEM;
+        memcpy(nb, r->buf, r->hi);
+        r->buf = nb;
+        r->cap = cap;
+    }
+    for (;;) {
+        n = rn_io_read(r->ctx, r->s, r->buf + r->hi, r->cap - r->hi);
+        if (n != 0) {
+            if (n > 0) {
+                r->hi += (size_t)n;
+                rn_add_bytes_read(r->ctx, (uint64_t)n);
+            }
+            return n;
+        }
+        if (r->whole || r->tail)
+            return 0;
+        /* The block is read; its last line goes on after it. */
+        rn_io_close(r->ctx, r->s);
+        r->s = NULL;
+        r->tail = 1;
+        if ((rc = rn_io_open(r->ctx, r->url, r->base + r->hi, UINT64_MAX, 0,
+                             &r->s)))
+            return rc;
+    }
+}
+
+static int emit_line(reader *r, const char *p, size_t n)
+{
+    rn_value v = rn_string(p, n);
+    if (r->st->include_path) {
+        rn_value *items = rn_alloc(r->ctx, 2 * sizeof(*items));
+        if (!items)
+            return RN_ENOMEM;
+        items[0] = v;
+        items[1] = rn_string(r->url, r->url_len);
+        v = rn_list(items, 2);
+    }
+    return rn_emit(r->ctx, &v);
+}
+
+/* Block splits starting after 0: drop bytes up to and including the first
+ * '\n' at offset p in [s - 1, e - 1); a line starting at p + 1 < e is the
+ * first of ours. Sets *none when no line starts in the block. */
+static int skip_partial(reader *r, int *none)
+{
+    *none = 0;
+    for (;;) {
+        /* offsets below end - 1 only; base <= end - 1 always holds */
+        uint64_t room = r->end - 1 - r->base;
+        size_t lim = room < r->hi ? (size_t)room : r->hi;
+        char *q = lim > r->lo ? memchr(r->buf + r->lo, '\n', lim - r->lo)
+                              : NULL;
+        int64_t n;
+        if (q) {
+            r->lo = r->scan = (size_t)(q - r->buf) + 1;
+            return 0;
+        }
+        if (lim < r->hi) {
+            *none = 1;
+            return 0;
+        }
+        r->lo = r->scan = r->hi;
+        n = refill(r);
+        if (n <= 0) {
+            *none = 1;
+            return (int)n;
+        }
+    }
+}
+
+static int read_lines(reader *r)
+{
+    int rc;
+    for (;;) {
+        char *q;
+        int64_t n;
+        if (!r->whole && r->base + r->lo >= r->end)
+            return 0; /* the next line is the next block's */
+        q = r->hi > r->scan ? memchr(r->buf + r->scan, '\n', r->hi - r->scan)
+                            : NULL;
+        if (q) {
+            size_t len = (size_t)(q - (r->buf + r->lo));
+            if (len > 0 && q[-1] == '\r')
+                len--;
+            if ((rc = emit_line(r, r->buf + r->lo, len)))
+                return rc;
+            r->lo = r->scan = (size_t)(q - r->buf) + 1;
+            continue;
+        }
+        r->scan = r->hi;
+        n = refill(r);
+        if (n < 0)
+            return (int)n;
+        if (n == 0) /* the last line has no newline */
+            return r->hi > r->lo ? emit_line(r, r->buf + r->lo,
+                                             r->hi - r->lo)
+                                 : 0;
+    }
+}
+
+static int bad_split(rn_ctx *ctx)
+{
+    return rn_error(ctx, RN_EINVAL,
+                    "malformed split: expected {url, start, end, whole}");
+}
+
+int rn_textio_read_text_read(void *state, rn_ctx *ctx, const rn_value *split)
+{
+    const rt_state *st = state;
+    const rn_value *u = rn_record_get(split, "url");
+    const rn_value *s = rn_record_get(split, "start");
+    const rn_value *e = rn_record_get(split, "end");
+    const rn_value *w = rn_record_get(split, "whole");
+    reader r;
+    uint64_t from;
+    char *url;
+    int rc = 0, none = 0;
+
+    if (!u || u->kind != RN_STRING || !s || s->kind != RN_INT || !e ||
+        e->kind != RN_INT || !w || w->kind != RN_BOOL || s->u.i < 0 ||
+        (!w->u.i && e->u.i < s->u.i))
+        return bad_split(ctx);
+    memset(&r, 0, sizeof(r));
+    r.ctx = ctx;
+    r.st = st;
+    r.whole = (int)w->u.i;
+    r.end = (uint64_t)e->u.i;
+    if (!r.whole && r.end == (uint64_t)s->u.i)
+        return 0; /* an empty block */
+    url = rn_alloc_keep(ctx, (size_t)u->len + 1);
+    if (!url)
+        return RN_ENOMEM;
+    memcpy(url, u->u.s, u->len);
+    url[u->len] = '\0';
+    r.url = url;
+    r.url_len = u->len;
+
+    if (r.whole) {
+        r.cap = BUF_MAX;
+        rc = rn_io_open(ctx, url, 0, UINT64_MAX,
+                        st->comp == COMP_NONE ? 0 : RN_IO_DECOMPRESS, &r.s);
+    } else {
+        from = s->u.i > 0 ? (uint64_t)s->u.i - 1 : 0;
+        r.base = from;
+        r.cap = r.end - from + 1 < BUF_MIN   ? BUF_MIN
+                : r.end - from + 1 > BUF_MAX ? BUF_MAX
+                                             : (size_t)(r.end - from + 1);
+        rc = rn_io_open(ctx, url, from, r.end - from, 0, &r.s);
+    }
+    if (rc)
+        goto done;
+    r.buf = rn_alloc_keep(ctx, r.cap);
+    if (!r.buf) {
+        rc = RN_ENOMEM;
+        goto done;
+    }
+    if (!r.whole && s->u.i > 0 && ((rc = skip_partial(&r, &none)) || none))
+        goto done;
+    rc = read_lines(&r);
+done:
+    if (r.s)
+        rn_io_close(ctx, r.s);
+    return rc;
+}
