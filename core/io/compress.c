@@ -295,8 +295,9 @@ int rn__io_decoder_new(rn_io_codec codec, const char *url, rn__io_pull_fn pull,
         goto done;
     }
     if (dec_support(d->ar, codec) != ARCHIVE_OK) {
-        rc = rn_error_set(err, RN_EINTERNAL, "%s: libarchive cannot decode %s: %s",
-                          url, rn_io_codec_name(codec), ar_msg(d->ar));
+        rc = rn_error_set(err, RN_EINTERNAL,
+                          "%s: libarchive cannot decode %s: %s", url,
+                          rn_io_codec_name(codec), ar_msg(d->ar));
         goto done;
     }
     if (archive_read_open(d->ar, d, NULL, dec_read_cb, NULL) != ARCHIVE_OK) {
@@ -421,8 +422,9 @@ int rn__io_encoder_new(rn_io_codec codec, const char *url, rn__io_push_fn push,
     e->url = url;
     r = enc_filter(e->aw, codec);
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-        rc = rn_error_set(err, RN_EINTERNAL, "%s: libarchive cannot write %s: %s",
-                          url, rn_io_codec_name(codec), ar_msg(e->aw));
+        rc = rn_error_set(err, RN_EINTERNAL,
+                          "%s: libarchive cannot write %s: %s", url,
+                          rn_io_codec_name(codec), ar_msg(e->aw));
         goto done;
     }
     /* Same input, same bytes: a retried task writes an identical file. */

@@ -464,8 +464,8 @@ static int file_write(void *h, const void *p, size_t n, rn_errbuf *err)
 static void sync_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? rn_strndup(path, slash == path ? 1 : (size_t)(slash - path))
-                      : rn_strdup(".");
+    size_t n = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    char *dir = slash ? rn_strndup(path, n) : rn_strdup(".");
     int fd;
     if (!dir)
         return;

@@ -371,11 +371,30 @@ static int dup_error(pstate *ps, const rn_mnode *first, const rn_mnode *dup)
                          (unsigned)first->pos.col);
 }
 
-/* Duplicate keys: pairwise for small maps, a hash set for large ones. */
+typedef struct keyref {
+    const rn_mnode *k;
+    size_t idx;
+} keyref;
+
+static int keyref_cmp(const void *pa, const void *pb)
+{
+    const keyref *a = pa, *b = pb;
+    size_t n = a->k->len < b->k->len ? a->k->len : b->k->len;
+    int c = memcmp(a->k->text, b->k->text, n);
+    if (c)
+        return c;
+    if (a->k->len != b->k->len)
+        return a->k->len < b->k->len ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* Duplicate keys: pairwise for small maps; large ones are sorted (not
+ * hashed: crafted colliding keys could make a hash table quadratic). The
+ * duplicate reported is the first one in document order. */
 static int check_dups(pstate *ps, const rn_mnode *m)
 {
-    size_t cap = 16, *slot = NULL;
-    int rc = 0;
+    keyref *r;
+    size_t best = SIZE_MAX, first = 0;
 
     if (m->n <= 16) {
         for (size_t i = 1; i < m->n; i++)
@@ -384,29 +403,25 @@ static int check_dups(pstate *ps, const rn_mnode *m)
                     return dup_error(ps, m->keys[j], m->keys[i]);
         return 0;
     }
-    while (cap < m->n * 2)
-        cap *= 2;
-    slot = rn_calloc(cap, sizeof(*slot)); /* index + 1; 0 = empty */
-    if (!slot)
+    r = rn_malloc(m->n * sizeof(*r));
+    if (!r)
         return nomem(ps);
-    for (size_t i = 0; i < m->n && !rc; i++) {
-        const rn_mnode *k = m->keys[i];
-        uint64_t h = 14695981039346656037ull;
-        for (size_t b = 0; b < k->len; b++)
-            h = (h ^ (unsigned char)k->text[b]) * 1099511628211ull;
-        for (size_t s = (size_t)h & (cap - 1);; s = (s + 1) & (cap - 1)) {
-            if (!slot[s]) {
-                slot[s] = i + 1;
-                break;
-            }
-            if (same_key(m->keys[slot[s] - 1], k)) {
-                rc = dup_error(ps, m->keys[slot[s] - 1], k);
-                break;
-            }
-        }
+    for (size_t i = 0; i < m->n; i++) {
+        r[i].k = m->keys[i];
+        r[i].idx = i;
     }
-    rn_free(slot);
-    return rc;
+    qsort(r, m->n, sizeof(*r), keyref_cmp);
+    for (size_t i = 1; i < m->n; i++)
+        if (same_key(r[i].k, r[i - 1].k) &&
+            (i < 2 || !same_key(r[i - 1].k, r[i - 2].k)) &&
+            r[i].idx < best) {
+            best = r[i].idx;
+            first = r[i - 1].idx;
+        }
+    rn_free(r);
+    if (best != SIZE_MAX)
+        return dup_error(ps, m->keys[first], m->keys[best]);
+    return 0;
 }
 
 static int on_end(pstate *ps)
@@ -414,7 +429,7 @@ static int on_end(pstate *ps)
     frame *f = &ps->fr[--ps->depth];
     rn_mnode *n = f->node;
     size_t k = ps->nstk - f->base;
-    rn_mnode **src = ps->stk + f->base;
+    rn_mnode **src = k ? ps->stk + f->base : NULL; /* stk may be NULL */
     int rc;
 
     if (n->type == RN_MN_SEQ) {
@@ -697,6 +712,9 @@ static int parse_plugins(rn_manifest *m, const rn_mnode *n, rn_errbuf *err)
                                  it->len == 0 && it->type == RN_MN_SCALAR
                                      ? "an empty string"
                                      : rn__mnode_describe(d, sizeof(d), it));
+        if (memchr(it->text, '\0', it->len))
+            return rn_mpos_error(err, RN_EINVAL, it->pos,
+                                 "plugins: a path cannot contain NUL");
         if (it->len >= 7 && memcmp(it->text, "sha256:", 7) == 0 &&
             !is_hex64(it->text + 7, it->len - 7))
             return rn_mpos_error(err, RN_EINVAL, it->pos,

@@ -64,6 +64,22 @@ assert d["name"] == "users" and d["result"] == [["ann", 2], ["bob", 1]], d
 assert d["tasks"] >= 1 and d["bytes_read"] > 0, d
 ' "$T/out" && ok || bad "--json output: $(cat "$T/out")"
 
+# ---- the jsonlogs example against a Python reference ---------------------
+/usr/bin/python3 - "$SRC/examples/jsonlogs/access.jsonl" >"$T/want_logs" <<'PY'
+import collections, json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+errs = collections.Counter(r["path"] for r in recs if r["status"] >= 500)
+for p, n in sorted(errs.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)[:3]:
+    print(json.dumps([p, n]))
+by = collections.Counter()
+for r in recs:
+    by[r["user"]] += r["bytes"]
+for u, n in sorted(by.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)[:5]:
+    print(json.dumps([u, n]))
+PY
+{ "$RUNNEL" run examples/jsonlogs/errors_by_path.yaml; "$RUNNEL" run examples/jsonlogs/bytes_per_user.yaml; } >"$T/got_logs" 2>&1
+if cmp -s "$T/want_logs" "$T/got_logs"; then ok; else bad "jsonlogs: $(diff "$T/want_logs" "$T/got_logs")"; fi
+
 # ---- sink: one file per partition, published atomically ----------------
 cat >"$T/sink.yaml" <<Y
 source: {range: {n: 10, npartitions: 3}}

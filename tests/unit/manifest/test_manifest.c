@@ -341,6 +341,8 @@ static void test_schema_errors(void **state)
               "m.yaml:2:11: plugins: invalid plugin id 'sha256:0123456789"
               "ABCDEF0123456789abcdef012345678...' (expected sha256: and 64 "
               "lower-case hex digits)");
+    parse_err("source: range\nplugins: [\"a\\0b\"]\n", RN_EINVAL,
+              "m.yaml:2:11: plugins: a path cannot contain NUL");
     parse_err("source:\n", RN_EINVAL,
               "m.yaml:1:8: source: expected an operator name or a one-key "
               "map from operator name to parameters, got null");
@@ -440,7 +442,7 @@ static void test_big_map_duplicates(void **state)
     rn_buf_puts(&b, "source: {r: {");
     for (int i = 0; i < 1000; i++)
         rn_buf_printf(&b, "k%d: %d, ", i, i);
-    rn_buf_puts(&b, "k500: 1}}\n");
+    rn_buf_puts(&b, "k500: 1, k3: 2, k500: 3}}\n"); /* the first dup wins */
     assert_int_equal(rn_manifest_parse("m.yaml", b.ptr, b.len, &m, &err),
                      RN_EINVAL);
     assert_non_null(strstr(err.msg, "duplicate key 'k500' (first at 1:"));
