@@ -66,32 +66,80 @@ static int grow_slots(rn_acc *a)
     return 0;
 }
 
+/* Equality of n bytes without a call for the short strings keys usually
+ * are (overlapping loads, like the hash). */
+static inline int bytes_eq(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y, z, w;
+    uint32_t x4, y4, z4, w4;
+    if (n >= 8 && n <= 16) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        memcpy(&z, a + n - 8, 8);
+        memcpy(&w, b + n - 8, 8);
+        return ((x ^ y) | (z ^ w)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        memcpy(&x4, a, 4);
+        memcpy(&y4, b, 4);
+        memcpy(&z4, a + n - 4, 4);
+        memcpy(&w4, b + n - 4, 4);
+        return ((x4 ^ y4) | (z4 ^ w4)) == 0;
+    }
+    if (n < 4) /* bytes 0, n/2 and n-1 cover every position */
+        return n == 0 || (a[0] == b[0] && a[n >> 1] == b[n >> 1] &&
+                          a[n - 1] == b[n - 1]);
+    return memcmp(a, b, n) == 0;
+}
+
 static inline int key_eq(const rn_value *x, const rn_value *y)
 {
     if (x->kind == RN_STRING && y->kind == RN_STRING)
-        return x->len == y->len && memcmp(x->u.s, y->u.s, x->len) == 0;
+        return x->len == y->len && bytes_eq(x->u.s, y->u.s, x->len);
     return rn_value_equal(x, y);
 }
 
-/* Finds or inserts key; returns the entry (NULL on error, recorded). */
-static rn_acc_entry *lookup(rn_acc *a, rn_task_ctx *ctx, const rn_value *key,
-                            uint64_t h)
+static inline uint64_t key_hash(const rn_value *k)
 {
-    size_t mask, j;
-    rn_acc_entry *e;
-    int rc;
+    return k->kind == RN_STRING ? rn__hash_str_inline(k->u.s, k->len)
+                                : rn_value_hash(k);
+}
 
-    if (a->n * 2 >= a->nslots && grow_slots(a)) {
-        rn_error_set(ctx->err, RN_ENOMEM, "out of memory (keyed table)");
+/* The hit path, small enough to inline into the step loop. */
+__attribute__((always_inline)) static inline rn_acc_entry *
+find(const rn_acc *a, const rn_value *key,
+                                 uint64_t h, size_t *slot)
+{
+    size_t mask = a->nslots - 1, j = (size_t)h & mask;
+    uint32_t s;
+    if (!a->nslots) {
+        *slot = 0;
         return NULL;
     }
-    mask = a->nslots - 1;
-    j = (size_t)h & mask;
-    while (a->slots[j]) {
-        e = &a->entries[a->slots[j] - 1];
+    while ((s = a->slots[j])) {
+        rn_acc_entry *e = &a->entries[s - 1];
         if (e->hash == h && key_eq(&e->key, key))
             return e;
         j = (j + 1) & mask;
+    }
+    *slot = j;
+    return NULL;
+}
+
+/* Inserts key (absent, would go to `slot`); NULL on error, recorded. */
+__attribute__((noinline)) static rn_acc_entry *
+insert(rn_acc *a, rn_task_ctx *ctx, const rn_value *key, uint64_t h,
+       size_t slot)
+{
+    rn_acc_entry *e;
+    int rc;
+
+    if (a->n * 2 >= a->nslots) {
+        if (grow_slots(a)) {
+            rn_error_set(ctx->err, RN_ENOMEM, "out of memory (keyed table)");
+            return NULL;
+        }
+        find(a, key, h, &slot); /* the table moved: find the free slot */
     }
     if (a->n == a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 512;
@@ -121,8 +169,17 @@ static rn_acc_entry *lookup(rn_acc *a, rn_task_ctx *ctx, const rn_value *key,
         bad_rc(ctx, rc, "fold_init");
         return NULL;
     }
-    a->slots[j] = (uint32_t)(++a->n);
+    a->slots[slot] = (uint32_t)(++a->n);
     return e;
+}
+
+/* Finds or inserts key; returns the entry (NULL on error, recorded). */
+static inline rn_acc_entry *lookup(rn_acc *a, rn_task_ctx *ctx,
+                                   const rn_value *key, uint64_t h)
+{
+    size_t slot;
+    rn_acc_entry *e = find(a, key, h, &slot);
+    return e ? e : insert(a, ctx, key, h, slot);
 }
 
 int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
@@ -151,7 +208,7 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
             }
             key = &k;
         }
-        e = lookup(a, ctx, key, rn_value_hash(key));
+        e = lookup(a, ctx, key, key_hash(key));
         if (!e) {
             rc = ctx->err->code ? ctx->err->code : RN_ENOMEM;
             break;
@@ -224,8 +281,8 @@ int rn_acc_load(rn_acc *a, rn_task_ctx *ctx, const rn_partition *p)
                                 "partial keyed fold: element %zu is not a "
                                 "[key, acc] pair",
                                 i);
-        if ((rc = merge_one(a, ctx, &v->u.items[0],
-                            rn_value_hash(&v->u.items[0]), &v->u.items[1])))
+        if ((rc = merge_one(a, ctx, &v->u.items[0], key_hash(&v->u.items[0]),
+                            &v->u.items[1])))
             return rc;
     }
     return 0;

@@ -259,7 +259,8 @@ int rn_mnode_to_value(rn_arena *a, const rn_mnode *n, rn_value *out,
 
 /* ---- sizes and durations -------------------------------------------- */
 
-typedef unsigned __int128 u128;
+/* exact scaling: number * unit can pass 2^64 before the range check */
+__extension__ typedef unsigned __int128 u128;
 
 static const uint64_t pow10_tab[19] = {1ull,
                                        10ull,

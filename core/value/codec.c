@@ -8,6 +8,11 @@
 #include "base/alloc.h"
 #include "value/value.h"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define RN_CRC_X86 1
+#include <nmmintrin.h> /* _mm_crc32_*, used under target("sse4.2") */
+#endif
+
 /* Byte layout and rules: docs/ENCODING.md. Keep the two in step. */
 
 static const uint8_t magic[4] = {0x89, 'R', 'N', 'P'};
@@ -80,10 +85,7 @@ static uint32_t crc_table[8][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 static int crc_use_hw;
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define RN_CRC_X86 1
-#include <nmmintrin.h>
-
+#ifdef RN_CRC_X86
 __attribute__((target("sse4.2"))) static uint32_t
 crc32c_hw(uint32_t crc, const uint8_t *p, size_t n)
 {
@@ -126,6 +128,7 @@ static void crc_init(void)
 static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t n)
 {
     uint32_t c = ~crc;
+    pthread_once(&crc_once, crc_init);
     while (n && ((uintptr_t)p & 7)) {
         c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
         n--;
@@ -142,6 +145,11 @@ static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t n)
     while (n--)
         c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
     return ~c;
+}
+
+uint32_t rn__codec_crc32c_sw(uint32_t crc, const void *data, size_t n)
+{
+    return crc32c_sw(crc, data, n);
 }
 
 uint32_t rn_codec_crc32c(uint32_t crc, const void *data, size_t n)

@@ -11,50 +11,17 @@
 
 /* ---- hashing -------------------------------------------------------- */
 
-static inline uint64_t mix(uint64_t a, uint64_t b)
-{
-    __uint128_t r = (__uint128_t)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
-/* Little-endian loads by construction so the hash is the same on every
- * machine whatever its byte order. */
-static inline uint64_t load_le64(const unsigned char *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-#else
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-#endif
-}
-
-#define K0 0x9E3779B97F4A7C15ull
-#define K1 0xE7037ED1A0B428DBull
-#define K2 0x8EBC6AF09C88C6E3ull
-#define K3 0x589965CC75374CC3ull
-
 uint64_t rn_hash_str(const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    uint64_t h = K0 ^ ((uint64_t)n * K1);
-    while (n >= 8) {
-        h = mix(h ^ load_le64(p), K1);
-        p += 8;
-        n -= 8;
-    }
-    if (n) {
-        uint64_t t = 0;
-        for (size_t i = n; i-- > 0;)
-            t = (t << 8) | p[i];
-        h = mix(h ^ t, K2);
-    }
-    return mix(h, K3);
+    return rn__hash_str_inline(s, n);
 }
+
+#define mix rn__hash_mix
+#define load_le64 rn__load_le64
+#define K0 RN__K0
+#define K1 RN__K1
+#define K2 RN__K2
+#define K3 RN__K3
 
 static uint64_t hash_u64(uint64_t x, uint64_t kind)
 {

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <runnel/value.h>
 
@@ -26,6 +27,79 @@
 uint64_t rn_value_hash(const rn_value *v);
 /* Hash of raw string bytes, as rn_value_hash of an RN_STRING. */
 uint64_t rn_hash_str(const char *p, size_t n);
+
+/* ---- the string hash, inline for the keyed-table hot path ---------- */
+static inline uint64_t rn__hash_mix(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* Little-endian loads by construction so the hash is the same on every
+ * machine whatever its byte order. */
+static inline uint64_t rn__load_le64(const unsigned char *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+#endif
+}
+
+#define RN__K0 0x9E3779B97F4A7C15ull
+#define RN__K1 0xE7037ED1A0B428DBull
+#define RN__K2 0x8EBC6AF09C88C6E3ull
+#define RN__K3 0x589965CC75374CC3ull
+
+static inline uint32_t rn__load_le32(const unsigned char *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+#else
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+#endif
+}
+
+/* Short strings (the common keys: words, names) take two overlapping
+ * loads and two multiplies; longer ones 16 bytes per round. */
+static inline uint64_t rn__hash_str_inline(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint64_t h = RN__K0 ^ ((uint64_t)n * RN__K1);
+    uint64_t a, b;
+
+    if (n <= 16) {
+        if (n >= 8) {
+            a = rn__load_le64(p);
+            b = rn__load_le64(p + n - 8);
+        } else if (n >= 4) {
+            a = rn__load_le32(p);
+            b = rn__load_le32(p + n - 4);
+        } else if (n > 0) {
+            a = (uint64_t)p[0] << 16 | (uint64_t)p[n >> 1] << 8 | p[n - 1];
+            b = 0;
+        } else {
+            a = b = 0;
+        }
+        return rn__hash_mix(rn__hash_mix(a ^ RN__K2, b ^ h), RN__K3 ^ n);
+    }
+    while (n > 16) {
+        h = rn__hash_mix(rn__load_le64(p) ^ RN__K2, rn__load_le64(p + 8) ^ h);
+        p += 16;
+        n -= 16;
+    }
+    a = rn__load_le64(p + n - 16);
+    b = rn__load_le64(p + n - 8);
+    return rn__hash_mix(rn__hash_mix(a ^ RN__K2, b ^ h), RN__K3 ^ n);
+}
 
 /* Total order: null < bool < numbers < string < bytes < list < record;
  * returns <0, 0, >0. */
