@@ -242,6 +242,7 @@ typedef struct reader {
     rn_stream *s;
     int whole;
     int tail;        /* reading past the block end to finish a line */
+    size_t tail_chunk; /* read size past the end: small, doubling */
     uint64_t end;    /* block end (object offset) */
     char *buf;
     size_t cap;
@@ -287,7 +288,16 @@ static int64_t refill(reader *r)
         r->cap = cap;
     }
     for (;;) {
-        n = rn_io_read(r->ctx, r->s, r->buf + r->hi, r->cap - r->hi);
+        size_t want = r->cap - r->hi;
+        /* Past the block end only the rest of one line is needed: read a
+         * little at a time instead of a whole buffer of the next block. */
+        if (r->tail) {
+            if (want > r->tail_chunk)
+                want = r->tail_chunk;
+            if (r->tail_chunk < ((size_t)1 << 20))
+                r->tail_chunk *= 2;
+        }
+        n = rn_io_read(r->ctx, r->s, r->buf + r->hi, want);
         if (n != 0) {
             if (n > 0) {
                 r->hi += (size_t)n;
@@ -301,6 +311,7 @@ static int64_t refill(reader *r)
         rn_io_close(r->ctx, r->s);
         r->s = NULL;
         r->tail = 1;
+        r->tail_chunk = 4096;
         if ((rc = rn_io_open(r->ctx, r->url, r->base + r->hi, UINT64_MAX, 0,
                              &r->s)))
             return rc;
