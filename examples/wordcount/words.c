@@ -9,6 +9,7 @@
  * memory. The engine's frequencies fold does the counting.
  */
 #include <stdint.h>
+#include <string.h>
 
 #include <runnel/runnel.h>
 
@@ -62,6 +63,26 @@ static int emit_word(rn_ctx *ctx, const char *w, size_t n, int upper)
     return rn_emit(ctx, &v);
 }
 
+/* Eight bytes at a time (SWAR): for ASCII bytes, the high bit of each byte
+ * of `sep` says "below 0x21" (a whitespace candidate, checked exactly with
+ * the class table) and of `up` says "in A..Z". Bytes >= 0x80 are neither.
+ * Masking with 0x7f first keeps additions from carrying between bytes. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+#define LOW7 0x7f7f7f7f7f7f7f7full
+
+static inline uint64_t sep_mask(uint64_t x)
+{
+    return ~((x & LOW7) + (0x80 - 0x21) * ONES) & ~x & HIGHS;
+}
+
+static inline uint64_t upper_mask(uint64_t x)
+{
+    uint64_t y = x & LOW7;
+    return (y + (0x80 - 'A') * ONES) & ~(y + (0x80 - 'Z' - 1) * ONES) & ~x &
+           HIGHS;
+}
+
 static int split_flat_map(void *state, rn_ctx *ctx, const rn_value *in)
 {
     const split_state *st = state;
@@ -73,15 +94,34 @@ static int split_flat_map(void *state, rn_ctx *ctx, const rn_value *in)
                         rn_kind_name(in->kind));
     p = (const unsigned char *)in->u.s;
     end = p + in->len;
-    while (p < end) {
-        unsigned any_upper = 0;
+    for (;;) {
+        uint64_t any_upper = 0;
         while (p < end && cls[*p] == C_SPACE)
             p++;
         if (p == end)
             break;
         start = p;
+        /* find the word's end, 8 bytes at a time */
+        while (end - p >= 8) {
+            uint64_t x, m;
+            memcpy(&x, p, 8);
+            if (st->lower)
+                any_upper |= upper_mask(x); /* may see past the word: a
+                                              false positive only copies */
+            m = sep_mask(x);
+            while (m) {
+                const unsigned char *q = p + (__builtin_ctzll(m) >> 3);
+                if (cls[*q] == C_SPACE) {
+                    p = q;
+                    goto word_end;
+                }
+                m &= m - 1; /* a control byte that is not whitespace */
+            }
+            p += 8;
+        }
         while (p < end && cls[*p] != C_SPACE)
-            any_upper |= cls[*p++];
+            any_upper |= cls[*p++] == C_UPPER;
+    word_end:
         if ((rc = emit_word(ctx, (const char *)start, (size_t)(p - start),
                             st->lower && any_upper)))
             return rc;
