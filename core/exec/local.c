@@ -188,17 +188,39 @@ static int fold_finish(stage_run *sr, size_t n_slots, rn_partition **result,
     rn_arena_init(&scratch, 64 * 1024);
     rn_task_ctx_init(&ctx, &scratch, &scratch, err);
     ctx.label = toi->label;
-    for (size_t s = 0; s < n_slots; s++) {
-        if (!sr->acc_ready[s])
-            continue;
-        if (!root) {
-            root = &sr->accs[s];
-            continue;
+    /* Combine as a tree with fan-in split_every, keeping partition order
+     * (an order-sensitive fold such as take needs it): each round merges
+     * runs of `fan` neighbours into the first of the run. */
+    {
+        size_t fan = sr->plan->split_every >= 2 ? (size_t)sr->plan->split_every : 8;
+        size_t stride = 1;
+        while (stride < n_slots) {
+            for (size_t g = 0; g < n_slots; g += stride * fan) {
+                size_t first = n_slots;
+                for (size_t k = g; k < g + stride * fan && k < n_slots; k += stride) {
+                    if (!sr->acc_ready[k])
+                        continue;
+                    if (first == n_slots) {
+                        first = k;
+                        continue;
+                    }
+                    if ((rc = rn_acc_merge(&sr->accs[first], &ctx, &sr->accs[k])))
+                        goto done;
+                    rn_acc_release(&sr->accs[k]);
+                    sr->acc_ready[k] = 0;
+                }
+                /* the run's result moves to its head slot */
+                if (first != n_slots && first != g) {
+                    sr->accs[g] = sr->accs[first];
+                    sr->acc_ready[g] = 1;
+                    sr->acc_ready[first] = 0;
+                    memset(&sr->accs[first], 0, sizeof(rn_acc));
+                }
+            }
+            stride *= fan;
         }
-        if ((rc = rn_acc_merge(root, &ctx, &sr->accs[s])))
-            goto done;
-        rn_acc_release(&sr->accs[s]);
-        sr->acc_ready[s] = 0;
+        if (n_slots && sr->acc_ready[0])
+            root = &sr->accs[0];
     }
     if (!root) { /* no input at all: the fold of nothing */
         if ((rc = acc_prepare(sr, 0, err)))

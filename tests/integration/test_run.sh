@@ -43,6 +43,16 @@ source: {range: {n: 5, npartitions: 2}}
 steps: [mean]
 Y
 check "range+mean" "2.0" "$("$RUNNEL" run "$T/mean.yaml" 2>&1)"
+# order-sensitive folds combine in partition order (a tree, fan-in 8)
+cat >"$T/take.yaml" <<'Y'
+source: {range: {n: 1000, npartitions: 70}}
+steps:
+  - take: {n: 30}
+  - sum
+Y
+check "take over 70 partitions keeps order" "435" "$("$RUNNEL" run "$T/take.yaml" --threads 2 2>&1)"
+printf 'source: {range: {n: 1000, npartitions: 70}}\nsteps: [count]\n' >"$T/count.yaml"
+check "count over 70 partitions" "1000" "$("$RUNNEL" run "$T/count.yaml" 2>&1)"
 printf '{"user": "ann", "bytes": 10}\n{"user": "bob", "bytes": 5}\n\n{"user": "ann", "bytes": 7, "status": 500}\n' >"$T/log.jsonl"
 cat >"$T/json.yaml" <<Y
 name: users
