@@ -9,22 +9,7 @@
 #include "base/buf.h"
 #include "exec/ctx.h"
 
-#define ERRPOS(err, code, pos, ...)                                          \
-    pos_error((err), (code), (pos), __VA_ARGS__)
-
-static int pos_error(rn_errbuf *err, int code, rn_mpos pos, const char *fmt,
-                     ...) RN_FMT(4, 5);
-static int pos_error(rn_errbuf *err, int code, rn_mpos pos, const char *fmt,
-                     ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    rn_error_setv(err, code, fmt, ap);
-    va_end(ap);
-    rn_error_prefix(err, "%s:%u:%u: ", pos.file ? pos.file : "<manifest>",
-                    pos.line, pos.col);
-    return code;
-}
+#define ERRPOS(err, code, pos, ...) rn_mpos_error((err), (code), (pos), __VA_ARGS__)
 
 static rn_plan *plan_new(void)
 {
