@@ -15,6 +15,8 @@
         (ctx)->keep = saved_;                                                \
     } while (0)
 
+#define RN_ACC_CHUNK 32
+
 static int bad_rc(rn_task_ctx *ctx, int rc, const char *what)
 {
     if (rc > 0 || (ctx->err && ctx->err->code == 0))
@@ -42,23 +44,45 @@ int rn_acc_init(rn_acc *a, const rn_opinst *oi, rn_task_ctx *ctx)
 
 void rn_acc_release(rn_acc *a)
 {
-    rn_free(a->entries);
     rn_free(a->slots);
     rn_arena_release(&a->arena);
     memset(a, 0, sizeof(*a));
 }
 
+/* Points a slot's key at its inline copy when it lives there. */
+static inline void fix_inline(rn_acc_entry *e, int was_inline)
+{
+    if (was_inline)
+        e->key.u.s = e->inl;
+}
+
+static inline int is_inline(const rn_acc_entry *e)
+{
+    return (e->key.kind == RN_STRING || e->key.kind == RN_BYTES) &&
+           e->key.len <= RN_ACC_INLINE && e->key.len > 0 &&
+           e->key.u.s == e->inl;
+}
+
 static int grow_slots(rn_acc *a)
 {
     size_t ns = a->nslots ? a->nslots * 2 : 1024;
-    uint32_t *slots = rn_calloc(ns, sizeof(uint32_t));
+    rn_acc_entry *slots = rn_malloc(ns * sizeof(rn_acc_entry));
     if (!slots)
         return RN_ENOMEM;
-    for (size_t i = 0; i < a->n; i++) {
-        size_t j = (size_t)a->entries[i].hash & (ns - 1);
-        while (slots[j])
+    for (size_t i = 0; i < ns; i++)
+        slots[i].key.kind = RN_ACC_EMPTY;
+    for (size_t i = 0; i < a->nslots; i++) {
+        rn_acc_entry *o = &a->slots[i];
+        size_t j;
+        int inl;
+        if (o->key.kind == RN_ACC_EMPTY)
+            continue;
+        inl = is_inline(o);
+        j = (size_t)o->hash & (ns - 1);
+        while (slots[j].key.kind != RN_ACC_EMPTY)
             j = (j + 1) & (ns - 1);
-        slots[j] = (uint32_t)(i + 1);
+        slots[j] = *o;
+        fix_inline(&slots[j], inl);
     }
     rn_free(a->slots);
     a->slots = slots;
@@ -66,8 +90,6 @@ static int grow_slots(rn_acc *a)
     return 0;
 }
 
-/* Equality of n bytes without a call for the short strings keys usually
- * are (overlapping loads, like the hash). */
 static inline int bytes_eq(const char *a, const char *b, size_t n)
 {
     uint64_t x, y, z, w;
@@ -107,17 +129,17 @@ static inline uint64_t key_hash(const rn_value *k)
 
 /* The hit path, small enough to inline into the step loop. */
 __attribute__((always_inline)) static inline rn_acc_entry *
-find(const rn_acc *a, const rn_value *key,
-                                 uint64_t h, size_t *slot)
+find(const rn_acc *a, const rn_value *key, uint64_t h, size_t *slot)
 {
     size_t mask = a->nslots - 1, j = (size_t)h & mask;
-    uint32_t s;
     if (!a->nslots) {
         *slot = 0;
         return NULL;
     }
-    while ((s = a->slots[j])) {
-        rn_acc_entry *e = &a->entries[s - 1];
+    for (;;) {
+        rn_acc_entry *e = &a->slots[j];
+        if (e->key.kind == RN_ACC_EMPTY)
+            break;
         if (e->hash == h && key_eq(&e->key, key))
             return e;
         j = (j + 1) & mask;
@@ -134,42 +156,33 @@ insert(rn_acc *a, rn_task_ctx *ctx, const rn_value *key, uint64_t h,
     rn_acc_entry *e;
     int rc;
 
-    if (a->n * 2 >= a->nslots) {
-        if (grow_slots(a)) {
+    if ((a->n + 1) * 2 > a->nslots) {
+        if (a->nslots >= ((size_t)1 << 40) || grow_slots(a)) {
             rn_error_set(ctx->err, RN_ENOMEM, "out of memory (keyed table)");
             return NULL;
         }
         find(a, key, h, &slot); /* the table moved: find the free slot */
     }
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 512;
-        rn_acc_entry *ne;
-        if (cap > UINT32_MAX - 1) {
-            rn_error_set(ctx->err, RN_ELIMIT, "more than 2^32 keys");
-            return NULL;
-        }
-        ne = rn_realloc(a->entries, cap * sizeof(*ne));
-        if (!ne) {
-            rn_error_set(ctx->err, RN_ENOMEM, "out of memory (keyed table)");
-            return NULL;
-        }
-        a->entries = ne;
-        a->cap = cap;
-    }
-    e = &a->entries[a->n];
+    e = &a->slots[slot];
     e->hash = h;
-    if (rn_value_copy(&a->arena, key, &e->key)) {
+    if ((key->kind == RN_STRING || key->kind == RN_BYTES) && key->len > 0 &&
+        key->len <= RN_ACC_INLINE) {
+        e->key = *key;
+        memcpy(e->inl, key->u.s, key->len);
+        e->key.u.s = e->inl;
+    } else if (rn_value_copy(&a->arena, key, &e->key)) {
+        e->key.kind = RN_ACC_EMPTY;
         rn_error_set(ctx->err, RN_ENOMEM, "out of memory (keys)");
         return NULL;
     }
     e->acc = rn_null();
+    a->n++;
     WITH_KEEP(a, ctx,
               a->oi->op->fold_init(a->oi->state, &ctx->pub, &e->acc));
     if (rc) {
         bad_rc(ctx, rc, "fold_init");
         return NULL;
     }
-    a->slots[slot] = (uint32_t)(++a->n);
     return e;
 }
 
@@ -197,25 +210,34 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
         ctx->keep = saved;
         return rc ? bad_rc(ctx, rc, "step") : 0;
     }
-    for (size_t i = 0; i < n; i++) {
-        rn_value k;
-        const rn_value *key = &vals[i];
-        rn_acc_entry *e;
-        if (op->key) {
-            if ((rc = op->key(st, &ctx->pub, &vals[i], &k))) {
-                rc = bad_rc(ctx, rc, "key");
+    /* Keys of a chunk are hashed first and their slots prefetched, so the
+     * cache misses of a big table overlap instead of queueing. */
+    for (size_t base = 0; base < n && rc == 0; base += RN_ACC_CHUNK) {
+        size_t m = n - base < RN_ACC_CHUNK ? n - base : RN_ACC_CHUNK;
+        rn_value keys[RN_ACC_CHUNK];
+        uint64_t hs[RN_ACC_CHUNK];
+        for (size_t k = 0; k < m; k++) {
+            const rn_value *v = &vals[base + k];
+            if (op->key) {
+                if ((rc = op->key(st, &ctx->pub, v, &keys[k]))) {
+                    rc = bad_rc(ctx, rc, "key");
+                    break;
+                }
+            } else {
+                keys[k] = *v;
+            }
+            hs[k] = key_hash(&keys[k]);
+            if (a->nslots)
+                __builtin_prefetch(&a->slots[(size_t)hs[k] & (a->nslots - 1)]);
+        }
+        for (size_t k = 0; k < m && rc == 0; k++) {
+            rn_acc_entry *e = lookup(a, ctx, &keys[k], hs[k]);
+            if (!e) {
+                rc = ctx->err->code ? ctx->err->code : RN_ENOMEM;
                 break;
             }
-            key = &k;
-        }
-        e = lookup(a, ctx, key, key_hash(key));
-        if (!e) {
-            rc = ctx->err->code ? ctx->err->code : RN_ENOMEM;
-            break;
-        }
-        if ((rc = op->step(st, &ctx->pub, &e->acc, &vals[i]))) {
-            rc = bad_rc(ctx, rc, "step");
-            break;
+            if ((rc = op->step(st, &ctx->pub, &e->acc, &vals[base + k])))
+                rc = bad_rc(ctx, rc, "step");
         }
     }
     ctx->keep = saved;
@@ -242,8 +264,10 @@ int rn_acc_merge(rn_acc *a, rn_task_ctx *ctx, const rn_acc *other)
                                      &other->value));
         return rc ? bad_rc(ctx, rc, "combine") : 0;
     }
-    for (size_t i = 0; i < other->n; i++) {
-        const rn_acc_entry *o = &other->entries[i];
+    for (size_t i = 0; i < other->nslots; i++) {
+        const rn_acc_entry *o = &other->slots[i];
+        if (o->key.kind == RN_ACC_EMPTY)
+            continue;
         if ((rc = merge_one(a, ctx, &o->key, o->hash, &o->acc)))
             return rc;
     }
@@ -255,8 +279,10 @@ int rn_acc_save(const rn_acc *a, rn_partition *p)
     int rc;
     if (!a->keyed)
         return rn_partition_push(p, &a->value);
-    for (size_t i = 0; i < a->n; i++) {
-        rn_value pair[2] = {a->entries[i].key, a->entries[i].acc};
+    for (size_t i = 0; i < a->nslots; i++) {
+        if (a->slots[i].key.kind == RN_ACC_EMPTY)
+            continue;
+        rn_value pair[2] = {a->slots[i].key, a->slots[i].acc};
         rn_value l = rn_list(pair, 2);
         if ((rc = rn_partition_push(p, &l)))
             return rc;
@@ -301,8 +327,10 @@ int rn_acc_finish(rn_acc *a, rn_task_ctx *ctx)
             rc = rn_emit(&ctx->pub, &a->value);
         return rc ? bad_rc(ctx, rc, "finish") : 0;
     }
-    for (size_t i = 0; i < a->n; i++) {
-        rn_acc_entry *e = &a->entries[i];
+    for (size_t i = 0; i < a->nslots; i++) {
+        rn_acc_entry *e = &a->slots[i];
+        if (e->key.kind == RN_ACC_EMPTY)
+            continue;
         if (op->finish) {
             WITH_KEEP(a, ctx, op->finish(st, &ctx->pub, &e->key, &e->acc));
         } else {

@@ -21,10 +21,18 @@
 #include "plan/plan.h"
 #include "value/partition.h"
 
+/* One slot of the keyed table: 64 bytes, one cache line, so a lookup that
+ * hits touches one line: hash, key and accumulator together, and short
+ * keys (strings and bytes up to RN_ACC_INLINE bytes) stored in the slot
+ * itself. key.kind == RN_ACC_EMPTY marks a free slot. */
+#define RN_ACC_INLINE 24
+#define RN_ACC_EMPTY 0xffffffffu
+
 typedef struct rn_acc_entry {
     uint64_t hash;
     rn_value key;
     rn_value acc;
+    char inl[RN_ACC_INLINE];
 } rn_acc_entry;
 
 typedef struct rn_acc {
@@ -32,10 +40,9 @@ typedef struct rn_acc {
     int keyed;
     rn_arena arena;
     rn_value value;         /* FOLD */
-    rn_acc_entry *entries;  /* FOLDBY, in insertion order */
-    size_t n, cap;
-    uint32_t *slots;        /* open addressing: entry index + 1, 0 = empty */
-    size_t nslots;          /* power of two */
+    rn_acc_entry *slots;    /* FOLDBY: open addressing, linear probing */
+    size_t nslots;          /* power of two (0 before the first key) */
+    size_t n;               /* keys held */
 } rn_acc;
 
 /* Starts an empty accumulator (calls fold_init for FOLD). ctx supplies the
