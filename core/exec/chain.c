@@ -73,7 +73,13 @@ static int node_emit(rn_task_ctx *ctx, const rn_value *v)
         if (rc)
             return rc;
     }
-    nd->buf[nd->n++] = *v;
+    /* Field by field: the emitter usually just built *v on its stack with
+     * narrower stores, and one 16-byte load of it would stall on store
+     * forwarding. */
+    rn_value *d = &nd->buf[nd->n++];
+    d->kind = v->kind;
+    d->len = v->len;
+    d->u = v->u;
     return 0;
 }
 
