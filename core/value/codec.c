@@ -189,152 +189,172 @@ static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
 
 /* ---- encoding ------------------------------------------------------- */
 
+/* The write position travels as a local `p`, passed in and returned,
+ * rather than living in the struct: stores through a uint8_t pointer may
+ * alias anything, so a position kept in memory would be reloaded after
+ * every byte written and chain each value to the previous store. A NULL
+ * return means failure, with the code in e->rc. */
 typedef struct enc {
     rn_buf *out;
-    uint8_t *p;   /* next byte to write */
     uint8_t *end; /* end of reserved space (one byte kept for the NUL) */
+    int rc;
 } enc;
 
-static int enc_grow(enc *e, size_t need)
+static uint8_t *enc_grow(enc *e, uint8_t *p, size_t need)
 {
     rn_buf *b = e->out;
     int rc;
-    if (e->p) /* NULL before the first reservation */
-        b->len = (size_t)(e->p - (uint8_t *)b->ptr);
+    if (p) /* NULL before the first reservation */
+        b->len = (size_t)(p - (uint8_t *)b->ptr);
     /* rn_buf_reserve doubles the capacity, so growth stays geometric */
     rc = rn_buf_reserve(b, need > ENC_STEP ? need : ENC_STEP);
     if (rc == RN_ELIMIT && need < ENC_STEP)
         rc = rn_buf_reserve(b, need); /* close to b->max: take just this */
-    if (rc)
-        return rc;
-    e->p = (uint8_t *)b->ptr + b->len;
+    if (rc) {
+        e->rc = rc;
+        return NULL;
+    }
     e->end = (uint8_t *)b->ptr + b->cap - 1;
-    return 0;
+    return (uint8_t *)b->ptr + b->len;
 }
 
-#define ENSURE(e, n)                                                         \
+#define ENSURE(e, p, n)                                                      \
     do {                                                                     \
-        if ((size_t)((e)->end - (e)->p) < (size_t)(n) &&                     \
-            (rc = enc_grow((e), (size_t)(n))))                               \
-            return rc;                                                       \
+        if ((size_t)((e)->end - (p)) < (size_t)(n) &&                        \
+            !((p) = enc_grow((e), (p), (size_t)(n))))                        \
+            return NULL;                                                     \
     } while (0)
 
-static int enc_value(enc *e, const rn_value *v, int depth)
-{
-    uint8_t *p;
-    uint64_t bits;
-    int rc;
+static uint8_t *enc_container(enc *e, uint8_t *p, const rn_value *v,
+                              int depth);
 
-    if (depth > RN_VALUE_MAX_DEPTH)
-        return RN_ELIMIT;
+/* One value. Scalars and strings, most of a partition, are written inline
+ * in the loops over items. */
+static inline uint8_t *enc_value(enc *e, uint8_t *p, const rn_value *v,
+                                 int depth)
+{
+    uint64_t bits;
     switch (v->kind) {
     case RN_NULL:
-        ENSURE(e, 1);
-        *e->p++ = RN_NULL;
-        return 0;
+        ENSURE(e, p, 1);
+        *p++ = RN_NULL;
+        return p;
     case RN_BOOL:
-        ENSURE(e, 2);
-        p = e->p;
+        ENSURE(e, p, 2);
         p[0] = RN_BOOL;
         p[1] = v->u.i != 0;
-        e->p = p + 2;
-        return 0;
+        return p + 2;
     case RN_INT:
-        ENSURE(e, 11);
-        p = e->p;
+        ENSURE(e, p, 11);
         *p++ = RN_INT;
-        e->p = put_varint(p, zigzag(v->u.i));
-        return 0;
+        return put_varint(p, zigzag(v->u.i));
     case RN_DOUBLE:
-        ENSURE(e, 9);
-        p = e->p;
+        ENSURE(e, p, 9);
         memcpy(&bits, &v->u.d, 8);
         p[0] = RN_DOUBLE;
         put_le64(p + 1, bits);
-        e->p = p + 9;
-        return 0;
+        return p + 9;
     case RN_STRING:
     case RN_BYTES:
-        ENSURE(e, 6 + (size_t)v->len);
-        p = e->p;
+        ENSURE(e, p, 6 + (size_t)v->len);
         *p++ = (uint8_t)v->kind;
         p = put_varint(p, v->len);
         if (v->len)
             memcpy(p, v->u.s, v->len);
-        e->p = p + v->len;
-        return 0;
+        return p + v->len;
+    default:
+        return enc_container(e, p, v, depth);
+    }
+}
+
+static uint8_t *enc_container(enc *e, uint8_t *p, const rn_value *v,
+                              int depth)
+{
+    /* children sit at depth + 1: the decoder's limit, and rn_value_copy's */
+    if (v->len && depth >= RN_VALUE_MAX_DEPTH) {
+        e->rc = RN_ELIMIT;
+        return NULL;
+    }
+    switch (v->kind) {
     case RN_LIST:
-        ENSURE(e, 6);
-        p = e->p;
+        ENSURE(e, p, 6);
         *p++ = RN_LIST;
-        e->p = put_varint(p, v->len);
+        p = put_varint(p, v->len);
         for (uint32_t i = 0; i < v->len; i++)
-            if ((rc = enc_value(e, &v->u.items[i], depth + 1)))
-                return rc;
-        return 0;
+            if (!(p = enc_value(e, p, &v->u.items[i], depth + 1)))
+                return NULL;
+        return p;
     case RN_RECORD:
-        ENSURE(e, 6);
-        p = e->p;
+        ENSURE(e, p, 6);
         *p++ = RN_RECORD;
-        e->p = put_varint(p, v->len);
+        p = put_varint(p, v->len);
         for (uint32_t i = 0; i < v->len; i++) {
             const rn_field *f = &v->u.fields[i];
-            if (f->name.len > UINT32_MAX)
-                return RN_ELIMIT;
-            ENSURE(e, 5 + f->name.len);
-            p = put_varint(e->p, f->name.len);
+            if (f->name.len > UINT32_MAX) {
+                e->rc = RN_ELIMIT;
+                return NULL;
+            }
+            ENSURE(e, p, 5 + f->name.len);
+            p = put_varint(p, f->name.len);
             if (f->name.len)
                 memcpy(p, f->name.ptr, f->name.len);
-            e->p = p + f->name.len;
-            if ((rc = enc_value(e, &f->value, depth + 1)))
-                return rc;
+            p += f->name.len;
+            if (!(p = enc_value(e, p, &f->value, depth + 1)))
+                return NULL;
         }
-        return 0;
+        return p;
     default:
-        return RN_ETYPE;
+        e->rc = RN_ETYPE;
+        return NULL;
     }
+}
+
+/* The header (body length patched in at the end) and the element count. */
+static uint8_t *enc_head(enc *e, size_t n)
+{
+    uint8_t *p;
+    /* A first guess of 4 bytes a value; growth is geometric after it. */
+    size_t guess = RN_CODEC_HEADER_SIZE + 10 + RN_CODEC_TRAILER_SIZE;
+    guess += n < ((size_t)1 << 40) ? n * 4 : 0;
+    if (!(p = enc_grow(e, NULL, guess)))
+        return NULL;
+    memcpy(p, magic, 4);
+    p[4] = RN_CODEC_MAJOR;
+    p[5] = RN_CODEC_MINOR;
+    p[6] = p[7] = 0; /* flags: none defined */
+    return put_varint(p + RN_CODEC_HEADER_SIZE, n);
+}
+
+/* The body length and the CRC trailer over what is at out->ptr + start. */
+static uint8_t *enc_tail(enc *e, uint8_t *p, size_t start)
+{
+    uint8_t *h;
+    ENSURE(e, p, RN_CODEC_TRAILER_SIZE);
+    h = (uint8_t *)e->out->ptr + start; /* the buffer may have moved */
+    put_le64(h + 8, (uint64_t)(p - h) - RN_CODEC_HEADER_SIZE);
+    put_le32(p, rn_codec_crc32c(0, h, (size_t)(p - h)));
+    return p + RN_CODEC_TRAILER_SIZE;
 }
 
 int rn_codec_encode(rn_buf *out, const rn_value *items, size_t n)
 {
-    enc e = {out, NULL, NULL};
-    size_t start = out->len, guess;
-    uint8_t *h;
-    int rc;
+    enc e = {out, NULL, 0};
+    size_t start = out->len;
+    uint8_t *p = enc_head(&e, n);
 
-    /* A first guess of 4 bytes a value; growth is geometric after it. */
-    guess = RN_CODEC_HEADER_SIZE + 10 + RN_CODEC_TRAILER_SIZE;
-    guess += n < ((size_t)1 << 40) ? n * 4 : 0;
-    if ((rc = enc_grow(&e, guess)))
-        goto fail;
-
-    h = e.p;
-    memcpy(h, magic, 4);
-    h[4] = RN_CODEC_MAJOR;
-    h[5] = RN_CODEC_MINOR;
-    h[6] = h[7] = 0;                      /* flags: none defined */
-    e.p = put_varint(h + RN_CODEC_HEADER_SIZE, n); /* body length: below */
-
-    for (size_t i = 0; i < n; i++)
-        if ((rc = enc_value(&e, &items[i], 0)))
-            goto fail;
-
-    if ((size_t)(e.end - e.p) < RN_CODEC_TRAILER_SIZE &&
-        (rc = enc_grow(&e, RN_CODEC_TRAILER_SIZE)))
-        goto fail;
-    h = (uint8_t *)out->ptr + start; /* the buffer may have moved */
-    put_le64(h + 8, (uint64_t)(e.p - h) - RN_CODEC_HEADER_SIZE);
-    put_le32(e.p, rn_codec_crc32c(0, h, (size_t)(e.p - h)));
-    e.p += RN_CODEC_TRAILER_SIZE;
-    out->len = (size_t)(e.p - (uint8_t *)out->ptr);
+    for (size_t i = 0; p && i < n; i++)
+        p = enc_value(&e, p, &items[i], 0);
+    if (p)
+        p = enc_tail(&e, p, start);
+    if (!p) {
+        out->len = start;
+        if (out->ptr)
+            out->ptr[start] = '\0';
+        return e.rc;
+    }
+    out->len = (size_t)(p - (uint8_t *)out->ptr);
     out->ptr[out->len] = '\0';
     return 0;
-
-fail:
-    out->len = start;
-    if (out->ptr)
-        out->ptr[start] = '\0';
-    return rc;
 }
 
 /* ---- decoding ------------------------------------------------------- */
@@ -357,8 +377,9 @@ static int fail_at(rn_errbuf *err, size_t off, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return rn_error_set(err, code, "bad encoded partition at byte offset %zu: %s",
-                        off, msg);
+    return rn_error_set(err, code,
+                        "bad encoded partition at byte offset %zu: %s", off,
+                        msg);
 }
 
 #define FAIL(d, at, code, ...)                                               \
@@ -535,7 +556,8 @@ static int get_value(dec *d, rn_value *v, int depth)
         rn_value *items = NULL;
         if ((rc = get_count(d, &u, 1, "list length")))
             return rc;
-        if (u && !(items = rn_arena_alloc(d->arena, u * sizeof(rn_value))))
+        if (u &&
+            !(items = rn_arena_alloc_fast(d->arena, u * sizeof(rn_value))))
             return FAIL(d, at, RN_ENOMEM, "out of memory for a list of %llu",
                         (unsigned long long)u);
         for (uint64_t i = 0; i < u; i++)
@@ -549,7 +571,8 @@ static int get_value(dec *d, rn_value *v, int depth)
         /* a field takes at least 2 bytes: name length and value tag */
         if ((rc = get_count(d, &u, 2, "record length")))
             return rc;
-        if (u && !(fields = rn_arena_alloc(d->arena, u * sizeof(rn_field))))
+        if (u &&
+            !(fields = rn_arena_alloc_fast(d->arena, u * sizeof(rn_field))))
             return FAIL(d, at, RN_ENOMEM,
                         "out of memory for a record of %llu fields",
                         (unsigned long long)u);
@@ -631,11 +654,9 @@ int rn_codec_decode(const void *data, size_t len, rn_partition *into,
     avail = len - RN_CODEC_HEADER_SIZE;
     if (avail < RN_CODEC_TRAILER_SIZE || body > avail - RN_CODEC_TRAILER_SIZE)
         return fail_at(err, len, RN_EFORMAT,
-                       "truncated: the header announces %llu bytes in all, "
-                       "got %zu",
-                       (unsigned long long)body + RN_CODEC_HEADER_SIZE +
-                           RN_CODEC_TRAILER_SIZE,
-                       len);
+                       "truncated: the header announces a body of %llu "
+                       "bytes and its trailer, %zu bytes follow it",
+                       (unsigned long long)body, avail);
     if (body < avail - RN_CODEC_TRAILER_SIZE)
         return fail_at(err, RN_CODEC_HEADER_SIZE + body + RN_CODEC_TRAILER_SIZE,
                        RN_EFORMAT, "%zu bytes of trailing data",
@@ -664,7 +685,10 @@ int rn_codec_decode(const void *data, size_t len, rn_partition *into,
                     "element count of %llu but only %zu bytes are left",
                     (unsigned long long)count, left(&d));
     if (count > into->cap - into->n) {
+        /* geometric when appending many partitions into one */
         size_t cap = into->n + (size_t)count;
+        if (cap < 2 * into->cap)
+            cap = 2 * into->cap;
         rn_value *items = rn_realloc(into->items, cap * sizeof(rn_value));
         if (!items)
             return FAIL(&d, at, RN_ENOMEM,
