@@ -1,23 +1,29 @@
 /* runnel plugin inspect | list | push */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "cluster/client.h"
 #include "plugin/loader.h"
+#include "transport/rpc.h"
 
 static const char plugin_usage[] =
     "usage: runnel plugin inspect FILE.so [--json]\n"
-    "       runnel plugin list [--json]\n"
+    "       runnel plugin list [--json] [--scheduler tcp://HOST:PORT]\n"
     "       runnel plugin push FILE.so --scheduler tcp://HOST:PORT\n"
     "\n"
     "inspect  loads FILE.so the way a worker would (every check included)\n"
     "         and prints its ABI, name, version, identity (SHA-256 of the\n"
     "         file) and every operator with its kind and parameters.\n"
-    "list     the plugins available to this machine (the shipped ones).\n"
-    "push     (cluster) upload a plugin to the scheduler.\n";
+    "list     the plugins available to this machine (the shipped ones);\n"
+    "         with --scheduler, the plugins the scheduler stores.\n"
+    "push     checks FILE.so as inspect does and uploads it to the\n"
+    "         scheduler unless it is there already; prints its id\n"
+    "         (sha256:...), which manifests may name instead of a path.\n";
 
 static const char *flag_names(uint32_t flags, char *buf, size_t n)
 {
@@ -170,10 +176,102 @@ static int cmd_inspect(int argc, char **argv)
     return 0;
 }
 
+/* plugin list --scheduler: what the scheduler's store holds. */
+static int list_remote(const char *url, int json)
+{
+    Runnel__V1__ListPluginsReply *rep = NULL;
+    rn_client *c = NULL;
+    rn_errbuf err;
+    int status = 1;
+    rn_error_clear(&err);
+    rn_rpc_init();
+    if (rn_client_open(url, &c, &err) || rn_client_list_plugins(c, &rep, &err))
+        goto done;
+    if (json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < rep->n_plugins; i++) {
+            json_t *o = json_object();
+            json_object_set_new(o, "id", json_string(rep->plugins[i]->id));
+            json_object_set_new(o, "name", json_string(rep->plugins[i]->name));
+            json_object_set_new(o, "version", json_string(rep->plugins[i]->version));
+            json_object_set_new(o, "size", json_integer((json_int_t)rep->plugins[i]->size));
+            json_array_append_new(arr, o);
+        }
+        char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", s ? s : "[]");
+        free(s);
+        json_decref(arr);
+    } else {
+        printf("plugins stored by the scheduler at %s:\n", url);
+        for (size_t i = 0; i < rep->n_plugins; i++)
+            printf("  %-10s %-8s sha256:%s  %llu bytes\n", rep->plugins[i]->name,
+                   rep->plugins[i]->version, rep->plugins[i]->id,
+                   (unsigned long long)rep->plugins[i]->size);
+    }
+    status = 0;
+done:
+    if (status)
+        rn_cli_fail(&err);
+    rn_pb_free(rep);
+    rn_client_close(c);
+    rn_rpc_shutdown();
+    return status;
+}
+
+/* plugin push FILE.so --scheduler URL */
+static int cmd_push(int argc, char **argv)
+{
+    const char *path = NULL, *url = getenv("RUNNEL_SCHEDULER");
+    rn_client *c = NULL;
+    rn_errbuf err;
+    char id[65];
+    int pushed = 0, status = 1;
+    for (int i = 1; i < argc; i++) {
+        if (rn_cli_is_help(argv[i])) {
+            fputs(plugin_usage, stdout);
+            return 0;
+        }
+        if (strncmp(argv[i], "--scheduler", 11) == 0 &&
+            (argv[i][11] == '=' || argv[i][11] == '\0')) {
+            url = argv[i][11] == '=' ? argv[i] + 12 : i + 1 < argc ? argv[++i] : NULL;
+            if (!url || !*url)
+                return rn_cli_usage_error("plugin push", "--scheduler needs "
+                                                         "tcp://HOST:PORT");
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return rn_cli_usage_error("plugin push", "unknown option '%s'", argv[i]);
+        } else if (path) {
+            return rn_cli_usage_error("plugin push", "more than one file given");
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path)
+        return rn_cli_usage_error("plugin push", "no plugin file given");
+    if (!url)
+        return rn_cli_usage_error("plugin push", "--scheduler tcp://HOST:PORT is "
+                                                 "required");
+    rn_error_clear(&err);
+    rn_rpc_init();
+    if (rn_client_open(url, &c, &err))
+        goto done;
+    rn_client_set_verbose(c, 0);
+    if (rn_client_push_plugin(c, path, id, &pushed, &err))
+        goto done;
+    printf("sha256:%s %s\n", id, pushed ? "pushed" : "already there");
+    status = 0;
+done:
+    if (status)
+        rn_cli_fail(&err);
+    rn_client_close(c);
+    rn_rpc_shutdown();
+    return status;
+}
+
 static int cmd_list(int argc, char **argv)
 {
     int json = 0;
     rn_registry *reg;
+    const char *url = NULL;
     for (int i = 1; i < argc; i++) {
         if (rn_cli_is_help(argv[i])) {
             fputs(plugin_usage, stdout);
@@ -182,13 +280,16 @@ static int cmd_list(int argc, char **argv)
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
         else if (strncmp(argv[i], "--scheduler", 11) == 0) {
-            fprintf(stderr, "runnel plugin list: --scheduler: cluster mode is "
-                            "not implemented in this build yet\n");
-            return 1;
+            url = argv[i][11] == '=' ? argv[i] + 12 : i + 1 < argc ? argv[++i] : NULL;
+            if (!url || !*url)
+                return rn_cli_usage_error("plugin list", "--scheduler needs "
+                                                         "tcp://HOST:PORT");
         } else
             return rn_cli_usage_error("plugin list", "unknown argument '%s'",
                                       argv[i]);
     }
+    if (url)
+        return list_remote(url, json);
     if (!(reg = rn_cli_registry()))
         return 1;
     if (json) {
@@ -224,27 +325,7 @@ int rn_cmd_plugin(int argc, char **argv)
         return cmd_inspect(argc - 1, argv + 1);
     if (strcmp(argv[1], "list") == 0)
         return cmd_list(argc - 1, argv + 1);
-    if (strcmp(argv[1], "push") == 0) {
-        fprintf(stderr, "runnel plugin push: cluster mode is not implemented "
-                        "in this build yet\n");
-        return 1;
-    }
+    if (strcmp(argv[1], "push") == 0)
+        return cmd_push(argc - 1, argv + 1);
     return rn_cli_usage_error("plugin", "unknown subcommand '%s'", argv[1]);
-}
-
-int rn_cmd_cluster(const char *name, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (rn_cli_is_help(argv[i])) {
-            printf("usage: runnel %s ...\n\nCluster mode (scheduler, workers, "
-                   "info, submit, jobs, status, cancel) is specified in "
-                   "docs/ARCHITECTURE.md but not implemented in this build "
-                   "yet.\n",
-                   name);
-            return 0;
-        }
-    fprintf(stderr, "runnel %s: cluster mode is not implemented in this build "
-                    "yet (see docs/ARCHITECTURE.md, 'Status')\n",
-            name);
-    return 1;
 }

@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "cli/cli.h"
+#include "cluster/client.h"
 #include "exec/local.h"
 #include "manifest/manifest.h"
 #include "plan/plan.h"
@@ -29,7 +30,9 @@ static const char run_usage[] =
     "  --json         print one JSON object: {\"name\", \"result\": [...],\n"
     "                 \"partitions\", \"tasks\", \"bytes_read\", \"seconds\"}\n"
     "  --quiet        no progress bar and no summary on stderr\n"
-    "  --scheduler U  run on the cluster at U (tcp://HOST:PORT)\n"
+    "  --scheduler U  run on the cluster at U (tcp://HOST:PORT): plugins\n"
+    "                 named by path are pushed there (once, by hash);\n"
+    "                 --threads and --workers do not apply\n"
     "\n"
     "Exit status: 0 done, 1 the manifest or a task failed, 2 wrong usage.\n";
 
@@ -176,23 +179,23 @@ int rn_cmd_run(int argc, char **argv)
     }
     if (!path)
         return rn_cli_usage_error("run", "no manifest given");
-    if (scheduler) {
-        fprintf(stderr,
-                "runnel run: --scheduler: cluster mode is not implemented in "
-                "this build yet; run without --scheduler to use the local "
-                "embedded cluster\n");
-        return 1;
-    }
     if ((rc = rn_manifest_load(path, &m, &err)))
         goto done;
     if (!(reg = rn_cli_registry()))
         goto done;
-    if ((rc = rn_plan_build(m, reg, &plan, &err)))
-        goto done;
     opts.threads = (threads ? threads : rn_cpu_count()) * workers;
     opts.progress = !quiet && isatty(STDERR_FILENO);
-    if ((rc = rn_local_run(plan, &opts, &res, &err)))
-        goto done;
+    if (scheduler) {
+        /* on the cluster: the same plan, the same output */
+        if ((rc = rn_client_run_manifest(scheduler, m, reg, quiet, opts.progress,
+                                         &plan, &res, &err)))
+            goto done;
+    } else {
+        if ((rc = rn_plan_build(m, reg, &plan, &err)))
+            goto done;
+        if ((rc = rn_local_run(plan, &opts, &res, &err)))
+            goto done;
+    }
     if ((rc = write_result(plan, &res, json))) {
         rn_error_set(&err, rc, "cannot write the result to stdout");
         goto done;

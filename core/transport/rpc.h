@@ -113,6 +113,8 @@ int rn_rpc_send_pb(rn_rpc_call *c, const void *msg, int timeout_ms);
  * format). Only the first finish counts. */
 void rn_rpc_finish(rn_rpc_call *c, int status, const char *fmt, ...)
     RN_FMT(3, 4);
+/* Ends with status OK. */
+void rn_rpc_finish_ok(rn_rpc_call *c);
 /* Ends with status rn_rpc_status_from_err(err->code) and err's text. */
 void rn_rpc_finish_err(rn_rpc_call *c, const rn_errbuf *err);
 /* 1 when the client cancelled or went away, or the server is stopping:

@@ -1,0 +1,298 @@
+/* The task graph of a cluster job. */
+#include "cluster/jobgraph.h"
+
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/error.h"
+
+typedef struct ids {
+    uint32_t *v;
+    size_t n, cap;
+} ids;
+
+static int ids_push(ids *a, uint32_t x)
+{
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        uint32_t *nv = rn_realloc(a->v, cap * sizeof(*nv));
+        if (!nv)
+            return RN_ENOMEM;
+        a->v = nv;
+        a->cap = cap;
+    }
+    a->v[a->n++] = x;
+    return 0;
+}
+
+static rn_gtask *new_task(rn_jobgraph *g, size_t *cap, int kind,
+                          uint32_t stage, uint32_t partition)
+{
+    rn_gtask *t;
+    if (g->n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        rn_gtask *nt = rn_realloc(g->tasks, nc * sizeof(*nt));
+        if (!nt)
+            return NULL;
+        g->tasks = nt;
+        *cap = nc;
+    }
+    t = &g->tasks[g->n];
+    memset(t, 0, sizeof(*t));
+    t->id = (uint32_t)g->n;
+    t->kind = kind;
+    t->stage = stage;
+    t->partition = partition;
+    g->n++;
+    return t;
+}
+
+static int set_inputs(rn_jobgraph *g, uint32_t t, const uint32_t *in, size_t n)
+{
+    rn_gtask *task = &g->tasks[t];
+    if (n == 0)
+        return 0;
+    if (!(task->inputs = rn_malloc(n * sizeof(uint32_t))))
+        return RN_ENOMEM;
+    memcpy(task->inputs, in, n * sizeof(uint32_t));
+    task->n_inputs = (uint32_t)n;
+    return 0;
+}
+
+int rn_jobgraph_build(const int *terminals, size_t n_stages, size_t n_splits,
+                      uint32_t split_every, rn_jobgraph **out)
+{
+    rn_jobgraph *g = rn_calloc(1, sizeof(*g));
+    ids prev = {0}, cur = {0}, next = {0};
+    size_t cap = 0;
+    int rc = RN_ENOMEM;
+
+    *out = NULL;
+    if (!g)
+        return RN_ENOMEM;
+    if (split_every < 2)
+        split_every = 2;
+    for (size_t s = 0; s < n_stages; s++) {
+        cur.n = 0;
+        size_t n_base = s == 0 ? n_splits : prev.n;
+        for (size_t i = 0; i < n_base; i++) {
+            rn_gtask *t = new_task(g, &cap, s == 0 ? RN_GT_SOURCE : RN_GT_CHAIN,
+                                   (uint32_t)s, (uint32_t)i);
+            if (!t || ids_push(&cur, t->id))
+                goto done;
+            if (s > 0 && set_inputs(g, t->id, &prev.v[i], 1))
+                goto done;
+        }
+        if (terminals[s] == RN_TERM_FOLD) {
+            uint32_t k = 0;
+            while (cur.n > split_every) {
+                next.n = 0;
+                for (size_t j = 0; j < cur.n; j += split_every) {
+                    size_t m = cur.n - j < split_every ? cur.n - j : split_every;
+                    rn_gtask *t = new_task(g, &cap, RN_GT_COMBINE, (uint32_t)s, k++);
+                    if (!t || ids_push(&next, t->id) ||
+                        set_inputs(g, t->id, &cur.v[j], m))
+                        goto done;
+                }
+                ids tmp = cur;
+                cur = next;
+                next = tmp;
+            }
+            rn_gtask *f = new_task(g, &cap, RN_GT_FINISH, (uint32_t)s, 0);
+            if (!f || set_inputs(g, f->id, cur.v, cur.n))
+                goto done;
+            cur.n = 0;
+            if (ids_push(&cur, f->id))
+                goto done;
+        }
+        ids tmp = prev;
+        prev = cur;
+        cur = tmp;
+    }
+    /* consumers, from the inputs */
+    for (size_t t = 0; t < g->n; t++)
+        for (uint32_t k = 0; k < g->tasks[t].n_inputs; k++)
+            g->tasks[g->tasks[t].inputs[k]].n_consumers++;
+    for (size_t t = 0; t < g->n; t++) {
+        rn_gtask *task = &g->tasks[t];
+        if (task->n_consumers &&
+            !(task->consumers = rn_malloc(task->n_consumers * sizeof(uint32_t))))
+            goto done;
+        task->n_consumers = 0;
+    }
+    for (size_t t = 0; t < g->n; t++)
+        for (uint32_t k = 0; k < g->tasks[t].n_inputs; k++) {
+            rn_gtask *in = &g->tasks[g->tasks[t].inputs[k]];
+            in->consumers[in->n_consumers++] = (uint32_t)t;
+        }
+    g->n_finals = n_stages ? prev.n : 0;
+    if (g->n_finals) {
+        if (!(g->finals = rn_malloc(g->n_finals * sizeof(uint32_t))))
+            goto done;
+        memcpy(g->finals, prev.v, g->n_finals * sizeof(uint32_t));
+        for (size_t i = 0; i < g->n_finals; i++)
+            g->tasks[g->finals[i]].final = 1;
+    }
+    rc = 0;
+done:
+    rn_free(prev.v);
+    rn_free(cur.v);
+    rn_free(next.v);
+    if (rc) {
+        rn_jobgraph_free(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+void rn_jobgraph_free(rn_jobgraph *g)
+{
+    if (!g)
+        return;
+    for (size_t t = 0; t < g->n; t++) {
+        rn_free(g->tasks[t].inputs);
+        rn_free(g->tasks[t].consumers);
+    }
+    rn_free(g->tasks);
+    rn_free(g->finals);
+    rn_free(g);
+}
+
+/* want[t]: t must (re)run for the job to finish. Inputs have smaller ids
+ * than consumers, so one pass from the end settles it. */
+static void compute_want(const rn_jobgraph *g, uint8_t *want)
+{
+    for (size_t i = g->n; i-- > 0;) {
+        const rn_gtask *t = &g->tasks[i];
+        uint8_t w = 0;
+        if (t->state != RN_TS_DONE) {
+            if (t->final)
+                w = 1;
+            for (uint32_t k = 0; !w && k < t->n_consumers; k++) {
+                const rn_gtask *c = &g->tasks[t->consumers[k]];
+                /* a consumer that will run reads this output */
+                if (want[c->id] && c->state == RN_TS_WAITING)
+                    w = 1;
+            }
+        }
+        want[i] = w;
+    }
+}
+
+size_t rn_jobgraph_ready(const rn_jobgraph *g, uint8_t *want, uint32_t *out,
+                         size_t max)
+{
+    size_t n = 0;
+    compute_want(g, want);
+    for (size_t i = 0; i < g->n && n < max; i++) {
+        const rn_gtask *t = &g->tasks[i];
+        int ok = want[i] && t->state == RN_TS_WAITING;
+        for (uint32_t k = 0; ok && k < t->n_inputs; k++)
+            ok = g->tasks[t->inputs[k]].state == RN_TS_DONE;
+        if (ok)
+            out[n++] = (uint32_t)i;
+    }
+    return n;
+}
+
+uint32_t rn_jobgraph_assign(rn_jobgraph *g, uint32_t t, uint32_t worker)
+{
+    rn_gtask *task = &g->tasks[t];
+    task->state = RN_TS_RUNNING;
+    task->worker = worker;
+    return ++task->attempt;
+}
+
+void rn_jobgraph_done(rn_jobgraph *g, uint32_t t, uint64_t bytes,
+                      uint64_t items, uint32_t *rel, size_t *n_rel)
+{
+    rn_gtask *task = &g->tasks[t];
+    task->state = RN_TS_DONE;
+    task->bytes = bytes;
+    task->items = items;
+    task->released = 0;
+    task->runs++;
+    *n_rel = 0;
+    for (uint32_t k = 0; k < task->n_inputs; k++) {
+        rn_gtask *in = &g->tasks[task->inputs[k]];
+        int all = in->state == RN_TS_DONE && !in->final;
+        for (uint32_t c = 0; all && c < in->n_consumers; c++)
+            all = g->tasks[in->consumers[c]].state == RN_TS_DONE;
+        if (all)
+            rel[(*n_rel)++] = in->id;
+    }
+}
+
+void rn_jobgraph_release(rn_jobgraph *g, uint32_t t)
+{
+    rn_gtask *task = &g->tasks[t];
+    if (task->state == RN_TS_DONE) {
+        task->state = RN_TS_WAITING;
+        task->released = 1;
+    }
+}
+
+void rn_jobgraph_unassign(rn_jobgraph *g, uint32_t t)
+{
+    if (g->tasks[t].state == RN_TS_RUNNING)
+        g->tasks[t].state = RN_TS_WAITING;
+}
+
+void rn_jobgraph_forget_output(rn_jobgraph *g, uint32_t t)
+{
+    if (g->tasks[t].state == RN_TS_DONE)
+        g->tasks[t].state = RN_TS_WAITING;
+}
+
+uint32_t rn_jobgraph_worker_lost(rn_jobgraph *g, uint32_t worker,
+                                 size_t *n_lost_outputs)
+{
+    uint32_t failed = UINT32_MAX;
+    size_t lost = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        rn_gtask *t = &g->tasks[i];
+        if (t->worker != worker)
+            continue;
+        if (t->state == RN_TS_RUNNING) {
+            if (t->strikes < RN_JOBGRAPH_MAX_STRIKES)
+                t->lost_workers[t->strikes] = worker;
+            t->strikes++;
+            t->state = RN_TS_WAITING;
+            if (t->strikes >= RN_JOBGRAPH_MAX_STRIKES && failed == UINT32_MAX)
+                failed = t->id;
+        } else if (t->state == RN_TS_DONE) {
+            t->state = RN_TS_WAITING;
+            lost++;
+        }
+    }
+    if (n_lost_outputs)
+        *n_lost_outputs = lost;
+    return failed;
+}
+
+void rn_jobgraph_worker_left(rn_jobgraph *g, uint32_t worker)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        rn_gtask *t = &g->tasks[i];
+        if (t->worker == worker &&
+            (t->state == RN_TS_RUNNING || t->state == RN_TS_DONE))
+            t->state = RN_TS_WAITING;
+    }
+}
+
+int rn_jobgraph_complete(const rn_jobgraph *g)
+{
+    for (size_t i = 0; i < g->n_finals; i++)
+        if (g->tasks[g->finals[i]].state != RN_TS_DONE)
+            return 0;
+    return 1;
+}
+
+size_t rn_jobgraph_count_done(const rn_jobgraph *g)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g->n; i++)
+        n += g->tasks[i].state == RN_TS_DONE || g->tasks[i].released;
+    return n;
+}

@@ -1,0 +1,40 @@
+/*
+ * The scheduler daemon (`runnel scheduler`): the worker registry with
+ * heartbeats, the content-addressed plugin store, the job queue, one task
+ * graph per job (jobgraph.h), assignment with data locality and load
+ * balance, recomputation of what lost workers held, and the client API
+ * (info, plugins, submit, watch, cancel). Protocol: docs/PROTOCOL.md;
+ * behaviour: docs/CLUSTER.md.
+ *
+ * All state sits behind one lock; gRPC handlers run on threads of their
+ * own (transport/rpc.h) and one loop thread checks heartbeats, assigns
+ * ready tasks and forgets old jobs.
+ *
+ * Ownership: rn_scheduler_stop stops and frees everything. Jobs live in
+ * memory only (a restarted scheduler has none); plugins persist in
+ * <state-dir>/plugins.
+ */
+#ifndef RN_CLUSTER_SCHEDULER_H
+#define RN_CLUSTER_SCHEDULER_H
+
+#include "base/error.h"
+
+typedef struct rn_scheduler_opts {
+    const char *listen;        /* "HOST:PORT"; NULL: "0.0.0.0:8786" */
+    const char *state_dir;     /* NULL: a temporary directory */
+    int heartbeat_timeout_ms;  /* 0: 10000; a worker silent this long is
+                                  lost */
+} rn_scheduler_opts;
+
+typedef struct rn_scheduler rn_scheduler;
+
+/* Starts listening and serving (needs rn_rpc_init). */
+int rn_scheduler_start(const rn_scheduler_opts *o, rn_scheduler **out,
+                       rn_errbuf *err);
+/* "tcp://IP:PORT" as reported by Info. */
+const char *rn_scheduler_address(const rn_scheduler *s);
+int rn_scheduler_port(const rn_scheduler *s);
+/* Stops serving (running calls end) and frees. NULL ok. */
+void rn_scheduler_stop(rn_scheduler *s);
+
+#endif

@@ -1,0 +1,188 @@
+/* Cluster tasks on top of the local chain and accumulators. */
+#include "cluster/taskrun.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "cluster/jobgraph.h"
+#include "exec/acc.h"
+#include "exec/chain.h"
+#include "exec/ctx.h"
+
+int rn_jobrun_new(const char *job_id, const char *manifest, size_t len,
+                  rn_registry *reg, rn_jobrun **out, rn_errbuf *err)
+{
+    rn_jobrun *jr = rn_calloc(1, sizeof(*jr));
+    char label[128];
+    int rc;
+
+    *out = NULL;
+    if (!jr || !(jr->job_id = rn_strdup(job_id))) {
+        rn_free(jr);
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    }
+    atomic_init(&jr->refs, 1);
+    atomic_init(&jr->cancel, false);
+    snprintf(label, sizeof(label), "job %s", job_id);
+    if ((rc = rn_manifest_parse(label, manifest, len, &jr->m, err)) ||
+        (rc = rn_plan_build(jr->m, reg, &jr->plan, err)) ||
+        (rc = rn_plan_init_ops(jr->plan, err))) {
+        rn_jobrun_unref(jr);
+        return rc;
+    }
+    *out = jr;
+    return 0;
+}
+
+void rn_jobrun_ref(rn_jobrun *jr)
+{
+    atomic_fetch_add(&jr->refs, 1);
+}
+
+void rn_jobrun_unref(rn_jobrun *jr)
+{
+    if (!jr || atomic_fetch_sub(&jr->refs, 1) != 1)
+        return;
+    rn_plan_free(jr->plan);
+    rn_manifest_free(jr->m);
+    rn_free(jr->job_id);
+    rn_free(jr);
+}
+
+/* An empty accumulator of the stage's fold (as the local executor's). */
+static int acc_start(const rn_opinst *toi, rn_acc *acc, rn_errbuf *err)
+{
+    rn_task_ctx ctx;
+    int rc;
+    rn_task_ctx_init(&ctx, NULL, NULL, err);
+    ctx.label = toi->label;
+    rc = rn_acc_init(acc, toi, &ctx);
+    rn_task_ctx_release(&ctx);
+    if (rc)
+        rn_error_prefix(err, "%s: ", toi->label);
+    return rc;
+}
+
+/* SOURCE and CHAIN: the fused chain over one split or partition. */
+static int run_chain(rn_jobrun *jr, const rn_stage *st, int kind,
+                     uint32_t partition, const rn_value *split,
+                     rn_partition *const *inputs, size_t n_inputs,
+                     rn_partition *out, atomic_uint_fast64_t *bytes,
+                     rn_errbuf *err)
+{
+    int fold = st->terminal && st->terminal->op->kind != RN_OP_SINK;
+    rn_chain *c = NULL;
+    rn_acc acc;
+    int rc, acc_ready = 0;
+
+    if (fold) {
+        if ((rc = acc_start(st->terminal, &acc, err)))
+            return rc;
+        acc_ready = 1;
+    }
+    rc = rn_chain_open(&c, st, partition, fold ? &acc : NULL, fold ? NULL : out,
+                       bytes, &jr->cancel, err);
+    if (rc == 0) {
+        if (kind == RN_GT_SOURCE)
+            rc = rn_chain_run_source(c, jr->plan->source, split);
+        else if (n_inputs == 1)
+            rc = rn_chain_push(c, inputs[0]->items, inputs[0]->n);
+        else
+            rc = rn_error_set(err, RN_EINVAL, "a chain task needs one input, "
+                                              "got %zu", n_inputs);
+        int rc2 = rn_chain_close(c, rc == 0);
+        if (rc == 0)
+            rc = rc2;
+    }
+    if (rc == 0 && fold && (rc = rn_acc_save(&acc, out)))
+        rn_error_set(err, rc, "%s (partition %u): cannot save the partial "
+                              "result",
+                     st->terminal->label, partition);
+    if (acc_ready)
+        rn_acc_release(&acc);
+    return rc;
+}
+
+/* COMBINE and FINISH: partials merged in order, saved or finished. */
+static int run_fold(const rn_stage *st, int kind, rn_partition *const *inputs,
+                    size_t n_inputs, rn_partition *out, rn_errbuf *err)
+{
+    const rn_opinst *toi = st->terminal;
+    rn_arena scratch;
+    rn_task_ctx ctx;
+    rn_acc acc;
+    int rc;
+
+    if (!toi || toi->op->kind == RN_OP_SINK)
+        return rn_error_set(err, RN_EINVAL, "a combine task in a stage "
+                                            "without a fold");
+    if ((rc = acc_start(toi, &acc, err)))
+        return rc;
+    rn_arena_init(&scratch, 64 * 1024);
+    rn_task_ctx_init(&ctx, &scratch, &scratch, err);
+    ctx.label = toi->label;
+    for (size_t i = 0; rc == 0 && i < n_inputs; i++)
+        rc = rn_acc_load(&acc, &ctx, inputs[i]);
+    if (rc == 0) {
+        if (kind == RN_GT_COMBINE) {
+            if ((rc = rn_acc_save(&acc, out)))
+                rn_error_set(err, rc, "cannot save the partial result");
+        } else {
+            ctx.emit = rn__emit_to_partition; /* finish emits the result */
+            ctx.target = out;
+            rc = rn_acc_finish(&acc, &ctx);
+        }
+    }
+    if (rc && !strstr(err->msg, toi->label))
+        rn_error_prefix(err, "%s (combine): ", toi->label);
+    rn_task_ctx_release(&ctx);
+    rn_arena_release(&scratch);
+    rn_acc_release(&acc);
+    return rc;
+}
+
+int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
+               const rn_value *split, rn_partition *const *inputs,
+               size_t n_inputs, rn_partition **out, uint64_t *bytes_read,
+               rn_errbuf *err)
+{
+    atomic_uint_fast64_t bytes;
+    rn_partition *p;
+    const rn_stage *st;
+    int rc;
+
+    *out = NULL;
+    atomic_init(&bytes, 0);
+    if (stage >= jr->plan->n_stages)
+        return rn_error_set(err, RN_EINVAL, "job %s has %zu stages, no stage %u",
+                            jr->job_id, jr->plan->n_stages, stage);
+    if (kind == RN_GT_SOURCE && (stage != 0 || !split))
+        return rn_error_set(err, RN_EINVAL, "a source task without a split");
+    st = &jr->plan->stages[stage];
+    if (!(p = rn_partition_new()))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    switch (kind) {
+    case RN_GT_SOURCE:
+    case RN_GT_CHAIN:
+        rc = run_chain(jr, st, kind, partition, split, inputs, n_inputs, p,
+                       &bytes, err);
+        break;
+    case RN_GT_COMBINE:
+    case RN_GT_FINISH:
+        rc = run_fold(st, kind, inputs, n_inputs, p, err);
+        break;
+    default:
+        rc = rn_error_set(err, RN_EINVAL, "unknown task kind %d", kind);
+    }
+    if (bytes_read)
+        *bytes_read = atomic_load(&bytes);
+    if (rc == 0 && atomic_load(&jr->cancel))
+        rc = rn_error_set(err, RN_ECANCELED, "job %s was cancelled", jr->job_id);
+    if (rc) {
+        rn_partition_unref(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}

@@ -1,0 +1,52 @@
+/*
+ * Running cluster tasks in a worker: a job's plan, built once per job in
+ * this process from the manifest text the scheduler sends, and the four
+ * kinds of task (jobgraph.h) on top of core/exec's chain and
+ * accumulators. The results equal the local executor's: the same chain
+ * per partition, the same fold calls, partials merged in partition order.
+ *
+ * Ownership: a jobrun is reference-counted (every running task holds
+ * one); the last unref destroys the operators' states and the plan. The
+ * registry must outlive every jobrun. Thread-safety: tasks of one jobrun
+ * may run on many threads at once (the plan is read-only after init).
+ */
+#ifndef RN_CLUSTER_TASKRUN_H
+#define RN_CLUSTER_TASKRUN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "manifest/manifest.h"
+#include "plan/plan.h"
+#include "plugin/registry.h"
+#include "value/partition.h"
+
+typedef struct rn_jobrun {
+    char *job_id;
+    rn_manifest *m;
+    rn_plan *plan;
+    atomic_bool cancel; /* set by the scheduler's CancelJob */
+    atomic_int refs;
+    int64_t first_seen_ms;
+} rn_jobrun;
+
+/* Parses manifest text and builds + inits the plan. Its plugins must be
+ * in reg already (fetched by id): a missing one is RN_ENOTFOUND. */
+int rn_jobrun_new(const char *job_id, const char *manifest, size_t len,
+                  rn_registry *reg, rn_jobrun **out, rn_errbuf *err);
+void rn_jobrun_ref(rn_jobrun *jr);
+void rn_jobrun_unref(rn_jobrun *jr); /* NULL ok */
+
+/* Runs one task. kind is RN_GT_* (jobgraph.h); split is the source split
+ * (SOURCE), inputs the input partitions (CHAIN: one; COMBINE, FINISH:
+ * partials in fold order). *out gets a new partition: the output, the
+ * partial accumulator of a fold stage, or a sink's commit results.
+ * Errors name operator and partition, as locally. */
+int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
+               const rn_value *split, rn_partition *const *inputs,
+               size_t n_inputs, rn_partition **out, uint64_t *bytes_read,
+               rn_errbuf *err);
+
+#endif

@@ -1,0 +1,958 @@
+/* The worker daemon. */
+#define _GNU_SOURCE
+#include "cluster/worker.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "cluster/ident.h"
+#include "cluster/jobgraph.h"
+#include "cluster/partstore.h"
+#include "cluster/plugfetch.h"
+#include "cluster/plugstore.h"
+#include "cluster/taskrun.h"
+#include "exec/ctx.h"
+#include "exec/local.h"
+#include "transport/chunk.h"
+#include "transport/methods.h"
+#include "transport/rpc.h"
+#include "value/codec.h"
+
+#include "runnel_scheduler.pb-c.h"
+#include "runnel_worker.pb-c.h"
+
+/* A peer that sends nothing for this long while we fetch from it is
+ * treated as gone (the scheduler will have it recomputed). */
+#define FETCH_TIMEOUT_MS 20000
+#define REPORT_TRIES 6
+
+typedef struct qtask {
+    struct qtask *next;
+    Runnel__V1__RunTask *rt;
+    uint64_t gen;
+} qtask;
+
+typedef struct peer {
+    char *address;
+    rn_rpc_channel *ch;
+} peer;
+
+struct rn_worker {
+    char *sched_url, *name, *listen;
+    char target[256];
+    char address[160];
+    char instance[40];
+    int nthreads;
+    uint64_t memory_limit;
+    rn_registry *reg;
+    rn_plugstore *cache;
+    rn_partstore *parts;
+    rn_rpc_server *srv;
+    int port;
+    rn_rpc_channel *sched;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_mutex_t create_lock; /* one job's plan (and plugins) at a time */
+    rn_rpc_stream *stream;       /* the command stream, while open */
+    char worker_id[24];
+    int hb_ms;
+    int registered;
+    uint64_t gen;                /* bumped at every registration */
+    qtask *q_head, *q_tail;
+    rn_jobrun **jobs;
+    size_t n_jobs, cap_jobs;
+    peer *peers;
+    size_t n_peers, cap_peers;
+    pthread_t conn_tid, hb_tid, *task_tids;
+    int conn_started, hb_started, n_task_started;
+    int stopping, retiring;
+    int running;
+    uint64_t tasks_done, tasks_failed;
+    int paused;
+};
+
+/* Sleeps up to ms, less when the worker stops. */
+static void nap(rn_worker *w, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->lock);
+    if (!w->stopping)
+        pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static int stopping(rn_worker *w)
+{
+    int s;
+    pthread_mutex_lock(&w->lock);
+    s = w->stopping;
+    pthread_mutex_unlock(&w->lock);
+    return s;
+}
+
+/* ------------------------------------------------------ local state -- */
+
+static void free_qtask(qtask *q)
+{
+    rn_pb_free(q->rt);
+    rn_free(q);
+}
+
+/* Under the lock. */
+static void clear_queue(rn_worker *w, const char *job)
+{
+    qtask **pp = &w->q_head, *last = NULL;
+    while (*pp) {
+        qtask *q = *pp;
+        if (!job || strcmp(q->rt->job_id, job) == 0) {
+            *pp = q->next;
+            free_qtask(q);
+        } else {
+            last = q;
+            pp = &q->next;
+        }
+    }
+    w->q_tail = last;
+}
+
+/* Drops a job: its plan (once its running tasks end), queued tasks and
+ * partitions. */
+static void drop_job(rn_worker *w, const char *job)
+{
+    rn_jobrun *jr = NULL;
+    pthread_mutex_lock(&w->lock);
+    for (size_t i = 0; i < w->n_jobs; i++)
+        if (strcmp(w->jobs[i]->job_id, job) == 0) {
+            jr = w->jobs[i];
+            w->jobs[i] = w->jobs[--w->n_jobs];
+            break;
+        }
+    clear_queue(w, job);
+    pthread_mutex_unlock(&w->lock);
+    if (jr) {
+        atomic_store(&jr->cancel, true);
+        rn_jobrun_unref(jr);
+    }
+    rn_partstore_drop_job(w->parts, job);
+}
+
+static void drop_everything(rn_worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    clear_queue(w, NULL);
+    while (w->n_jobs) {
+        rn_jobrun *jr = w->jobs[--w->n_jobs];
+        atomic_store(&jr->cancel, true);
+        rn_jobrun_unref(jr);
+    }
+    pthread_mutex_unlock(&w->lock);
+    rn_partstore_clear(w->parts);
+}
+
+static void cancel_job(rn_worker *w, const char *job)
+{
+    pthread_mutex_lock(&w->lock);
+    for (size_t i = 0; i < w->n_jobs; i++)
+        if (strcmp(w->jobs[i]->job_id, job) == 0)
+            atomic_store(&w->jobs[i]->cancel, true);
+    clear_queue(w, job);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* ---------------------------------------------------------- plugins -- */
+
+static int ensure_plugin(rn_worker *w, const char *id, rn_errbuf *err)
+{
+    return rn_plugfetch(w->sched, w->cache, w->reg, id, NULL, err);
+}
+
+/* A new reference to the job's plan here, or NULL. */
+static rn_jobrun *find_jobrun(rn_worker *w, const char *job)
+{
+    rn_jobrun *jr = NULL;
+    pthread_mutex_lock(&w->lock);
+    for (size_t i = 0; i < w->n_jobs && !jr; i++)
+        if (strcmp(w->jobs[i]->job_id, job) == 0)
+            jr = w->jobs[i];
+    if (jr)
+        rn_jobrun_ref(jr);
+    pthread_mutex_unlock(&w->lock);
+    return jr;
+}
+
+/* The job's plan in this process: found, or built (plugins first). */
+static int get_jobrun(rn_worker *w, const Runnel__V1__RunTask *rt,
+                      rn_jobrun **out, rn_errbuf *err)
+{
+    rn_manifest *m = NULL;
+    rn_jobrun *jr = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    if ((jr = find_jobrun(w, rt->job_id))) {
+        *out = jr;
+        return 0;
+    }
+    pthread_mutex_lock(&w->create_lock);
+    if ((jr = find_jobrun(w, rt->job_id))) /* made while we waited */
+        goto done;
+    if ((rc = rn_manifest_parse("job manifest", rt->manifest, strlen(rt->manifest),
+                                &m, err)))
+        goto done;
+    for (size_t i = 0; i < m->n_plugins; i++)
+        if (strncmp(m->plugins[i], "sha256:", 7) == 0 &&
+            (rc = ensure_plugin(w, m->plugins[i] + 7, err)))
+            goto done;
+    if ((rc = rn_jobrun_new(rt->job_id, rt->manifest, strlen(rt->manifest), w->reg,
+                            &jr, err)))
+        goto done;
+    jr->first_seen_ms = rn_rpc_now_ms();
+    pthread_mutex_lock(&w->lock);
+    if (w->n_jobs == w->cap_jobs) {
+        size_t cap = w->cap_jobs ? w->cap_jobs * 2 : 8;
+        rn_jobrun **nj = rn_realloc(w->jobs, cap * sizeof(*nj));
+        if (!nj) {
+            pthread_mutex_unlock(&w->lock);
+            rn_jobrun_unref(jr);
+            jr = NULL;
+            rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+            goto done;
+        }
+        w->jobs = nj;
+        w->cap_jobs = cap;
+    }
+    w->jobs[w->n_jobs++] = jr; /* the table's reference */
+    rn_jobrun_ref(jr);         /* the caller's */
+    pthread_mutex_unlock(&w->lock);
+done:
+    pthread_mutex_unlock(&w->create_lock);
+    rn_manifest_free(m);
+    *out = jr;
+    return rc;
+}
+
+/* ------------------------------------------------------------ tasks -- */
+
+static rn_rpc_channel *peer_channel(rn_worker *w, const char *address,
+                                    rn_errbuf *err)
+{
+    char target[256];
+    rn_rpc_channel *ch = NULL;
+    if (rn_rpc_target(address, target, sizeof(target), err))
+        return NULL;
+    pthread_mutex_lock(&w->lock);
+    for (size_t i = 0; i < w->n_peers; i++)
+        if (strcmp(w->peers[i].address, address) == 0)
+            ch = w->peers[i].ch;
+    if (!ch && (w->n_peers < w->cap_peers || w->cap_peers < 4096)) {
+        if (w->n_peers == w->cap_peers) {
+            size_t cap = w->cap_peers ? w->cap_peers * 2 : 16;
+            peer *np = rn_realloc(w->peers, cap * sizeof(*np));
+            if (np) {
+                w->peers = np;
+                w->cap_peers = cap;
+            }
+        }
+        if (w->n_peers < w->cap_peers && (ch = rn_rpc_channel_new(target))) {
+            w->peers[w->n_peers].address = rn_strdup(address);
+            if (w->peers[w->n_peers].address) {
+                w->peers[w->n_peers].ch = ch;
+                w->n_peers++;
+            } else {
+                rn_rpc_channel_free(ch);
+                ch = NULL;
+            }
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (!ch)
+        rn_error_set(err, RN_ENOMEM, "out of memory");
+    return ch;
+}
+
+static rn_partition *fetch_input(rn_worker *w, const char *job,
+                                 const Runnel__V1__InputRef *in, rn_errbuf *err)
+{
+    Runnel__V1__FetchPartitionRequest req = RUNNEL__V1__FETCH_PARTITION_REQUEST__INIT;
+    rn_rpc_stream *st = NULL;
+    rn_rpc_channel *ch;
+    rn_partition *p;
+    char what[128];
+
+    if (strcmp(in->address, w->address) == 0) {
+        if (!(p = rn_partstore_get(w->parts, job, in->task_id)))
+            rn_error_set(err, RN_ENOTFOUND, "task %u's output is no longer here",
+                         in->task_id);
+        return p;
+    }
+    if (!(ch = peer_channel(w, in->address, err)))
+        return NULL;
+    if (!(p = rn_partition_new())) {
+        rn_error_set(err, RN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    req.job_id = (char *)job;
+    req.task_id = in->task_id;
+    snprintf(what, sizeof(what), "task %u's output from %s", in->task_id,
+             in->address);
+    if (rn_rpc_stream_open_pb(ch, RN_M_FETCH_PARTITION, &req, 0, &st, err) ||
+        rn_chunk_recv_partition(st, p, FETCH_TIMEOUT_MS, what, err)) {
+        rn_rpc_stream_free(st);
+        rn_partition_unref(p);
+        return NULL;
+    }
+    rn_rpc_stream_free(st);
+    return p;
+}
+
+/* Tells the scheduler; 1 when it accepted the output. */
+static int report(rn_worker *w, const Runnel__V1__RunTask *rt, int outcome,
+                  const char *error, uint32_t missing, uint64_t bytes,
+                  uint64_t items, uint64_t bytes_read, double seconds)
+{
+    Runnel__V1__TaskDoneRequest req = RUNNEL__V1__TASK_DONE_REQUEST__INIT;
+    Runnel__V1__TaskDoneReply *rep = NULL;
+    char wid[24];
+    rn_errbuf err;
+    int accepted = 0;
+
+    pthread_mutex_lock(&w->lock);
+    snprintf(wid, sizeof(wid), "%s", w->worker_id);
+    pthread_mutex_unlock(&w->lock);
+    req.worker_id = wid;
+    req.job_id = rt->job_id;
+    req.task_id = rt->task_id;
+    req.attempt = rt->attempt;
+    req.outcome = (Runnel__V1__TaskOutcome)outcome;
+    req.error = (char *)(error ? error : "");
+    req.missing_task = missing;
+    req.bytes = bytes;
+    req.items = items;
+    req.bytes_read = bytes_read;
+    req.seconds = seconds;
+    for (int k = 0; k < REPORT_TRIES; k++) {
+        int rc = rn_rpc_unary_pb(w->sched, RN_M_TASK_DONE, &req,
+                                 &runnel__v1__task_done_reply__descriptor,
+                                 (void **)&rep, 10000, &err);
+        if (rc == 0) {
+            accepted = rep->accepted;
+            rn_pb_free(rep);
+            break;
+        }
+        if (rc != RN_EREMOTE || stopping(w))
+            break;
+        nap(w, 200 << k);
+    }
+    return accepted;
+}
+
+static void run_task(rn_worker *w, qtask *q)
+{
+    const Runnel__V1__RunTask *rt = q->rt;
+    rn_partition **inputs = NULL, *split = NULL, *out = NULL;
+    rn_jobrun *jr = NULL;
+    rn_errbuf err;
+    int64_t t0 = rn_rpc_now_ms();
+    uint64_t bytes_read = 0, bytes = 0, items = 0;
+    uint32_t missing = 0;
+    int outcome = RUNNEL__V1__TASK_OUTCOME__TASK_OK, rc;
+
+    rn_error_clear(&err);
+    if ((rc = get_jobrun(w, rt, &jr, &err))) {
+        outcome = RUNNEL__V1__TASK_OUTCOME__TASK_FAILED;
+        goto report;
+    }
+    if (rt->n_inputs && !(inputs = rn_calloc(rt->n_inputs, sizeof(*inputs)))) {
+        rn_error_set(&err, RN_ENOMEM, "out of memory");
+        outcome = RUNNEL__V1__TASK_OUTCOME__TASK_FAILED;
+        goto report;
+    }
+    for (size_t i = 0; i < rt->n_inputs; i++)
+        if (!(inputs[i] = fetch_input(w, rt->job_id, rt->inputs[i], &err))) {
+            outcome = RUNNEL__V1__TASK_OUTCOME__TASK_INPUT_MISSING;
+            missing = rt->inputs[i]->task_id;
+            goto report;
+        }
+    if (rt->kind == RUNNEL__V1__TASK_KIND__TASK_SOURCE) {
+        if (!(split = rn_partition_new()) ||
+            rn_codec_decode(rt->split.data ? (const void *)rt->split.data : "",
+                            rt->split.len, split, &err) ||
+            split->n != 1) {
+            if (!err.msg[0])
+                rn_error_set(&err, RN_EFORMAT, "a task's split is not one value");
+            rn_error_prefix(&err, "split of partition %u: ", rt->partition);
+            outcome = RUNNEL__V1__TASK_OUTCOME__TASK_FAILED;
+            goto report;
+        }
+    }
+    rc = rn_taskrun(jr, (int)rt->kind, rt->stage, rt->partition,
+                    split ? &split->items[0] : NULL, inputs, rt->n_inputs, &out,
+                    &bytes_read, &err);
+    if (rc == RN_ECANCELED) {
+        outcome = RUNNEL__V1__TASK_OUTCOME__TASK_CANCELLED;
+    } else if (rc) {
+        outcome = RUNNEL__V1__TASK_OUTCOME__TASK_FAILED;
+    } else {
+        items = out->n;
+        bytes = rn_partition_bytes(out);
+        if (rn_partstore_put(w->parts, rt->job_id, rt->task_id, rt->attempt, out)) {
+            rn_error_set(&err, RN_ENOMEM, "out of memory storing the output");
+            outcome = RUNNEL__V1__TASK_OUTCOME__TASK_FAILED;
+        }
+        out = NULL;
+    }
+report:
+    if (outcome == RUNNEL__V1__TASK_OUTCOME__TASK_FAILED)
+        rn_logf(RN_LOG_WARN, "worker: job %s task %u failed: %s", rt->job_id,
+                rt->task_id, err.msg);
+    else if (outcome == RUNNEL__V1__TASK_OUTCOME__TASK_INPUT_MISSING)
+        rn_logf(RN_LOG_WARN, "worker: job %s task %u: input missing: %s",
+                rt->job_id, rt->task_id, err.msg);
+    pthread_mutex_lock(&w->lock);
+    if (outcome == RUNNEL__V1__TASK_OUTCOME__TASK_OK)
+        w->tasks_done++;
+    else if (outcome == RUNNEL__V1__TASK_OUTCOME__TASK_FAILED)
+        w->tasks_failed++;
+    pthread_mutex_unlock(&w->lock);
+    if (!report(w, rt, outcome, err.msg, missing, bytes, items, bytes_read,
+                (double)(rn_rpc_now_ms() - t0) / 1000.0) &&
+        outcome == RUNNEL__V1__TASK_OUTCOME__TASK_OK)
+        rn_partstore_drop_attempt(w->parts, rt->job_id, rt->task_id, rt->attempt);
+    for (size_t i = 0; inputs && i < rt->n_inputs; i++)
+        rn_partition_unref(inputs[i]);
+    rn_free(inputs);
+    rn_partition_unref(split);
+    rn_partition_unref(out);
+    rn_jobrun_unref(jr);
+}
+
+static void *task_main(void *arg)
+{
+    rn_worker *w = arg;
+    for (;;) {
+        qtask *q = NULL;
+        pthread_mutex_lock(&w->lock);
+        for (;;) {
+            int over = w->memory_limit && rn_alloc_in_use() > w->memory_limit &&
+                       w->running > 0;
+            if (w->stopping || w->retiring)
+                break;
+            if (w->q_head && !over)
+                break;
+            if (over && !w->paused) {
+                w->paused = 1;
+                rn_logf(RN_LOG_WARN, "worker: memory in use is over the limit "
+                                     "(%llu bytes): pausing new tasks",
+                        (unsigned long long)w->memory_limit);
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 50 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+        }
+        if (w->stopping || w->retiring) {
+            pthread_mutex_unlock(&w->lock);
+            break;
+        }
+        w->paused = 0;
+        q = w->q_head;
+        w->q_head = q->next;
+        if (!w->q_head)
+            w->q_tail = NULL;
+        if (q->gen != w->gen) { /* from before a re-registration */
+            pthread_mutex_unlock(&w->lock);
+            free_qtask(q);
+            continue;
+        }
+        w->running++;
+        pthread_mutex_unlock(&w->lock);
+        run_task(w, q);
+        free_qtask(q);
+        pthread_mutex_lock(&w->lock);
+        w->running--;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------- scheduler link -- */
+
+static int fill_plugins(rn_worker *w, Runnel__V1__PluginRef **refs,
+                        Runnel__V1__PluginRef ***ptrs, size_t *n)
+{
+    size_t k = rn_registry_count(w->reg);
+    *refs = rn_calloc(k + 1, sizeof(**refs));
+    *ptrs = rn_calloc(k + 1, sizeof(**ptrs));
+    *n = 0;
+    if (!*refs || !*ptrs)
+        return RN_ENOMEM;
+    for (size_t i = 0; i < k; i++) {
+        rn_plugin *p = rn_registry_at(w->reg, i);
+        runnel__v1__plugin_ref__init(&(*refs)[i]);
+        (*refs)[i].id = p->id;
+        (*refs)[i].name = (char *)p->desc->name;
+        (*refs)[i].version = (char *)p->desc->version;
+        (*refs)[i].size = p->file_size;
+        (*ptrs)[i] = &(*refs)[i];
+    }
+    *n = k;
+    return 0;
+}
+
+static int do_register(rn_worker *w, rn_errbuf *err)
+{
+    Runnel__V1__RegisterRequest req = RUNNEL__V1__REGISTER_REQUEST__INIT;
+    Runnel__V1__RegisterReply *rep = NULL;
+    Runnel__V1__PluginRef *refs = NULL, **ptrs = NULL;
+    char wid[24];
+    size_t n = 0;
+    int rc, fresh;
+
+    pthread_mutex_lock(&w->lock);
+    snprintf(wid, sizeof(wid), "%s", w->worker_id);
+    pthread_mutex_unlock(&w->lock);
+    fill_plugins(w, &refs, &ptrs, &n);
+    req.protocol = RN_PROTOCOL_VERSION;
+    req.address = w->address;
+    req.name = w->name;
+    req.nthreads = (uint32_t)w->nthreads;
+    req.memory_limit = w->memory_limit;
+    req.instance = w->instance;
+    req.worker_id = wid;
+    req.pid = (uint64_t)getpid();
+    req.plugins = ptrs;
+    req.n_plugins = ptrs ? n : 0;
+    rc = rn_rpc_unary_pb(w->sched, RN_M_REGISTER, &req,
+                         &runnel__v1__register_reply__descriptor, (void **)&rep,
+                         10000, err);
+    rn_free(refs);
+    rn_free(ptrs);
+    if (rc)
+        return rc;
+    fresh = !rep->reattached || strcmp(rep->worker_id, wid) != 0;
+    if (fresh)
+        drop_everything(w); /* a new life: nothing of the old one counts */
+    pthread_mutex_lock(&w->lock);
+    clear_queue(w, NULL);
+    snprintf(w->worker_id, sizeof(w->worker_id), "%s", rep->worker_id);
+    w->hb_ms = rep->heartbeat_ms >= 50 ? (int)rep->heartbeat_ms : 1000;
+    w->registered = 1;
+    w->gen++;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    rn_logf(RN_LOG_INFO, "worker %s %s with %s as %s (%d threads)", w->address,
+            fresh ? "registered" : "re-attached", w->sched_url, rep->worker_id,
+            w->nthreads);
+    rn_pb_free(rep);
+    return 0;
+}
+
+static void handle_cmd(rn_worker *w, Runnel__V1__WorkerCommand *cmd)
+{
+    switch (cmd->cmd_case) {
+    case RUNNEL__V1__WORKER_COMMAND__CMD_RUN: {
+        qtask *q = rn_calloc(1, sizeof(*q));
+        if (!q)
+            break; /* the task stays RUNNING until a heartbeat timeout... */
+        q->rt = cmd->run;
+        cmd->run = NULL; /* ours now */
+        cmd->cmd_case = RUNNEL__V1__WORKER_COMMAND__CMD__NOT_SET;
+        pthread_mutex_lock(&w->lock);
+        q->gen = w->gen;
+        if (w->q_tail)
+            w->q_tail->next = q;
+        else
+            w->q_head = q;
+        w->q_tail = q;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        break;
+    }
+    case RUNNEL__V1__WORKER_COMMAND__CMD_RELEASE:
+        if (cmd->release)
+            rn_partstore_drop(w->parts, cmd->release->job_id, cmd->release->task_id);
+        break;
+    case RUNNEL__V1__WORKER_COMMAND__CMD_FORGET_JOB:
+        drop_job(w, cmd->forget_job);
+        break;
+    case RUNNEL__V1__WORKER_COMMAND__CMD_CANCEL_JOB:
+        cancel_job(w, cmd->cancel_job);
+        break;
+    default:
+        break;
+    }
+}
+
+static void *conn_main(void *arg)
+{
+    rn_worker *w = arg;
+    int backoff = 100, fails = 0;
+    rn_errbuf err;
+
+    while (!stopping(w)) {
+        Runnel__V1__ConnectRequest creq = RUNNEL__V1__CONNECT_REQUEST__INIT;
+        rn_rpc_stream *st = NULL;
+        char wid[24];
+
+        rn_error_clear(&err);
+        if (do_register(w, &err)) {
+            fails++;
+            if (fails == 1 || fails % 20 == 0)
+                rn_logf(RN_LOG_WARN, "worker: cannot register with %s: %s "
+                                     "(retrying)",
+                        w->sched_url, err.msg);
+            nap(w, backoff + (int)(rand() % 100));
+            backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+            continue;
+        }
+        fails = 0;
+        backoff = 100;
+        pthread_mutex_lock(&w->lock);
+        snprintf(wid, sizeof(wid), "%s", w->worker_id);
+        pthread_mutex_unlock(&w->lock);
+        creq.worker_id = wid;
+        if (rn_rpc_stream_open_pb(w->sched, RN_M_CONNECT, &creq, 0, &st, &err)) {
+            nap(w, 200);
+            continue;
+        }
+        pthread_mutex_lock(&w->lock);
+        if (w->stopping) {
+            pthread_mutex_unlock(&w->lock);
+            rn_rpc_stream_free(st);
+            break;
+        }
+        w->stream = st;
+        pthread_mutex_unlock(&w->lock);
+        for (;;) {
+            Runnel__V1__WorkerCommand *cmd = NULL;
+            int r = rn_rpc_stream_recv_pb(st, &runnel__v1__worker_command__descriptor,
+                                          (void **)&cmd, -1);
+            if (r != 1)
+                break;
+            handle_cmd(w, cmd);
+            rn_pb_free(cmd);
+        }
+        pthread_mutex_lock(&w->lock);
+        w->stream = NULL;
+        w->registered = 0;
+        pthread_mutex_unlock(&w->lock);
+        rn_rpc_stream_finish(st, &err);
+        rn_rpc_stream_free(st);
+        if (!stopping(w)) {
+            rn_logf(RN_LOG_WARN, "worker: the scheduler's command stream ended "
+                                 "(%s): reconnecting",
+                    err.msg[0] ? err.msg : "closed");
+            nap(w, 100);
+        }
+    }
+    return NULL;
+}
+
+/* Cancels the command stream: the connection thread registers again. */
+static void reconnect(rn_worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->stream)
+        rn_rpc_stream_cancel(w->stream);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Drops jobs the scheduler no longer lists (a ForgetJob that got lost). */
+static void collect_jobs(rn_worker *w, char **keep, size_t n, int64_t before)
+{
+    char *drop[16];
+    size_t nd = 0;
+    pthread_mutex_lock(&w->lock);
+    for (size_t i = 0; i < w->n_jobs && nd < 16; i++) {
+        int kept = 0;
+        for (size_t k = 0; k < n && !kept; k++)
+            kept = strcmp(keep[k], w->jobs[i]->job_id) == 0;
+        if (!kept && w->jobs[i]->first_seen_ms < before)
+            drop[nd++] = rn_strdup(w->jobs[i]->job_id);
+    }
+    pthread_mutex_unlock(&w->lock);
+    for (size_t i = 0; i < nd; i++) {
+        if (drop[i])
+            drop_job(w, drop[i]);
+        rn_free(drop[i]);
+    }
+}
+
+static void *hb_main(void *arg)
+{
+    rn_worker *w = arg;
+    int fails = 0;
+    for (;;) {
+        Runnel__V1__HeartbeatRequest req = RUNNEL__V1__HEARTBEAT_REQUEST__INIT;
+        Runnel__V1__HeartbeatReply *rep = NULL;
+        Runnel__V1__PluginRef *refs = NULL, **ptrs = NULL;
+        char wid[24];
+        size_t n = 0;
+        int hb, registered, rc;
+        int64_t sent;
+        rn_errbuf err;
+
+        pthread_mutex_lock(&w->lock);
+        hb = w->hb_ms;
+        pthread_mutex_unlock(&w->lock);
+        nap(w, hb);
+        if (stopping(w))
+            break;
+        pthread_mutex_lock(&w->lock);
+        registered = w->registered;
+        snprintf(wid, sizeof(wid), "%s", w->worker_id);
+        req.running = (uint32_t)w->running;
+        req.tasks_done = w->tasks_done;
+        req.tasks_failed = w->tasks_failed;
+        pthread_mutex_unlock(&w->lock);
+        if (!registered)
+            continue;
+        req.worker_id = wid;
+        req.memory = rn_alloc_in_use();
+        rn_partstore_stats(w->parts, &req.partitions, &req.partition_bytes);
+        fill_plugins(w, &refs, &ptrs, &n);
+        req.plugins = ptrs;
+        req.n_plugins = ptrs ? n : 0;
+        sent = rn_rpc_now_ms();
+        rc = rn_rpc_unary_pb(w->sched, RN_M_HEARTBEAT, &req,
+                             &runnel__v1__heartbeat_reply__descriptor,
+                             (void **)&rep, hb * 3 > 2000 ? hb * 3 : 2000, &err);
+        rn_free(refs);
+        rn_free(ptrs);
+        if (rc == RN_ENOTFOUND) {
+            rn_logf(RN_LOG_WARN, "worker: %s: registering again", err.msg);
+            reconnect(w);
+        } else if (rc) {
+            if (++fails >= 3) {
+                rn_logf(RN_LOG_WARN, "worker: heartbeats fail (%s): reconnecting",
+                        err.msg);
+                reconnect(w);
+                fails = 0;
+            }
+        } else {
+            fails = 0;
+            collect_jobs(w, rep->jobs, rep->n_jobs, sent);
+        }
+        rn_pb_free(rep);
+    }
+    return NULL;
+}
+
+/* ----------------------------------------------------- peer service -- */
+
+static void h_fetch_partition(rn_rpc_call *c, void *ud)
+{
+    rn_worker *w = ud;
+    Runnel__V1__FetchPartitionRequest *req = NULL;
+    rn_partition *p;
+    rn_errbuf err;
+
+    if (rn_rpc_recv_pb(c, &runnel__v1__fetch_partition_request__descriptor,
+                       (void **)&req, 10000) != 1)
+        return;
+    if (!(p = rn_partstore_get(w->parts, req->job_id, req->task_id))) {
+        rn_rpc_finish(c, RN_RPC_NOT_FOUND,
+                      "worker %s does not hold task %u's output of job '%.40s'",
+                      w->address, req->task_id, req->job_id);
+    } else {
+        if (rn_chunk_send_partition(c, p, 60000, &err) == 0)
+            rn_rpc_finish_ok(c);
+        else
+            rn_rpc_finish_err(c, &err);
+        rn_partition_unref(p);
+    }
+    rn_pb_free(req);
+}
+
+/* ------------------------------------------------------------ setup -- */
+
+int rn_worker_start(const rn_worker_opts *o, rn_worker **out, rn_errbuf *err)
+{
+    rn_worker *w = rn_calloc(1, sizeof(*w));
+    char host[128], port[16], shost[256], sport[16], ip[128];
+    rn_errbuf e1;
+    int rc;
+
+    *out = NULL;
+    if (!w)
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    pthread_mutex_init(&w->create_lock, NULL);
+    w->hb_ms = 1000;
+    w->nthreads = o->nthreads > 0 ? o->nthreads : rn_cpu_count();
+    w->memory_limit = o->memory_limit;
+    rn_ident_random_hex(w->instance, 32);
+    srand((unsigned)(getpid() ^ time(NULL)));
+    w->sched_url = rn_strdup(o->scheduler);
+    w->listen = rn_strdup(o->listen ? o->listen : "0.0.0.0:0");
+    if (!w->sched_url || !w->listen) {
+        rn_worker_stop(w);
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    }
+    if ((rc = rn_rpc_target(o->scheduler, w->target, sizeof(w->target), err)) ||
+        rn_ident_split_hostport(w->target, shost, sizeof(shost), sport,
+                                sizeof(sport)) ||
+        rn_ident_split_hostport(w->listen, host, sizeof(host), port,
+                                sizeof(port))) {
+        rn_worker_stop(w);
+        return rc ? rc : rn_error_set(err, RN_EINVAL, "bad address %s", w->listen);
+    }
+    if (!(w->reg = rn_registry_new()) || !(w->parts = rn_partstore_new()) ||
+        !(w->sched = rn_rpc_channel_new(w->target))) {
+        rn_worker_stop(w);
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    }
+    rn_error_clear(&e1);
+    if (rn_registry_add_shipped(w->reg, &e1))
+        rn_logf(RN_LOG_WARN, "worker: shipped plugins: %s", e1.msg);
+    if ((rc = rn_plugstore_open(o->local_dir, &w->cache, err))) {
+        rn_worker_stop(w);
+        return rc;
+    }
+    if ((rc = rn_rpc_server_new(&w->srv, w->listen, err))) {
+        rn_worker_stop(w);
+        return rc;
+    }
+    rn_rpc_server_add(w->srv, RN_M_FETCH_PARTITION, h_fetch_partition, w);
+    if ((rc = rn_rpc_server_start(w->srv, &w->port, err))) {
+        rn_worker_stop(w);
+        return rc;
+    }
+    /* the address others reach us at: the listen host when it is one,
+     * else the local address of the route to the scheduler */
+    if (host[0] && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0)
+        snprintf(ip, sizeof(ip), "%s", host);
+    else if (rn_ident_route_ip(shost, sport, ip, sizeof(ip)) != 0)
+        rn_ident_host_ip(ip, sizeof(ip));
+    rn_ident_url(ip, w->port, w->address, sizeof(w->address));
+    if (!(w->name = rn_strdup(o->name && *o->name ? o->name : w->address))) {
+        rn_worker_stop(w);
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    }
+    if (!(w->task_tids = rn_calloc((size_t)w->nthreads, sizeof(pthread_t)))) {
+        rn_worker_stop(w);
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < w->nthreads; i++) {
+        if (pthread_create(&w->task_tids[i], NULL, task_main, w) != 0)
+            break;
+        w->n_task_started++;
+    }
+    if (w->n_task_started == 0 ||
+        pthread_create(&w->hb_tid, NULL, hb_main, w) != 0) {
+        rn_worker_stop(w);
+        return rn_error_set(err, RN_ENOMEM, "cannot start threads");
+    }
+    w->hb_started = 1;
+    if (pthread_create(&w->conn_tid, NULL, conn_main, w) != 0) {
+        rn_worker_stop(w);
+        return rn_error_set(err, RN_ENOMEM, "cannot start threads");
+    }
+    w->conn_started = 1;
+    rn_logf(RN_LOG_INFO, "worker %s (%s) serving peers, %d threads, plugins "
+                         "cached in %s, scheduler %s",
+            w->address, w->name, w->nthreads, rn_plugstore_dir(w->cache),
+            w->sched_url);
+    *out = w;
+    return 0;
+}
+
+const char *rn_worker_address(const rn_worker *w)
+{
+    return w->address;
+}
+
+void rn_worker_retire(rn_worker *w)
+{
+    Runnel__V1__RetireRequest req = RUNNEL__V1__RETIRE_REQUEST__INIT;
+    Runnel__V1__RetireReply *rep = NULL;
+    char wid[24];
+    int registered;
+    rn_errbuf err;
+
+    pthread_mutex_lock(&w->lock);
+    w->retiring = 1;
+    registered = w->registered;
+    snprintf(wid, sizeof(wid), "%s", w->worker_id);
+    clear_queue(w, NULL);
+    for (size_t i = 0; i < w->n_jobs; i++)
+        atomic_store(&w->jobs[i]->cancel, true);
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    if (!registered)
+        return;
+    req.worker_id = wid;
+    if (rn_rpc_unary_pb(w->sched, RN_M_RETIRE, &req,
+                        &runnel__v1__retire_reply__descriptor, (void **)&rep, 5000,
+                        &err) == 0) {
+        rn_logf(RN_LOG_INFO, "worker %s retired: %u task(s) handed back",
+                w->address, rep->tasks_handed_back);
+        rn_pb_free(rep);
+    } else {
+        rn_logf(RN_LOG_WARN, "worker %s: cannot retire cleanly: %s", w->address,
+                err.msg);
+    }
+}
+
+void rn_worker_stop(rn_worker *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = 1;
+    for (size_t i = 0; i < w->n_jobs; i++)
+        atomic_store(&w->jobs[i]->cancel, true);
+    if (w->stream)
+        rn_rpc_stream_cancel(w->stream);
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    if (w->conn_started)
+        pthread_join(w->conn_tid, NULL);
+    if (w->hb_started)
+        pthread_join(w->hb_tid, NULL);
+    for (int i = 0; i < w->n_task_started; i++)
+        pthread_join(w->task_tids[i], NULL);
+    rn_rpc_server_free(w->srv, 1000);
+    pthread_mutex_lock(&w->lock);
+    clear_queue(w, NULL);
+    pthread_mutex_unlock(&w->lock);
+    for (size_t i = 0; i < w->n_jobs; i++)
+        rn_jobrun_unref(w->jobs[i]);
+    rn_free(w->jobs);
+    for (size_t i = 0; i < w->n_peers; i++) {
+        rn_rpc_channel_free(w->peers[i].ch);
+        rn_free(w->peers[i].address);
+    }
+    rn_free(w->peers);
+    rn_partstore_free(w->parts);
+    rn_rpc_channel_free(w->sched);
+    rn_plugstore_free(w->cache);
+    rn_registry_free(w->reg);
+    rn_free(w->task_tids);
+    rn_free(w->sched_url);
+    rn_free(w->listen);
+    rn_free(w->name);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->create_lock);
+    rn_free(w);
+}

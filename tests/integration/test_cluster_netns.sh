@@ -1,0 +1,88 @@
+#!/bin/sh
+# A multi-host cluster in network namespaces: a scheduler, two workers
+# and a client, each in a namespace of its own with a 10.77.0.x address,
+# joined by a bridge that lives in a fifth namespace, so no address or
+# packet of the test touches the host's network. Needs root; skipped
+# (with a message) otherwise.
+. "$2/tests/integration/lib.sh"
+setup "$@"
+. "$SRC/tests/unit/cluster/fixtures/cluster.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "SKIP: the network-namespace test needs root"
+    finish
+    exit 0
+fi
+P="rn$$"
+if ! ip netns add "${P}br" 2>"$T/err"; then
+    echo "SKIP: cannot create network namespaces: $(cat "$T/err")"
+    finish
+    exit 0
+fi
+netns_cleanup() {
+    for n in br s a b c; do ip netns del "$P$n" 2>/dev/null; done
+}
+CLUSTER_EXTRA_CLEANUP=netns_cleanup
+
+# the bridge, in its own namespace; one veth per node, its bridge end in
+# the bridge namespace and its other end (eth0) in the node's
+ip -n "${P}br" link add br0 type bridge || bad "bridge"
+ip -n "${P}br" link set br0 up
+i=1
+for n in s a b c; do
+    ip netns add "$P$n" || bad "netns $n"
+    ip -n "${P}br" link add "e$n" type veth peer name eth0 netns "$P$n" || bad "veth $n"
+    ip -n "${P}br" link set "e$n" master br0 up
+    ip -n "$P$n" addr add "10.77.0.$i/24" dev eth0
+    ip -n "$P$n" link set eth0 up
+    ip -n "$P$n" link set lo up
+    i=$((i + 1))
+done
+# the host's own interfaces know nothing of it
+ip -4 addr show | grep -q "10\.77\.0\." && bad "a 10.77.0.x address leaked to the host" || ok
+
+# (ip netns exec execs the command: $! is the runnel process itself)
+SCHED=tcp://10.77.0.1:8786
+ip netns exec "${P}s" "$RUNNEL" scheduler --state-dir "$T/state" --heartbeat-timeout 3s >"$T/sched.log" 2>&1 &
+SPID=$!
+CPIDS="$CPIDS $SPID"
+wait_for "the scheduler" 30 grep -q "listening at" "$T/sched.log"
+grep -q "listening at tcp://10.77.0.1:8786 " "$T/sched.log" && ok ||
+    bad "scheduler address: $(cat "$T/sched.log")"
+for n in a b; do
+    ip netns exec "$P$n" "$RUNNEL" worker "$SCHED" --nthreads 2 --name "host-$n" --local-dir "$T/$n" \
+        >"$T/$n.log" 2>&1 &
+    CPIDS="$CPIDS $!"
+    wait_for "worker $n" 30 grep -q "registered with" "$T/$n.log"
+done
+
+R() { timeout 120 ip netns exec "${P}c" "$RUNNEL" "$@"; }
+expect_ok "info from the client's host" R info --scheduler "$SCHED" --json
+$PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["address"] == "tcp://10.77.0.1:8786", d["address"]
+hosts = sorted(a.rsplit(":", 1)[0] for a in d["workers"])
+assert hosts == ["tcp://10.77.0.2", "tcp://10.77.0.3"], hosts
+assert sorted(w["name"] for w in d["workers"].values()) == ["host-a", "host-b"], d
+' "$T/out" && ok || bad "info: $(cat "$T/out")"
+
+"$BUILD/bench/gen_corpus" 1MiB "$T/corpus.txt" >/dev/null 2>&1
+CORPUS="$T/corpus.txt" BLOCKSIZE=64KiB "$RUNNEL" run examples/wordcount/wordcount.yaml \
+    --threads 1 >"$T/local" 2>&1
+CORPUS="$T/corpus.txt" BLOCKSIZE=64KiB R run examples/wordcount/wordcount.yaml \
+    --scheduler "$SCHED" >"$T/cluster" 2>"$T/err" || bad "cluster run: $(cat "$T/err")"
+if [ -s "$T/local" ] && cmp -s "$T/local" "$T/cluster"; then ok; else
+    bad "wordcount across hosts: $(diff "$T/local" "$T/cluster" | head -5)"
+fi
+# both hosts ran tasks and fetched the plugin from the scheduler
+expect_ok "info after the run" R info --scheduler "$SCHED" --json
+$PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert all(w["tasks"]["done"] > 0 for w in d["workers"].values()), d["workers"]
+assert all(any(p["name"] == "words" for p in w["plugins"]) for w in d["workers"].values()), d
+' "$T/out" && ok || bad "work spread: $(cat "$T/out")"
+
+no_sanitizer_reports
+finish

@@ -1,0 +1,180 @@
+/* The scheduler's task graph (core/cluster/jobgraph.c): shapes, readiness,
+ * recomputation from lineage, strikes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/alloc.h"
+#include "cluster/jobgraph.h"
+
+/* Runs every ready task on `worker` until nothing is ready. */
+static size_t run_all(rn_jobgraph *g, uint32_t worker)
+{
+    uint8_t *want = rn_malloc(g->n + 1);
+    uint32_t *ready = rn_malloc((g->n + 1) * sizeof(uint32_t));
+    uint32_t rel[64];
+    size_t runs = 0, n, n_rel;
+    while ((n = rn_jobgraph_ready(g, want, ready, g->n)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            rn_jobgraph_assign(g, ready[i], worker);
+            rn_jobgraph_done(g, ready[i], 10, 1, rel, &n_rel);
+            runs++;
+        }
+    rn_free(want);
+    rn_free(ready);
+    return runs;
+}
+
+static void test_fold_tree(void **state)
+{
+    int term[] = {RN_TERM_FOLD};
+    rn_jobgraph *g;
+    (void)state;
+    assert_int_equal(rn_jobgraph_build(term, 1, 20, 8, &g), 0);
+    /* 20 partials, combines of 8, 8, 4, then one finish over 3 */
+    assert_int_equal(g->n, 24);
+    assert_int_equal(g->tasks[20].kind, RN_GT_COMBINE);
+    assert_int_equal(g->tasks[20].n_inputs, 8);
+    assert_int_equal(g->tasks[22].n_inputs, 4);
+    assert_int_equal(g->tasks[22].inputs[0], 16);
+    assert_int_equal(g->tasks[23].kind, RN_GT_FINISH);
+    assert_int_equal(g->tasks[23].n_inputs, 3);
+    assert_int_equal(g->n_finals, 1);
+    assert_int_equal(g->finals[0], 23);
+    assert_int_equal(run_all(g, 1), 24);
+    assert_true(rn_jobgraph_complete(g));
+    rn_jobgraph_free(g);
+}
+
+static void test_two_stages(void **state)
+{
+    int term[] = {RN_TERM_FOLD, RN_TERM_FOLD};
+    rn_jobgraph *g;
+    (void)state;
+    assert_int_equal(rn_jobgraph_build(term, 2, 3, 8, &g), 0);
+    /* 3 sources + finish, then one chain + finish */
+    assert_int_equal(g->n, 6);
+    assert_int_equal(g->tasks[4].kind, RN_GT_CHAIN);
+    assert_int_equal(g->tasks[4].inputs[0], 3);
+    assert_int_equal(g->tasks[5].kind, RN_GT_FINISH);
+    assert_int_equal(g->finals[0], 5);
+    rn_jobgraph_free(g);
+    /* no splits: the fold of nothing still finishes */
+    assert_int_equal(rn_jobgraph_build(term, 1, 0, 8, &g), 0);
+    assert_int_equal(g->n, 1);
+    assert_int_equal(run_all(g, 1), 1);
+    rn_jobgraph_free(g);
+}
+
+static void test_map_only(void **state)
+{
+    int term[] = {RN_TERM_NONE};
+    rn_jobgraph *g;
+    (void)state;
+    assert_int_equal(rn_jobgraph_build(term, 1, 5, 8, &g), 0);
+    assert_int_equal(g->n, 5);
+    assert_int_equal(g->n_finals, 5);
+    assert_int_equal(run_all(g, 1), 5);
+    rn_jobgraph_free(g);
+}
+
+static void test_lost_worker_recompute(void **state)
+{
+    int term[] = {RN_TERM_FOLD};
+    uint8_t want[32];
+    uint32_t ready[32], rel[32];
+    size_t n, n_rel, lost;
+    rn_jobgraph *g;
+    (void)state;
+    assert_int_equal(rn_jobgraph_build(term, 1, 4, 8, &g), 0); /* 4 + finish */
+    n = rn_jobgraph_ready(g, want, ready, 32);
+    assert_int_equal(n, 4);
+    /* tasks 0, 1 done on worker 7; 2 done on 8; 3 running on 7 */
+    for (uint32_t t = 0; t < 4; t++)
+        rn_jobgraph_assign(g, t, t == 2 ? 8 : 7);
+    rn_jobgraph_done(g, 0, 1, 1, rel, &n_rel);
+    rn_jobgraph_done(g, 1, 1, 1, rel, &n_rel);
+    rn_jobgraph_done(g, 2, 1, 1, rel, &n_rel);
+    assert_int_equal(rn_jobgraph_worker_lost(g, 7, &lost), UINT32_MAX);
+    assert_int_equal(lost, 2);
+    assert_int_equal(g->tasks[3].strikes, 1);
+    n = rn_jobgraph_ready(g, want, ready, 32);
+    assert_int_equal(n, 3); /* 0, 1 recomputed, 3 again; 2 kept */
+    assert_int_equal(ready[0], 0);
+    assert_int_equal(ready[2], 3);
+    assert_int_equal(run_all(g, 8), 4);
+    assert_true(rn_jobgraph_complete(g));
+    rn_jobgraph_free(g);
+}
+
+static void test_release_and_lineage(void **state)
+{
+    int term[] = {RN_TERM_FOLD, RN_TERM_NONE};
+    uint8_t want[32];
+    uint32_t ready[32], rel[32];
+    size_t n, n_rel;
+    rn_jobgraph *g;
+    (void)state;
+    /* 2 sources, finish (2), chain (3) = the result */
+    assert_int_equal(rn_jobgraph_build(term, 2, 2, 8, &g), 0);
+    assert_int_equal(g->n, 4);
+    rn_jobgraph_assign(g, 0, 1);
+    rn_jobgraph_done(g, 0, 1, 1, rel, &n_rel);
+    rn_jobgraph_assign(g, 1, 1);
+    rn_jobgraph_done(g, 1, 1, 1, rel, &n_rel);
+    rn_jobgraph_assign(g, 2, 2);
+    rn_jobgraph_done(g, 2, 1, 1, rel, &n_rel);
+    assert_int_equal(n_rel, 2); /* both partials may go */
+    rn_jobgraph_release(g, rel[0]);
+    rn_jobgraph_release(g, rel[1]);
+    assert_int_equal(rn_jobgraph_count_done(g), 3);
+    /* the finish output dies before the chain ran: recompute the whole
+     * lineage: both sources, then the finish */
+    rn_jobgraph_worker_lost(g, 2, NULL);
+    n = rn_jobgraph_ready(g, want, ready, 32);
+    assert_int_equal(n, 2);
+    assert_int_equal(ready[0], 0);
+    assert_int_equal(ready[1], 1);
+    assert_int_equal(run_all(g, 3), 4);
+    assert_true(rn_jobgraph_complete(g));
+    rn_jobgraph_free(g);
+}
+
+static void test_strikes(void **state)
+{
+    int term[] = {RN_TERM_NONE};
+    rn_jobgraph *g;
+    (void)state;
+    assert_int_equal(rn_jobgraph_build(term, 1, 1, 8, &g), 0);
+    for (uint32_t w = 1; w <= 3; w++) {
+        rn_jobgraph_assign(g, 0, w);
+        assert_int_equal(rn_jobgraph_worker_lost(g, w, NULL),
+                         w < 3 ? UINT32_MAX : 0);
+    }
+    assert_int_equal(g->tasks[0].lost_workers[2], 3);
+    /* leaving on purpose is no strike */
+    rn_jobgraph_free(g);
+    assert_int_equal(rn_jobgraph_build(term, 1, 1, 8, &g), 0);
+    rn_jobgraph_assign(g, 0, 4);
+    rn_jobgraph_worker_left(g, 4);
+    assert_int_equal(g->tasks[0].strikes, 0);
+    assert_int_equal(g->tasks[0].state, RN_TS_WAITING);
+    rn_jobgraph_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fold_tree),
+        cmocka_unit_test(test_two_stages),
+        cmocka_unit_test(test_map_only),
+        cmocka_unit_test(test_lost_worker_recompute),
+        cmocka_unit_test(test_release_and_lineage),
+        cmocka_unit_test(test_strikes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
