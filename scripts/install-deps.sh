@@ -10,6 +10,9 @@ libarchive-dev libcmocka-dev libcurl4-openssl-dev libgrpc-dev
 protobuf-c-compiler libprotobuf-c-dev libavro-dev zlib1g-dev libsnappy-dev"
 # tests and tools: clang for the fuzz targets, compressors to make test data
 PKGS="$PKGS clang gzip bzip2 xz-utils zstd lz4 iproute2 procps"
+# tests: systemd-analyze for the unit files, Python gRPC for the
+# other-language client test
+PKGS="$PKGS systemd python3 python3-grpcio python3-grpc-tools"
 if [ "${RUNNEL_DEPS_EXTRA:-}" != "" ]; then
     PKGS="$PKGS $RUNNEL_DEPS_EXTRA"
 fi
