@@ -1,4 +1,8 @@
+#define _GNU_SOURCE
 #include "base/alloc.h"
+
+#include <sys/mman.h>
+#include <stdint.h>
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -123,4 +127,41 @@ size_t rn_alloc_peak(void)
 void rn_alloc_fail_after(uint64_t n)
 {
     atomic_store(&fail_countdown, n);
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *rn_malloc_large(size_t n)
+{
+    size_t len, pad;
+    char *raw, *p;
+    if (should_fail() || n == 0 || n > SIZE_MAX - 2 * HUGE_PAGE)
+        return NULL;
+    len = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    raw = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED)
+        return NULL;
+    /* keep the 2 MiB-aligned part, give back the rest */
+    p = (char *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    pad = (size_t)(p - raw);
+    if (pad)
+        munmap(raw, pad);
+    if (HUGE_PAGE - pad)
+        munmap(p + len, HUGE_PAGE - pad);
+#ifdef MADV_HUGEPAGE
+    madvise(p, len, MADV_HUGEPAGE); /* advice only: fine if refused */
+#endif
+    account(len, 0);
+    return p;
+}
+
+void rn_free_large(void *p, size_t n)
+{
+    size_t len;
+    if (!p)
+        return;
+    len = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    munmap(p, len);
+    account(0, len);
 }

@@ -19,6 +19,13 @@ void rn_free(void *p);
 char *rn_strdup(const char *s);
 char *rn_strndup(const char *s, size_t n);
 
+/* Large tables that are probed at random (the keyed fold's): memory from
+ * mmap aligned to 2 MiB and advised for transparent huge pages, so a
+ * lookup does not also miss the TLB. Zero-filled. Free with
+ * rn_free_large(p, n) with the same n. Counted like rn_malloc. */
+void *rn_malloc_large(size_t n);
+void rn_free_large(void *p, size_t n);
+
 /* Bytes currently allocated through the wrapper, and the peak. */
 size_t rn_alloc_in_use(void);
 size_t rn_alloc_peak(void);

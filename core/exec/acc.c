@@ -26,6 +26,25 @@ static int bad_rc(rn_task_ctx *ctx, int rc, const char *what)
     return rc;
 }
 
+/* Big tables get huge pages: every lookup of a cold key would otherwise
+ * miss the TLB as well as the cache. */
+#define LARGE_TABLE ((size_t)2 << 20)
+
+static rn_acc_entry *slot_alloc(size_t ns)
+{
+    size_t bytes = ns * sizeof(rn_acc_entry);
+    return bytes >= LARGE_TABLE ? rn_malloc_large(bytes) : rn_malloc(bytes);
+}
+
+static void slot_free(rn_acc_entry *slots, size_t ns)
+{
+    size_t bytes = ns * sizeof(rn_acc_entry);
+    if (bytes >= LARGE_TABLE)
+        rn_free_large(slots, bytes);
+    else
+        rn_free(slots);
+}
+
 int rn_acc_init(rn_acc *a, const rn_opinst *oi, rn_task_ctx *ctx)
 {
     int rc = 0;
@@ -44,7 +63,7 @@ int rn_acc_init(rn_acc *a, const rn_opinst *oi, rn_task_ctx *ctx)
 
 void rn_acc_release(rn_acc *a)
 {
-    rn_free(a->slots);
+    slot_free(a->slots, a->nslots);
     rn_arena_release(&a->arena);
     memset(a, 0, sizeof(*a));
 }
@@ -66,7 +85,7 @@ static inline int is_inline(const rn_acc_entry *e)
 static int grow_slots(rn_acc *a)
 {
     size_t ns = a->nslots ? a->nslots * 2 : 1024;
-    rn_acc_entry *slots = rn_malloc(ns * sizeof(rn_acc_entry));
+    rn_acc_entry *slots = slot_alloc(ns);
     if (!slots)
         return RN_ENOMEM;
     for (size_t i = 0; i < ns; i++)
@@ -84,7 +103,7 @@ static int grow_slots(rn_acc *a)
         slots[j] = *o;
         fix_inline(&slots[j], inl);
     }
-    rn_free(a->slots);
+    slot_free(a->slots, a->nslots);
     a->slots = slots;
     a->nslots = ns;
     return 0;
