@@ -20,7 +20,7 @@ if ! ip netns add "${P}br" 2>"$T/err"; then
     exit 0
 fi
 netns_cleanup() {
-    for n in br s a b c; do ip netns del "$P$n" 2>/dev/null; done
+    for n in br s a b c d; do ip netns del "$P$n" 2>/dev/null; done
 }
 CLUSTER_EXTRA_CLEANUP=netns_cleanup
 
@@ -29,7 +29,7 @@ CLUSTER_EXTRA_CLEANUP=netns_cleanup
 ip -n "${P}br" link add br0 type bridge || bad "bridge"
 ip -n "${P}br" link set br0 up
 i=1
-for n in s a b c; do
+for n in s a b c d; do
     ip netns add "$P$n" || bad "netns $n"
     ip -n "${P}br" link add "e$n" type veth peer name eth0 netns "$P$n" || bad "veth $n"
     ip -n "${P}br" link set "e$n" master br0 up
@@ -83,6 +83,29 @@ d = json.load(open(sys.argv[1]))
 assert all(w["tasks"]["done"] > 0 for w in d["workers"].values()), d["workers"]
 assert all(any(p["name"] == "words" for p in w["plugins"]) for w in d["workers"].values()), d
 ' "$T/out" && ok || bad "work spread: $(cat "$T/out")"
+
+# the seed's last step: a third worker on a new machine joins, shows in
+# info, and takes work in the next job
+ip netns exec "${P}d" "$RUNNEL" worker "$SCHED" --nthreads 2 --name host-d --local-dir "$T/d" \
+    >"$T/d.log" 2>&1 &
+CPIDS="$CPIDS $!"
+wait_for "worker d" 30 grep -q "registered with" "$T/d.log"
+CORPUS="$T/corpus.txt" BLOCKSIZE=16KiB "$RUNNEL" run examples/wordcount/wordcount.yaml \
+    --threads 1 >"$T/local2" 2>&1
+CORPUS="$T/corpus.txt" BLOCKSIZE=16KiB R run examples/wordcount/wordcount.yaml \
+    --scheduler "$SCHED" >"$T/cluster2" 2>"$T/err" || bad "cluster run 2: $(cat "$T/err")"
+if [ -s "$T/local2" ] && cmp -s "$T/local2" "$T/cluster2"; then ok; else
+    bad "wordcount with three hosts: $(diff "$T/local2" "$T/cluster2" | head -5)"
+fi
+expect_ok "info with three workers" R info --scheduler "$SCHED" --json
+$PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+hosts = sorted(a.rsplit(":", 1)[0] for a in d["workers"])
+assert hosts == ["tcp://10.77.0.2", "tcp://10.77.0.3", "tcp://10.77.0.5"], hosts
+new = [w for w in d["workers"].values() if w["name"] == "host-d"][0]
+assert new["tasks"]["done"] > 0, new
+' "$T/out" && ok || bad "third worker: $(cat "$T/out")"
 
 no_sanitizer_reports
 finish
