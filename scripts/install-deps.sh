@@ -9,10 +9,16 @@ PKGS="build-essential cmake pkg-config libyaml-dev libjansson-dev libssl-dev
 libarchive-dev libcmocka-dev libcurl4-openssl-dev libgrpc-dev
 protobuf-c-compiler libprotobuf-c-dev libavro-dev zlib1g-dev libsnappy-dev"
 # tests and tools: clang for the fuzz targets, compressors to make test data
-PKGS="$PKGS clang gzip bzip2 xz-utils zstd lz4 iproute2 procps"
+PKGS="$PKGS clang gzip bzip2 xz-utils zstd lz4 iproute2 procps curl"
+# node + npm for the local S3 server of the tests. The stock image may carry
+# NodeSource's nodejs (npm included), which conflicts with Debian's npm
+# package: ask for Debian's only when the commands are missing.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PKGS="$PKGS nodejs npm"
+fi
 # tests: systemd-analyze for the unit files, Python gRPC for the
 # other-language client test
-PKGS="$PKGS systemd python3 python3-grpcio python3-grpc-tools"
+PKGS="$PKGS systemd python3 python3-grpcio python3-grpc-tools python3-avro avro-bin"
 if [ "${RUNNEL_DEPS_EXTRA:-}" != "" ]; then
     PKGS="$PKGS $RUNNEL_DEPS_EXTRA"
 fi

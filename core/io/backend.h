@@ -41,6 +41,8 @@ typedef struct rn__io_backend {
 } rn__io_backend;
 
 extern const rn__io_backend rn__io_file; /* file.c */
+extern const rn__io_backend rn__io_http; /* http.c: http:// https:// */
+extern const rn__io_backend rn__io_s3;   /* s3.c */
 
 /* Codec layer (compress.c). Decoders pull raw bytes through a callback
  * with the back-end's read contract; encoders push encoded bytes. */

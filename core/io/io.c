@@ -19,9 +19,9 @@ static const struct {
     const rn__io_backend *be;
 } schemes[] = {
     {"file", &rn__io_file},
-    {"http", NULL},
-    {"https", NULL},
-    {"s3", NULL},
+    {"http", &rn__io_http},
+    {"https", &rn__io_http},
+    {"s3", &rn__io_s3},
 };
 
 /* The back-end for url: a scheme is [A-Za-z][A-Za-z0-9+.-]* before "://";

@@ -6,7 +6,8 @@
  *
  * URLs are dispatched by scheme to a back-end (core/io/backend.h):
  *   no scheme, file://   local files (file.c)
- *   http://, https://, s3://   not supported yet (RN_EINVAL)
+ *   http://, https://          libcurl (http.c; docs/IO.md)
+ *   s3://                      libcurl + SigV4 (s3.c; docs/IO.md)
  *
  * Listing (rn_io_list_urls) of a local pattern:
  *   - an existing file: one entry with its size;

@@ -1,0 +1,683 @@
+/*
+ * The http:// and https:// back-end, and the libcurl layer it shares with
+ * s3.c (http.h).
+ *
+ * Listing a URL is one HEAD: its Content-Length and whether the server
+ * says "Accept-Ranges: bytes". read_text cuts a ranged object into
+ * blocks, each read with a ranged GET; anything else is read whole as one
+ * split. Globs are not expanded over HTTP (there is no listing).
+ *
+ * Tuning by environment (mainly for tests): RUNNEL_HTTP_RETRIES (default
+ * 4 retries after the first try), RUNNEL_HTTP_RETRY_MS (first backoff,
+ * default 200, doubling, plus up to as much again of jitter),
+ * RUNNEL_HTTP_CONNECT_TIMEOUT and RUNNEL_HTTP_LOW_SPEED_TIME (seconds,
+ * default 10 and 30: a transfer slower than 1 byte/s that long fails and
+ * is retried).
+ */
+#define _GNU_SOURCE
+#include "io/http.h"
+
+#include <curl/curl.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "base/alloc.h"
+#include "io/backend.h"
+
+#define STREAM_BUF ((size_t)256 << 10)
+#define ERRBODY_MAX ((size_t)16 << 10)
+#define MAX_REDIRS 10L
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_ALL); }
+
+static long env_long(const char *name, long dflt, long lo, long hi)
+{
+    const char *v = getenv(name);
+    char *end;
+    long x;
+    if (!v || !*v)
+        return dflt;
+    x = strtol(v, &end, 10);
+    if (*end || x < lo || x > hi)
+        return dflt;
+    return x;
+}
+
+/* Sleeps before retry number `attempt` (1, 2, ...): base * 2^(attempt-1)
+ * plus a random jitter of up to as much again, so clients retrying
+ * together spread out. */
+static void backoff(int attempt)
+{
+    long base = env_long("RUNNEL_HTTP_RETRY_MS", 200, 0, 60000);
+    uint64_t ms = (uint64_t)base << (attempt - 1 < 10 ? attempt - 1 : 10);
+    uint32_t r = 0;
+    struct timespec ts;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = (uint32_t)rand();
+    if (ms > 30000)
+        ms = 30000;
+    ms += ms ? r % (ms + 1) : 0;
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static int max_retries(void)
+{
+    return (int)env_long("RUNNEL_HTTP_RETRIES", 4, 0, 100);
+}
+
+/* Transport failures worth another try. */
+static int retryable_curl(CURLcode c)
+{
+    switch (c) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int rn__http_encode(rn_buf *b, const char *s, size_t n, int keep_slash)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                   (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                   c == '.' || c == '~' || (keep_slash && c == '/');
+        int rc;
+        if (keep)
+            rc = rn_buf_putc(b, (char)c);
+        else
+            rc = rn_buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* "HTTP 404 NoSuchKey": the status and, when the body is an S3 error
+ * document, its <Code>. */
+static int status_error(rn_errbuf *err, const char *shown, long status,
+                        const char *body, size_t blen)
+{
+    const char *code = NULL;
+    int clen = 0;
+    int rc = status == 404 ? RN_ENOTFOUND : RN_EIO;
+    if (body && blen) {
+        const char *p = memmem(body, blen, "<Code>", 6);
+        const char *q = p ? memmem(p, blen - (size_t)(p - body), "</Code>", 7)
+                          : NULL;
+        if (p && q && q - p - 6 < 64) {
+            code = p + 6;
+            clen = (int)(q - code);
+        }
+    }
+    if (code)
+        return rn_error_set(err, rc, "%s: HTTP %ld %.*s", shown, status, clen,
+                            code);
+    return rn_error_set(err, rc, "%s: HTTP %ld", shown, status);
+}
+
+/* The options every request gets. */
+static int setup_easy(CURL *e, const char *url, const rn__http_auth *auth,
+                      const void *body, size_t blen, struct curl_slist **hdrs,
+                      char *errbuf)
+{
+    struct curl_slist *h = NULL, *t;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, MAX_REDIRS);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT,
+                     env_long("RUNNEL_HTTP_CONNECT_TIMEOUT", 10, 1, 3600));
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+                     env_long("RUNNEL_HTTP_LOW_SPEED_TIME", 30, 1, 3600));
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "runnel");
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+    errbuf[0] = '\0';
+    if (auth && auth->sigv4) {
+        /* curl 7.88 does not add x-amz-content-sha256, and S3 refuses a
+         * request without it: the hex SHA-256 of the body. */
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        char line[64 + 32];
+        size_t k = (size_t)snprintf(line, sizeof(line),
+                                    "x-amz-content-sha256: ");
+        SHA256(body ? body : (const void *)"", blen, md);
+        for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+            k += (size_t)snprintf(line + k, sizeof(line) - k, "%02x", md[i]);
+        if (!(t = curl_slist_append(h, line)))
+            goto oom;
+        h = t;
+        if (auth->token) {
+            rn_buf tb;
+            rn_buf_init(&tb, 8192);
+            if (rn_buf_printf(&tb, "x-amz-security-token: %s", auth->token) ||
+                !(t = curl_slist_append(h, tb.ptr))) {
+                rn_buf_release(&tb);
+                goto oom;
+            }
+            rn_buf_release(&tb);
+            h = t;
+        }
+        curl_easy_setopt(e, CURLOPT_AWS_SIGV4, auth->sigv4);
+        curl_easy_setopt(e, CURLOPT_USERNAME, auth->key);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, auth->secret);
+    }
+    if (body) {
+        /* No "Expect:" to turn 100-continue off: curl 7.88 would sign
+         * the empty header it never sends. */
+        if (!(t = curl_slist_append(h,
+                                    "Content-Type: application/octet-stream")))
+            goto oom;
+        h = t;
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    *hdrs = h;
+    return 0;
+oom:
+    curl_slist_free_all(h);
+    *hdrs = NULL;
+    return RN_ENOMEM;
+}
+
+/* ------------------------------------------------------------------ */
+/* Streaming reads                                                     */
+
+struct rn__http_stream {
+    char *shown, *url;
+    rn__http_auth auth; /* owned copies */
+    CURLM *m;
+    CURL *e;
+    struct curl_slist *hdrs;
+    char errbuf[CURL_ERROR_SIZE];
+    uint64_t pos;       /* absolute offset of the next byte to receive */
+    uint64_t end;       /* UINT64_MAX: to the end of the object */
+    uint64_t req_pos;   /* pos when the current request was sent */
+    uint64_t skip;      /* bytes to drop: the server ignored our Range */
+    unsigned char *buf; /* received, not yet read: buf[lo, hi) */
+    size_t cap, lo, hi;
+    long status;        /* of the current response, 0 before it */
+    int attached;       /* e is in m */
+    int paused, eof, enough, tries;
+    rn_buf errbody;
+};
+
+static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
+{
+    rn__http_stream *s = ud;
+    size_t n = sz * nm, off, take;
+    if (s->status == 0) {
+        curl_easy_getinfo(s->e, CURLINFO_RESPONSE_CODE, &s->status);
+        if (s->status == 200)
+            s->skip = s->req_pos; /* the whole object came: drop the head */
+    }
+    if (s->status != 200 && s->status != 206) {
+        /* An error document: keep its start for the message. */
+        size_t room = s->errbody.max - s->errbody.len;
+        rn_buf_append(&s->errbody, p, n < room ? n : room);
+        return n;
+    }
+    off = s->skip < n ? (size_t)s->skip : n;
+    take = n - off;
+    if (s->end != UINT64_MAX && take > s->end - s->pos)
+        take = (size_t)(s->end - s->pos);
+    if (take > s->cap - s->hi && s->lo > 0) {
+        memmove(s->buf, s->buf + s->lo, s->hi - s->lo);
+        s->hi -= s->lo;
+        s->lo = 0;
+    }
+    if (take > s->cap - s->hi) {
+        if (s->hi > s->lo) {
+            /* Full: curl keeps this chunk and hands it again on resume. */
+            s->paused = 1;
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        unsigned char *nb = rn_realloc(s->buf, take);
+        if (!nb)
+            return 0;
+        s->buf = nb;
+        s->cap = take;
+    }
+    s->skip -= off;
+    memcpy(s->buf + s->hi, p + off, take);
+    s->hi += take;
+    s->pos += take;
+    if (s->end != UINT64_MAX && s->pos >= s->end) {
+        s->enough = 1;
+        return off + take == n ? n : 0; /* 0 stops a server sending more */
+    }
+    return n;
+}
+
+static void stream_detach(rn__http_stream *s)
+{
+    if (s->attached) {
+        curl_multi_remove_handle(s->m, s->e);
+        s->attached = 0;
+    }
+}
+
+static int stream_start(rn__http_stream *s, rn_errbuf *err)
+{
+    char range[64];
+    curl_easy_reset(s->e);
+    curl_slist_free_all(s->hdrs);
+    s->hdrs = NULL;
+    if (setup_easy(s->e, s->url, s->auth.sigv4 ? &s->auth : NULL, NULL, 0,
+                   &s->hdrs, s->errbuf))
+        return rn_error_set(err, RN_ENOMEM, "%s: out of memory", s->shown);
+    curl_easy_setopt(s->e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(s->e, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(s->e, CURLOPT_WRITEDATA, s);
+    if (s->end != UINT64_MAX)
+        snprintf(range, sizeof(range), "%llu-%llu",
+                 (unsigned long long)s->pos, (unsigned long long)s->end - 1);
+    else
+        snprintf(range, sizeof(range), "%llu-", (unsigned long long)s->pos);
+    if (s->pos > 0 || s->end != UINT64_MAX)
+        curl_easy_setopt(s->e, CURLOPT_RANGE, range);
+    s->req_pos = s->pos;
+    s->skip = 0;
+    s->status = 0;
+    s->paused = 0;
+    rn_buf_reset(&s->errbody);
+    if (curl_multi_add_handle(s->m, s->e) != CURLM_OK)
+        return rn_error_set(err, RN_EIO, "%s: cannot start the transfer",
+                            s->shown);
+    s->attached = 1;
+    return 0;
+}
+
+/* A transfer ended with result c: the end, a retry, or an error. */
+static int stream_done(rn__http_stream *s, CURLcode c, rn_errbuf *err)
+{
+    long status = s->status;
+    int again;
+    if (status == 0)
+        curl_easy_getinfo(s->e, CURLINFO_RESPONSE_CODE, &status);
+    stream_detach(s);
+    if (s->enough || (c == CURLE_OK && (status == 200 || status == 206 ||
+                                        status == 416))) {
+        s->eof = 1; /* 416: the range starts past the end: empty */
+        return 0;
+    }
+    if (c == CURLE_OK || c == CURLE_HTTP_RETURNED_ERROR)
+        again = status >= 500;
+    else
+        again = retryable_curl(c);
+    if (s->pos > s->req_pos)
+        s->tries = 0; /* it made progress: only failures in a row count */
+    if (again && s->tries < max_retries()) {
+        s->tries++;
+        backoff(s->tries);
+        return stream_start(s, err);
+    }
+    if (c == CURLE_OK)
+        return status_error(err, s->shown, status, s->errbody.ptr,
+                            s->errbody.len);
+    return rn_error_set(err, RN_EIO, "%s: %s (after %d tries)", s->shown,
+                        s->errbuf[0] ? s->errbuf : curl_easy_strerror(c),
+                        s->tries + 1);
+}
+
+int rn__http_stream_open(const char *shown, const char *url,
+                         const rn__http_auth *auth, uint64_t offset,
+                         uint64_t length, rn__http_stream **out,
+                         rn_errbuf *err)
+{
+    rn__http_stream *s = NULL;
+    int rc = 0;
+    *out = NULL;
+    pthread_once(&curl_once, curl_init_once);
+    s = rn_calloc(1, sizeof(*s));
+    if (!s)
+        return rn_error_set(err, RN_ENOMEM, "%s: out of memory", shown);
+    rn_buf_init(&s->errbody, ERRBODY_MAX);
+    if (!(s->shown = rn_strdup(shown)) || !(s->url = rn_strdup(url)) ||
+        !(s->buf = rn_malloc(STREAM_BUF)) || !(s->m = curl_multi_init()) ||
+        !(s->e = curl_easy_init())) {
+        rc = rn_error_set(err, RN_ENOMEM, "%s: out of memory", shown);
+        goto done;
+    }
+    if (auth && auth->sigv4 &&
+        (!(s->auth.sigv4 = rn_strdup(auth->sigv4)) ||
+         !(s->auth.key = rn_strdup(auth->key)) ||
+         !(s->auth.secret = rn_strdup(auth->secret)) ||
+         (auth->token && !(s->auth.token = rn_strdup(auth->token))))) {
+        rc = rn_error_set(err, RN_ENOMEM, "%s: out of memory", shown);
+        goto done;
+    }
+    s->cap = STREAM_BUF;
+    s->pos = offset;
+    s->end = length > UINT64_MAX - offset ? UINT64_MAX : offset + length;
+    if (s->pos >= s->end)
+        s->eof = 1;
+    *out = s;
+    s = NULL;
+done:
+    rn__http_stream_free(s);
+    return rc;
+}
+
+int64_t rn__http_stream_read(rn__http_stream *s, void *buf, size_t cap,
+                             rn_errbuf *err)
+{
+    int rc;
+    for (;;) {
+        if (s->hi > s->lo) {
+            size_t k = s->hi - s->lo;
+            if (k > cap)
+                k = cap;
+            memcpy(buf, s->buf + s->lo, k);
+            s->lo += k;
+            if (s->lo == s->hi)
+                s->lo = s->hi = 0;
+            return (int64_t)k;
+        }
+        if (s->eof)
+            return 0;
+        if (!s->attached) {
+            if ((rc = stream_start(s, err)))
+                return rc;
+        } else if (s->paused) {
+            s->paused = 0;
+            curl_easy_pause(s->e, CURLPAUSE_CONT); /* may call on_data */
+            continue;
+        }
+        int running = 0, left;
+        CURLMsg *msg;
+        if (curl_multi_perform(s->m, &running) != CURLM_OK)
+            return rn_error_set(err, RN_EIO, "%s: transfer failed",
+                                s->shown);
+        while ((msg = curl_multi_info_read(s->m, &left)) != NULL) {
+            if (msg->msg == CURLMSG_DONE &&
+                (rc = stream_done(s, msg->data.result, err)))
+                return rc;
+        }
+        if (s->hi == s->lo && !s->eof && s->attached && !s->paused)
+            curl_multi_poll(s->m, NULL, 0, 1000, NULL);
+    }
+}
+
+void rn__http_stream_free(rn__http_stream *s)
+{
+    if (!s)
+        return;
+    if (s->m) {
+        stream_detach(s);
+        curl_multi_cleanup(s->m);
+    }
+    if (s->e)
+        curl_easy_cleanup(s->e);
+    curl_slist_free_all(s->hdrs);
+    rn_buf_release(&s->errbody);
+    rn_free(s->buf);
+    rn_free(s->shown);
+    rn_free(s->url);
+    rn_free((char *)s->auth.sigv4);
+    rn_free((char *)s->auth.key);
+    if (s->auth.secret) {
+        /* do not leave the secret in freed memory */
+        volatile char *p = (volatile char *)s->auth.secret;
+        while (*p)
+            *p++ = 0;
+    }
+    rn_free((char *)s->auth.secret);
+    rn_free((char *)s->auth.token);
+    rn_free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Buffered requests                                                   */
+
+typedef struct req_ctx {
+    rn__http_req *r;
+    rn_buf *resp;
+    rn_buf scratch; /* the body when the caller wants none: errors */
+    int ranged;
+    int overflow;
+} req_ctx;
+
+static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
+{
+    req_ctx *c = ud;
+    size_t n = sz * nm;
+    rn_buf *b = c->resp ? c->resp : &c->scratch;
+    if (rn_buf_append(b, p, n)) {
+        if (!c->resp) /* error body: its start is enough */
+            return n;
+        c->overflow = 1;
+        return 0;
+    }
+    return n;
+}
+
+static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
+{
+    req_ctx *c = ud;
+    size_t n = sz * nm;
+    if (n >= 5 && strncmp(p, "HTTP/", 5) == 0)
+        c->ranged = 0; /* a new response (after a redirect) */
+    else if (n > 14 && strncasecmp(p, "accept-ranges:", 14) == 0) {
+        const char *v = p + 14;
+        while (v < p + n && (*v == ' ' || *v == '\t'))
+            v++;
+        if ((size_t)(p + n - v) >= 5 && strncasecmp(v, "bytes", 5) == 0)
+            c->ranged = 1;
+    } else if (n > 5 && strncasecmp(p, "etag:", 5) == 0) {
+        const char *v = p + 5, *e = p + n;
+        while (v < e && (*v == ' ' || *v == '\t'))
+            v++;
+        while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
+            e--;
+        if ((size_t)(e - v) < sizeof(c->r->etag)) {
+            memcpy(c->r->etag, v, (size_t)(e - v));
+            c->r->etag[e - v] = '\0';
+        }
+    }
+    return n;
+}
+
+int rn__http_request(rn__http_req *r, rn_buf *resp, rn_errbuf *err)
+{
+    CURL *e = NULL;
+    struct curl_slist *hdrs = NULL;
+    char errbuf[CURL_ERROR_SIZE];
+    req_ctx c = {0};
+    int rc = 0, is_head = strcmp(r->method, "HEAD") == 0;
+
+    pthread_once(&curl_once, curl_init_once);
+    rn_buf_init(&c.scratch, ERRBODY_MAX);
+    c.resp = resp;
+    c.r = r;
+    r->etag[0] = '\0';
+    r->status = 0;
+    r->size = UINT64_MAX;
+    r->ranged = 0;
+    if (!(e = curl_easy_init())) {
+        rc = rn_error_set(err, RN_ENOMEM, "%s: out of memory", r->shown);
+        goto done;
+    }
+    for (int tries = 0;; tries++) {
+        CURLcode cc;
+        curl_easy_reset(e);
+        curl_slist_free_all(hdrs);
+        if (setup_easy(e, r->url, r->auth, r->body, r->body_len, &hdrs,
+                       errbuf)) {
+            rc = rn_error_set(err, RN_ENOMEM, "%s: out of memory", r->shown);
+            goto done;
+        }
+        if (is_head)
+            curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        else if (strcmp(r->method, "GET") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+        if (r->body) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                             (curl_off_t)r->body_len);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+        }
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &c);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, &c);
+        if (resp)
+            rn_buf_reset(resp);
+        rn_buf_reset(&c.scratch);
+        c.overflow = 0;
+        cc = curl_easy_perform(e);
+        r->status = 0;
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+        if (c.overflow) {
+            rc = rn_error_set(err, RN_ELIMIT,
+                              "%s: response larger than %zu bytes", r->shown,
+                              resp->max);
+            goto done;
+        }
+        if (cc == CURLE_OK && r->status < 500)
+            break;
+        if (tries < max_retries() &&
+            (cc == CURLE_OK ? r->status >= 500 : retryable_curl(cc))) {
+            backoff(tries + 1);
+            continue;
+        }
+        if (cc == CURLE_OK)
+            break;
+        rc = rn_error_set(err, RN_EIO, "%s: %s (after %d tries)", r->shown,
+                          errbuf[0] ? errbuf : curl_easy_strerror(cc),
+                          tries + 1);
+        goto done;
+    }
+    if (is_head && r->status >= 400 && r->status != 404) {
+        /* A HEAD answer has no body, so no S3 error code: ask again with
+         * a one-byte GET for the error document (403 SignatureDoesNotMatch
+         * rather than a bare 403). */
+        long head_status = r->status;
+        curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(e, CURLOPT_RANGE, "0-0");
+        rn_buf_reset(&c.scratch);
+        c.resp = NULL;
+        if (curl_easy_perform(e) != CURLE_OK)
+            rn_buf_reset(&c.scratch);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+        if (r->status != head_status)
+            rn_buf_reset(&c.scratch);
+        r->status = head_status;
+    }
+    if (r->status >= 400 && !(r->status == 404 && r->ok404)) {
+        rn_buf *b = resp ? resp : &c.scratch;
+        rc = status_error(err, r->shown, r->status, b->ptr, b->len);
+        goto done;
+    }
+    if (is_head) {
+        curl_off_t len = -1;
+        curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+        r->size = len >= 0 ? (uint64_t)len : UINT64_MAX;
+        r->ranged = c.ranged;
+    }
+done:
+    curl_slist_free_all(hdrs);
+    if (e)
+        curl_easy_cleanup(e);
+    rn_buf_release(&c.scratch);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The http(s):// back-end                                             */
+
+static int http_list(rn_arena *a, const char *pattern, rn_io_entry **out,
+                     size_t *n, rn_errbuf *err)
+{
+    rn__http_req r = {.method = "HEAD", .shown = pattern, .url = pattern};
+    rn_io_entry *e;
+    rn_errbuf head_err;
+    int rc;
+    *out = NULL;
+    *n = 0;
+    if ((rc = rn__http_request(&r, NULL, &head_err))) {
+        /* A server that refuses HEAD may still GET: read it whole. */
+        if (r.status != 405 && r.status != 501)
+            return rn_error_set(err, rc, "%s", head_err.msg);
+        r.size = UINT64_MAX;
+        r.ranged = 0;
+    }
+    if (!(e = rn_arena_alloc(a, sizeof(*e))) ||
+        !(e->url = rn_arena_strndup(a, pattern, strlen(pattern))))
+        return rn_error_set(err, RN_ENOMEM, "%s: out of memory", pattern);
+    e->size = r.size;
+    e->compressed = rn_io_codec_from_name(pattern) != RN_CODEC_NONE;
+    e->ranged = r.ranged && r.size != UINT64_MAX;
+    *out = e;
+    *n = 1;
+    return 0;
+}
+
+static int http_open(const char *url, uint64_t offset, uint64_t length,
+                     void **h, rn_errbuf *err)
+{
+    return rn__http_stream_open(url, url, NULL, offset, length,
+                                (rn__http_stream **)h, err);
+}
+
+static int64_t http_read(void *h, void *buf, size_t cap, rn_errbuf *err)
+{
+    return rn__http_stream_read(h, buf, cap, err);
+}
+
+static void http_close(void *h) { rn__http_stream_free(h); }
+
+static int http_create(const char *url, void **h, rn_errbuf *err)
+{
+    *h = NULL;
+    return rn_error_set(err, RN_EINVAL,
+                        "%s: writing over http(s):// is not supported (use "
+                        "s3:// or a local path)",
+                        url);
+}
+
+static int http_write(void *h, const void *p, size_t n, rn_errbuf *err)
+{
+    (void)h;
+    (void)p;
+    (void)n;
+    return rn_error_set(err, RN_EINVAL, "http(s):// cannot be written");
+}
+
+static int http_commit(void *h, rn_errbuf *err)
+{
+    (void)h;
+    return rn_error_set(err, RN_EINVAL, "http(s):// cannot be written");
+}
+
+static void http_abort(void *h) { (void)h; }
+
+const rn__io_backend rn__io_http = {
+    .name = "http",
+    .list = http_list,
+    .open = http_open,
+    .read = http_read,
+    .close = http_close,
+    .create = http_create,
+    .write = http_write,
+    .commit = http_commit,
+    .abort = http_abort,
+};
