@@ -141,4 +141,15 @@ for f in bad-magic cut zero; do
     grep -qF "$T/$f.avro" "$T/err" || bad "read_avro $f: error lacks the path"
 done
 
+# ---- the example on a cluster: a scheduler and two workers on loopback --
+. "$SRC/tests/unit/cluster/fixtures/cluster.sh"
+if start_scheduler && start_worker w1 --nthreads 2 && start_worker w2 --nthreads 2; then
+    example_case pv 16KiB --scheduler "$SCHED"
+    example_case pv-snappy 700 --scheduler "$SCHED"
+    example_case pv-xz 64MiB --scheduler "$SCHED"
+else
+    bad "could not start the cluster"
+fi
+no_sanitizer_reports
+
 finish
