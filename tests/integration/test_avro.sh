@@ -2,7 +2,8 @@
 # read_avro end to end with the runnel CLI: the Avro example's answers
 # against python3-avro's, for several blocksizes, threads and workers, on
 # files written by python3-avro (deflate) and avro-c (snappy, xz); bad
-# files fail with the file and byte offset named and a non-zero exit.
+# files fail with the file and byte offset named and a non-zero exit; the
+# example again on a scheduler and two workers on loopback.
 . "$2/tests/integration/lib.sh"
 setup "$@"
 
