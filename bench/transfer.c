@@ -1,0 +1,384 @@
+/*
+ * Worker-to-worker partition transfer on loopback (a benchmark, not a
+ * test): the code path of a task fetching its input from a peer.
+ *
+ *   transfer [--fetches 20] [--size 64MiB] [--shape lines|blobs] [--streams 1]
+ *
+ * Two processes, as two workers: the server process holds partitions in
+ * an rn_partstore and serves runnel.v1.Worker/FetchPartition exactly as
+ * the worker does (core/cluster/worker.c, h_fetch_partition: partstore
+ * lookup, rn_chunk_send_partition = rn_codec_encode + 1 MiB Chunks); the
+ * client process fetches them as a worker fetches a task's input
+ * (fetch_input: rn_rpc_stream_open_pb + rn_chunk_recv_partition = chunk
+ * checks + rn_codec_decode into a new partition). The fork happens before
+ * rn_rpc_init in both processes (docs/PROTOCOL.md: never fork after it).
+ *
+ * Shapes: `lines` are ~100-byte strings (text lines, ~600k values per
+ * 64 MiB: the codec's per-value work counts), `blobs` are 1 MiB strings
+ * (bytes only). One partition per shape is built and stored under
+ * --fetches task ids (the handler encodes it again for every fetch, as
+ * the worker does).
+ *
+ * --phases times the parts of each fetch instead (see recv_phases).
+ *
+ * Prints `RESULT shape=... bytes=<encoded bytes per partition> fetches=N
+ * seconds=S GBps=<encoded bytes / s / 1e9> ...` and, measured in the
+ * client process on the same partition, the cost of encode alone and of
+ * decode alone (the codec's share of a fetch).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/error.h"
+#include "cluster/partstore.h"
+#include "transport/chunk.h"
+#include "transport/methods.h"
+#include "transport/rpc.h"
+#include "value/codec.h"
+#include "value/partition.h"
+
+#include "runnel_worker.pb-c.h"
+
+#define JOB "j-bench"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t parse_size(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (!strcmp(end, "KiB")) v *= 1024.0;
+    else if (!strcmp(end, "MiB")) v *= 1024.0 * 1024;
+    else if (!strcmp(end, "GiB")) v *= 1024.0 * 1024 * 1024;
+    else if (*end) {
+        fprintf(stderr, "transfer: bad size '%s'\n", s);
+        exit(2);
+    }
+    return (uint64_t)v;
+}
+
+/* A partition of about `bytes` bytes of string data. */
+static rn_partition *make_partition(const char *shape, uint64_t bytes)
+{
+    rn_partition *p = rn_partition_new();
+    size_t len = strcmp(shape, "blobs") == 0 ? (size_t)1 << 20 : 0;
+    char *s = malloc(((size_t)1 << 20) + 256);
+    uint64_t total = 0;
+    if (!p || !s) {
+        fprintf(stderr, "transfer: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; total < bytes; i++) {
+        size_t n = len ? len : 60 + (i * 7919) % 81; /* 60..140, mean ~100 */
+        for (size_t k = 0; k < n; k++)
+            s[k] = (char)('a' + (i + k * 13) % 26);
+        rn_value v = rn_string(s, (uint32_t)n);
+        if (rn_partition_push(p, &v)) {
+            fprintf(stderr, "transfer: out of memory\n");
+            exit(1);
+        }
+        total += n;
+    }
+    free(s);
+    return p;
+}
+
+/* ------------------------------------------------- the serving worker -- */
+
+/* What core/cluster/worker.c's h_fetch_partition does. */
+static void h_fetch_partition(rn_rpc_call *c, void *ud)
+{
+    rn_partstore *ps = ud;
+    Runnel__V1__FetchPartitionRequest *req = NULL;
+    rn_partition *p;
+    rn_errbuf err;
+
+    if (rn_rpc_recv_pb(c, &runnel__v1__fetch_partition_request__descriptor,
+                       (void **)&req, 10000) != 1)
+        return;
+    if (!(p = rn_partstore_get(ps, req->job_id, req->task_id))) {
+        rn_rpc_finish(c, RN_RPC_NOT_FOUND, "no task %u", req->task_id);
+    } else {
+        if (rn_chunk_send_partition(c, p, 60000, &err) == 0)
+            rn_rpc_finish_ok(c);
+        else
+            rn_rpc_finish_err(c, &err);
+        rn_partition_unref(p);
+    }
+    rn_pb_free(req);
+}
+
+/* The child: builds and stores the partition, serves until its parent
+ * closes the control pipe (or dies). */
+static int serve(int port_fd, int ctl_fd, const char *shape, uint64_t bytes,
+                 int fetches)
+{
+    rn_partstore *ps;
+    rn_rpc_server *srv;
+    rn_partition *p;
+    rn_errbuf err;
+    int port = 0;
+    char c;
+
+    rn_rpc_init();
+    ps = rn_partstore_new();
+    p = make_partition(shape, bytes);
+    for (int i = 0; i < fetches; i++) {
+        rn_partition_ref(p);
+        rn_partstore_put(ps, JOB, (uint32_t)i, 1, p);
+    }
+    rn_partition_unref(p);
+    if (rn_rpc_server_new(&srv, "127.0.0.1:0", &err) ||
+        rn_rpc_server_add(srv, RN_M_FETCH_PARTITION, h_fetch_partition, ps) ||
+        rn_rpc_server_start(srv, &port, &err)) {
+        fprintf(stderr, "transfer: server: %s\n", err.msg);
+        port = -1;
+    }
+    if (write(port_fd, &port, sizeof(port)) != sizeof(port) || port < 0)
+        return 1;
+    close(port_fd);
+    while (read(ctl_fd, &c, 1) > 0) /* EOF: the parent is done */
+        ;
+    rn_rpc_server_free(srv, 1000);
+    rn_partstore_free(ps);
+    rn_rpc_shutdown();
+    return 0;
+}
+
+/* ----------------------------------------------------- the fetching one -- */
+
+typedef struct fetcher {
+    rn_rpc_channel *ch;
+    int first, step, fetches;
+    double seconds; /* slowest single fetch */
+    size_t values;
+    int failed;
+    /* --phases: sums over the fetches */
+    int phases;
+    double t_first, t_stream, t_decode;
+} fetcher;
+
+/* rn_chunk_recv_partition taken apart (the same calls: stream_recv_pb,
+ * chunk_rx_add, stream_finish, chunk_rx_end, codec_decode) to time its
+ * phases: until the first chunk arrives (the server encodes the whole
+ * partition before it sends), the stream, the decode. */
+static int recv_phases(fetcher *f, rn_rpc_stream *st, rn_partition *p,
+                       double t0, rn_errbuf *err)
+{
+    rn_buf b;
+    rn_chunk_rx rx;
+    double t1 = 0, t2, t3;
+    int r, rc = 0;
+    rn_buf_init(&b, 0);
+    rn_chunk_rx_init(&rx, &b, 0);
+    for (;;) {
+        Runnel__V1__Chunk *ch = NULL;
+        r = rn_rpc_stream_recv_pb(st, &runnel__v1__chunk__descriptor, (void **)&ch, 60000);
+        if (!t1)
+            t1 = now_s();
+        if (r == 0)
+            break;
+        if (r < 0) {
+            rc = rn_error_set(err, RN_EREMOTE, "stream broken");
+            break;
+        }
+        rc = rn_chunk_rx_add(&rx, ch, err);
+        rn_pb_free(ch);
+        if (rc)
+            break;
+    }
+    if (!rc && !(rc = rn_rpc_stream_finish(st, err)))
+        rc = rn_chunk_rx_end(&rx, "partition", err);
+    t2 = now_s();
+    if (!rc)
+        rc = rn_codec_decode(b.ptr, b.len, p, err);
+    rn_buf_release(&b);
+    t3 = now_s();
+    f->t_first += t1 - t0;
+    f->t_stream += t2 - t1;
+    f->t_decode += t3 - t2;
+    return rc;
+}
+
+/* What core/cluster/worker.c's fetch_input does for a remote input. */
+static void *fetch_loop(void *arg)
+{
+    fetcher *f = arg;
+    for (int i = f->first; i < f->fetches; i += f->step) {
+        Runnel__V1__FetchPartitionRequest req = RUNNEL__V1__FETCH_PARTITION_REQUEST__INIT;
+        rn_rpc_stream *st = NULL;
+        rn_partition *p = rn_partition_new();
+        rn_errbuf err;
+        char what[64];
+        double t0 = now_s(), dt;
+
+        req.job_id = JOB;
+        req.task_id = (uint32_t)i;
+        snprintf(what, sizeof(what), "task %d's output", i);
+        if (!p || rn_rpc_stream_open_pb(f->ch, RN_M_FETCH_PARTITION, &req, 0, &st, &err) ||
+            (f->phases ? recv_phases(f, st, p, t0, &err)
+                       : rn_chunk_recv_partition(st, p, 60000, what, &err))) {
+            fprintf(stderr, "transfer: fetch %d: %s\n", i, p ? err.msg : "out of memory");
+            f->failed = 1;
+        } else {
+            f->values = p->n;
+        }
+        rn_rpc_stream_free(st);
+        rn_partition_unref(p);
+        dt = now_s() - t0;
+        if (dt > f->seconds)
+            f->seconds = dt;
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *shape = "lines";
+    uint64_t bytes = (uint64_t)64 << 20;
+    int fetches = 20, streams = 1, phases = 0;
+    int port_pipe[2], ctl_pipe[2], port = -1, status;
+    pid_t child;
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--fetches") && i + 1 < argc)
+            fetches = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--size") && i + 1 < argc)
+            bytes = parse_size(argv[++i]);
+        else if (!strcmp(argv[i], "--shape") && i + 1 < argc)
+            shape = argv[++i];
+        else if (!strcmp(argv[i], "--streams") && i + 1 < argc)
+            streams = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--phases"))
+            phases = 1;
+        else {
+            fprintf(stderr, "usage: transfer [--fetches N] [--size 64MiB] "
+                            "[--shape lines|blobs] [--streams K] [--phases]\n");
+            return 2;
+        }
+    }
+    if (fetches < 1 || streams < 1 || streams > 16 ||
+        (strcmp(shape, "lines") && strcmp(shape, "blobs"))) {
+        fprintf(stderr, "transfer: bad arguments\n");
+        return 2;
+    }
+
+    if (pipe(port_pipe) || pipe(ctl_pipe)) {
+        perror("pipe");
+        return 1;
+    }
+    child = fork(); /* before rn_rpc_init, in both processes */
+    if (child < 0) {
+        perror("fork");
+        return 1;
+    }
+    if (child == 0) {
+        close(port_pipe[0]);
+        close(ctl_pipe[1]);
+        prctl(PR_SET_NAME, "xfer-server"); /* tells the two apart in perf */
+        _exit(serve(port_pipe[1], ctl_pipe[0], shape, bytes, fetches));
+    }
+    close(port_pipe[1]);
+    close(ctl_pipe[0]);
+    if (read(port_pipe[0], &port, sizeof(port)) != sizeof(port) || port <= 0) {
+        fprintf(stderr, "transfer: the server did not start\n");
+        close(ctl_pipe[1]);
+        waitpid(child, &status, 0);
+        return 1;
+    }
+
+    prctl(PR_SET_NAME, "xfer-client");
+    rn_rpc_init();
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%d", port);
+    rn_rpc_channel *ch = rn_rpc_channel_new(target);
+
+    /* warm-up: connect, and one small fetch is not timed */
+    {
+        fetcher w = {ch, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0};
+        fetch_loop(&w);
+        if (w.failed) {
+            close(ctl_pipe[1]);
+            waitpid(child, &status, 0);
+            return 1;
+        }
+    }
+
+    fetcher fs[16];
+    pthread_t th[16];
+    double t0 = now_s();
+    for (int k = 0; k < streams; k++) {
+        fs[k] = (fetcher){ch, k, streams, fetches, 0, 0, 0, phases, 0, 0, 0};
+        pthread_create(&th[k], NULL, fetch_loop, &fs[k]);
+    }
+    int failed = 0;
+    double slowest = 0, t_first = 0, t_stream = 0, t_decode = 0;
+    for (int k = 0; k < streams; k++) {
+        pthread_join(th[k], NULL);
+        failed |= fs[k].failed;
+        if (fs[k].seconds > slowest)
+            slowest = fs[k].seconds;
+        t_first += fs[k].t_first;
+        t_stream += fs[k].t_stream;
+        t_decode += fs[k].t_decode;
+    }
+    double secs = now_s() - t0;
+    rn_rpc_channel_free(ch);
+    close(ctl_pipe[1]);
+    waitpid(child, &status, 0);
+    if (failed)
+        return 1;
+
+    /* the codec's share, on this side, on the same partition */
+    rn_partition *p = make_partition(shape, bytes);
+    rn_buf b;
+    rn_errbuf err;
+    rn_buf_init(&b, 0);
+    double e0 = now_s();
+    if (rn_codec_encode(&b, p->items, p->n)) {
+        fprintf(stderr, "transfer: encode failed\n");
+        return 1;
+    }
+    double enc = now_s() - e0;
+    size_t nvalues = p->n;
+    rn_partition_unref(p);
+    rn_partition *q = rn_partition_new();
+    double d0 = now_s();
+    if (rn_codec_decode(b.ptr, b.len, q, &err)) {
+        fprintf(stderr, "transfer: decode: %s\n", err.msg);
+        return 1;
+    }
+    double dec = now_s() - d0;
+    rn_partition_unref(q);
+
+    printf("RESULT shape=%s values=%zu bytes=%zu fetches=%d streams=%d seconds=%.3f "
+           "GBps=%.3f per_fetch_ms=%.1f slowest_ms=%.1f encode_GBps=%.3f "
+           "decode_GBps=%.3f\n",
+           shape, nvalues, b.len, fetches, streams, secs,
+           (double)b.len * fetches / secs / 1e9, secs / fetches * 1e3 * streams,
+           slowest * 1e3, (double)b.len / enc / 1e9, (double)b.len / dec / 1e9);
+    if (phases)
+        printf("PHASES per fetch: first chunk after %.1f ms (server: lookup + encode), "
+               "stream %.1f ms (%.2f GB/s: gRPC + chunk checks), decode %.1f ms\n",
+               t_first / fetches * 1e3, t_stream / fetches * 1e3,
+               (double)b.len * fetches / t_stream / 1e9, t_decode / fetches * 1e3);
+    rn_buf_release(&b);
+    rn_rpc_shutdown();
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
