@@ -869,6 +869,25 @@ static void h_connect(rn_rpc_call *c, void *ud)
         rn_rpc_finish_ok(c);
 }
 
+/* A call from a registered worker: finds it and records that it was seen
+ * (lock held). An unknown id answers NOT_FOUND, releases the lock and
+ * returns NULL. */
+static sworker *seen_worker_locked(rn_scheduler *s, rn_rpc_call *c,
+                                   const char *id)
+{
+    sworker *w = worker_by_id(s, id);
+    if (!w) {
+        pthread_mutex_unlock(&s->lock);
+        rn_rpc_finish(c, RN_RPC_NOT_FOUND,
+                      "unknown worker id '%s' (declared lost?): register again",
+                      id);
+        return NULL;
+    }
+    w->last_seen_ms = rn_rpc_now_ms();
+    w->last_seen_unix = unix_now();
+    return w;
+}
+
 static void h_heartbeat(rn_rpc_call *c, void *ud)
 {
     rn_scheduler *s = ud;
@@ -881,15 +900,8 @@ static void h_heartbeat(rn_rpc_call *c, void *ud)
                        (void **)&req, 10000) != 1)
         return;
     pthread_mutex_lock(&s->lock);
-    if (!(w = worker_by_id(s, req->worker_id))) {
-        pthread_mutex_unlock(&s->lock);
-        rn_rpc_finish(c, RN_RPC_NOT_FOUND,
-                      "unknown worker id '%s' (declared lost?): register again",
-                      req->worker_id);
+    if (!(w = seen_worker_locked(s, c, req->worker_id)))
         goto done;
-    }
-    w->last_seen_ms = rn_rpc_now_ms();
-    w->last_seen_unix = unix_now();
     w->memory = req->memory;
     w->partitions = req->partitions;
     w->partition_bytes = req->partition_bytes;
@@ -938,15 +950,8 @@ static void h_task_done(rn_rpc_call *c, void *ud)
                        (void **)&req, 10000) != 1)
         return;
     pthread_mutex_lock(&s->lock);
-    if (!(w = worker_by_id(s, req->worker_id))) {
-        pthread_mutex_unlock(&s->lock);
-        rn_rpc_finish(c, RN_RPC_NOT_FOUND,
-                      "unknown worker id '%s' (declared lost?): register again",
-                      req->worker_id);
+    if (!(w = seen_worker_locked(s, c, req->worker_id)))
         goto done;
-    }
-    w->last_seen_ms = rn_rpc_now_ms();
-    w->last_seen_unix = unix_now();
     j = job_by_id(s, req->job_id);
     if (!j || !j->g || (is_final(j->state) && j->state != JOB_DONE))
         goto reply; /* gone: the worker drops the output */
