@@ -27,10 +27,11 @@ static const char plugin_usage[] =
 
 static const char *flag_names(uint32_t flags, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s%s%s", (flags & RN_OPF_SCALAR) ? "scalar" : "",
-             (flags & RN_OPF_SCALAR) && (flags & RN_OPF_COMMUTATIVE) ? "," : "",
-             (flags & RN_OPF_COMMUTATIVE) ? "commutative" : "");
-    return buf;
+    snprintf(buf, n, "%s%s%s%s",
+             (flags & RN_OPF_SCALAR) ? ",scalar" : "",
+             (flags & RN_OPF_COMMUTATIVE) ? ",commutative" : "",
+             (flags & RN_OPF_COUNTING) ? ",counting" : "", "");
+    return buf[0] ? buf + 1 : buf;
 }
 
 static json_t *plugin_json(const rn_plugin *p)
@@ -56,6 +57,8 @@ static json_t *plugin_json(const rn_plugin *p)
             json_array_append_new(flags, json_string("scalar"));
         if (op->flags & RN_OPF_COMMUTATIVE)
             json_array_append_new(flags, json_string("commutative"));
+        if (op->flags & RN_OPF_COUNTING)
+            json_array_append_new(flags, json_string("counting"));
         json_object_set_new(jo, "flags", flags);
         for (uint32_t k = 0; k < op->n_params; k++) {
             const rn_param_spec *ps = &op->params[k];

@@ -206,8 +206,8 @@ insert(rn_acc *a, rn_task_ctx *ctx, const rn_value *key, uint64_t h,
 }
 
 /* Finds or inserts key; returns the entry (NULL on error, recorded). */
-static inline rn_acc_entry *lookup(rn_acc *a, rn_task_ctx *ctx,
-                                   const rn_value *key, uint64_t h)
+__attribute__((always_inline)) static inline rn_acc_entry *
+lookup(rn_acc *a, rn_task_ctx *ctx, const rn_value *key, uint64_t h)
 {
     size_t slot;
     rn_acc_entry *e = find(a, key, h, &slot);
@@ -219,10 +219,15 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
     const rn_op_desc *op = a->oi->op;
     void *st = a->oi->state;
     rn_arena *saved = ctx->keep;
-    int rc = 0;
+    int rc = 0, counting = (op->flags & RN_OPF_COUNTING) != 0;
 
     ctx->keep = &a->arena;
     if (!a->keyed) {
+        if ((op->flags & RN_OPF_COUNTING) && a->value.kind == RN_INT) {
+            a->value.u.i += (int64_t)n; /* what step would do n times */
+            ctx->keep = saved;
+            return 0;
+        }
         for (size_t i = 0; i < n; i++)
             if ((rc = op->step(st, &ctx->pub, &a->value, &vals[i])))
                 break;
@@ -255,7 +260,9 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
                 rc = ctx->err->code ? ctx->err->code : RN_ENOMEM;
                 break;
             }
-            if ((rc = op->step(st, &ctx->pub, &e->acc, &vals[base + k])))
+            if (counting && e->acc.kind == RN_INT)
+                e->acc.u.i++; /* RN_OPF_COUNTING: step without the call */
+            else if ((rc = op->step(st, &ctx->pub, &e->acc, &vals[base + k])))
                 rc = bad_rc(ctx, rc, "step");
         }
     }

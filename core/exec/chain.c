@@ -12,8 +12,7 @@ typedef struct rn_node {
     int idx;                  /* -1: the input feeder (source) */
     const rn_opinst *oi;      /* NULL for the feeder */
     rn_task_ctx ctx;
-    rn_value buf[RN_CHAIN_BATCH];
-    size_t n;
+    rn_value buf[RN_CHAIN_BATCH]; /* lent to ctx.pub: emit_buf, emit_n */
     rn_arena scratch;
     rn_partition *collect;    /* PARTITION operators: their whole input */
 } rn_node;
@@ -58,17 +57,17 @@ static int deliver(rn_chain *c, size_t i, const rn_value *vals, size_t n);
 
 static int flush_node(rn_node *nd)
 {
-    size_t n = nd->n;
+    size_t n = nd->ctx.pub.emit_n;
     if (!n)
         return 0;
-    nd->n = 0;
+    nd->ctx.pub.emit_n = 0;
     return deliver(nd->chain, (size_t)(nd->idx + 1), nd->buf, n);
 }
 
 static int node_emit(rn_task_ctx *ctx, const rn_value *v)
 {
     rn_node *nd = ctx->target;
-    if (nd->n == RN_CHAIN_BATCH) {
+    if (nd->ctx.pub.emit_n == RN_CHAIN_BATCH) {
         int rc = flush_node(nd);
         if (rc)
             return rc;
@@ -76,7 +75,7 @@ static int node_emit(rn_task_ctx *ctx, const rn_value *v)
     /* Field by field: the emitter usually just built *v on its stack with
      * narrower stores, and one 16-byte load of it would stall on store
      * forwarding. */
-    rn_value *d = &nd->buf[nd->n++];
+    rn_value *d = &nd->buf[nd->ctx.pub.emit_n++];
     d->kind = v->kind;
     d->len = v->len;
     d->u = v->u;
@@ -192,9 +191,10 @@ static void node_init(rn_chain *c, rn_node *nd, int idx, const rn_opinst *oi,
     nd->chain = c;
     nd->idx = idx;
     nd->oi = oi;
-    nd->n = 0;
     rn_arena_init(&nd->scratch, 64 * 1024);
     rn_task_ctx_init(&nd->ctx, &nd->scratch, &c->task, c->err);
+    nd->ctx.pub.emit_buf = nd->buf; /* rn_emit stores without a call */
+    nd->ctx.pub.emit_cap = RN_CHAIN_BATCH;
     nd->ctx.emit = node_emit;
     nd->ctx.target = nd;
     nd->ctx.partition = c->partition;

@@ -196,10 +196,16 @@ static int validate_op(const rn_op_desc *op, uint32_t idx, rn_errbuf *err)
         return rn_error_set(err, RN_EPLUGIN,
                             "operator '%s': help longer than %d bytes",
                             op->name, RN_MAX_HELP);
-    if (op->flags & ~(RN_OPF_SCALAR | RN_OPF_COMMUTATIVE))
+    if (op->flags & ~(RN_OPF_SCALAR | RN_OPF_COMMUTATIVE | RN_OPF_COUNTING))
         return rn_error_set(err, RN_EPLUGIN,
                             "operator '%s' has unknown flags 0x%x", op->name,
                             op->flags);
+    if ((op->flags & RN_OPF_COUNTING) && op->kind != RN_OP_FOLD &&
+        op->kind != RN_OP_FOLDBY)
+        return rn_error_set(err, RN_EPLUGIN,
+                            "operator '%s': flag counting on a %s (expected "
+                            "fold or foldby)",
+                            op->name, rn_op_kind_name(op->kind));
     if (op->n_params > RN_MAX_PARAMS)
         return rn_error_set(err, RN_EPLUGIN,
                             "operator '%s' declares %u parameters (at most %d)",

@@ -747,8 +747,8 @@ static int distinct_finish(void *state, rn_ctx *ctx, const rn_value *key,
 
 static const rn_op_desc agg_ops[] = {
     {RN_OP_HEAD(RN_OP_FOLD, "count", "number of elements"),
-     .flags = RN_OPF_SCALAR | RN_OPF_COMMUTATIVE, .fold_init = int0_init,
-     .step = count_step,
+     .flags = RN_OPF_SCALAR | RN_OPF_COMMUTATIVE | RN_OPF_COUNTING,
+     .fold_init = int0_init, .step = count_step,
      .combine = count_combine},
     {RN_OP_HEAD(RN_OP_FOLD, "sum",
                 "sum of numbers (int64, a double once a double is seen or "
@@ -778,7 +778,8 @@ static const rn_op_desc agg_ops[] = {
      .combine = topk_combine, .finish = topk_finish},
     {RN_OP_HEAD(RN_OP_FOLDBY, "frequencies",
                 "[element, count] for each distinct element"),
-     .flags = RN_OPF_COMMUTATIVE, .fold_init = int0_init, .step = freq_step,
+     .flags = RN_OPF_COMMUTATIVE | RN_OPF_COUNTING, .fold_init = int0_init,
+     .step = freq_step,
      .combine = count_combine},
     {RN_OP_HEAD(RN_OP_FOLDBY, "distinct", "each distinct element once"),
      .flags = RN_OPF_COMMUTATIVE, .fold_init = null_init, .step = nop_step,

@@ -113,9 +113,18 @@ typedef struct rn_host {
     void (*io_abort)(rn_ctx *ctx, rn_writer *w);
 } rn_host;
 
-/* The public head of every context. The engine's context extends it. */
+/* The public head of every context. The engine's context extends it.
+ *
+ * ABI 1.1: where the engine batches a callback's output, it lends the
+ * batch's free space here and rn_emit stores into it without a call; when
+ * it is full (or emit_cap is 0) rn_emit calls host->emit, which passes the
+ * batch on and may lend new space. Engine-owned: a plugin never writes
+ * these fields except through rn_emit. */
 struct rn_ctx {
     const rn_host *host;
+    rn_value *emit_buf;
+    uint32_t emit_n;   /* values stored in emit_buf */
+    uint32_t emit_cap; /* its capacity (0: always call host->emit) */
 };
 
 static inline void *rn_alloc(rn_ctx *ctx, size_t n)
@@ -158,6 +167,15 @@ static inline void rn_log(rn_ctx *ctx, int level, const char *fmt, ...)
 
 static inline int rn_emit(rn_ctx *ctx, const rn_value *v)
 {
+    if (ctx->emit_n < ctx->emit_cap && v->kind <= RN_KIND_MAX) {
+        /* field by field: *v was usually just built with narrower stores,
+         * and one 16-byte load of it would stall on store forwarding */
+        rn_value *d = &ctx->emit_buf[ctx->emit_n++];
+        d->kind = v->kind;
+        d->len = v->len;
+        d->u = v->u;
+        return 0;
+    }
     return ctx->host->emit(ctx, v);
 }
 

@@ -10,7 +10,8 @@
  *
  * Versioning: RN_ABI_MAJOR changes when a layout below changes
  * incompatibly; the loader refuses any other major. RN_ABI_MINOR grows when
- * fields are appended to rn_op_desc or rn_host; the loader refuses a plugin
+ * fields are appended to rn_op_desc, rn_host or rn_ctx (1.1: rn_ctx's emit
+ * buffer); the loader refuses a plugin
  * built against a newer minor than it knows. Every struct the two sides
  * exchange starts with (or carries) its size so that appended fields can be
  * detected.
@@ -38,7 +39,7 @@ extern "C" {
 #endif
 
 #define RN_ABI_MAJOR 1
-#define RN_ABI_MINOR 0
+#define RN_ABI_MINOR 1
 #define RN_PLUGIN_MAGIC 0x4C504E52u /* "RNPL" little-endian */
 #define RN_PLUGIN_ENTRY_NAME "runnel_plugin_v1"
 
@@ -130,6 +131,12 @@ typedef struct rn_ctx rn_ctx; /* see runnel/host.h */
                                    engine may fold several partitions into
                                    one accumulator (count, sum, frequencies;
                                    not take) */
+#define RN_OPF_COUNTING 0x4u /* ABI 1.1: a fold (or foldby) whose step adds 1
+                                to an int accumulator whatever the element:
+                                the engine may do that itself instead of
+                                calling step (count, frequencies). step is
+                                still required; it is called for an
+                                accumulator that is not an int */
 
 /*
  * One operator. Fill the head with RN_OP_HEAD and set the callbacks its

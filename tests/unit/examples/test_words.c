@@ -63,6 +63,76 @@ static void test_split_control_bytes(void **state)
     split_case(NULL, "\"a\\rb\\u000bc\\fd\"", "\"a\"\n\"b\"\n\"c\"\n\"d\"\n");
 }
 
+/* The tokenizer works on 64-byte blocks: random lines of every length up
+ * to several blocks, words across block ends, upper case on either side
+ * of a block end, against a byte-at-a-time reference. */
+static int ref_space(unsigned char c)
+{
+    return c == ' ' || (c >= 9 && c <= 13);
+}
+
+static void test_split_matches_reference(void **state)
+{
+    static const unsigned char alphabet[] = {'a', 'b', 'Z', 'Q', ' ', ' ',
+                                             '\t', '\n', 0x01, 0xc3, 'x'};
+    enum { LINES = 400, MAXLEN = 300 };
+    static unsigned char lines[LINES][MAXLEN];
+    size_t lens[LINES];
+    char err[512];
+    unsigned seed = 12345;
+    (void)state;
+    for (int lower = 0; lower < 2; lower++) {
+        size_t nwords = 0;
+        rn_harness *h = rn_harness_new(WORDS, "split",
+                                       lower ? "{lower: true}" : NULL, err,
+                                       sizeof(err));
+        if (!h)
+            fail_msg("harness: %s", err);
+        for (int l = 0; l < LINES; l++) {
+            seed = seed * 1103515245u + 12345u;
+            lens[l] = (seed >> 8) % MAXLEN;
+            for (size_t k = 0; k < lens[l]; k++) {
+                seed = seed * 1103515245u + 12345u;
+                /* every third line letters only: words over 64 bytes */
+                lines[l][k] = alphabet[(seed >> 16) %
+                                       (l % 3 ? sizeof(alphabet) : 4)];
+            }
+            rn_value v = rn_string((const char *)lines[l], lens[l]);
+            assert_int_equal(rn_harness_push(h, &v), 0);
+        }
+        assert_int_equal(rn_harness_finish(h), 0);
+        for (int l = 0; l < LINES; l++) {
+            const unsigned char *line = lines[l];
+            size_t i = 0, len = lens[l];
+            while (i < len) {
+                const rn_value *w;
+                size_t st;
+                while (i < len && ref_space(line[i]))
+                    i++;
+                if (i == len)
+                    break;
+                st = i;
+                while (i < len && !ref_space(line[i]))
+                    i++;
+                w = rn_harness_output(h, nwords++);
+                if (!w)
+                    fail_msg("line %d: word %zu missing", l, nwords - 1);
+                assert_int_equal(w->len, i - st);
+                for (size_t k = 0; k < w->len; k++) {
+                    unsigned char c = line[st + k];
+                    if (lower && c >= 'A' && c <= 'Z')
+                        c = (unsigned char)(c + 32);
+                    if ((unsigned char)w->u.s[k] != c)
+                        fail_msg("line %d: word %zu differs at byte %zu", l,
+                                 nwords - 1, k);
+                }
+            }
+        }
+        assert_int_equal(rn_harness_count(h), nwords);
+        rn_harness_free(h);
+    }
+}
+
 static void test_split_rejects_non_strings(void **state)
 {
     char err[512];
@@ -92,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_split_basic),
         cmocka_unit_test(test_split_long_words_and_lower),
         cmocka_unit_test(test_split_control_bytes),
+        cmocka_unit_test(test_split_matches_reference),
         cmocka_unit_test(test_split_rejects_non_strings),
         cmocka_unit_test(test_bad_param),
     };

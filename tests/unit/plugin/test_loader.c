@@ -127,7 +127,15 @@ static void test_abi_minor_newer(void **state)
 {
     (void)state;
     expect_refused(BAD("abi_minor"), RN_EABI,
-                   "plugin needs ABI 1.1, this runnel provides 1.0");
+                   "plugin needs ABI 1.2, this runnel provides 1.1");
+}
+
+static void test_counting_flag_on_a_map(void **state)
+{
+    (void)state;
+    expect_refused(BAD("bad_counting"), RN_EPLUGIN,
+                   "operator 'id': flag counting on a map (expected fold or "
+                   "foldby)");
 }
 
 static void test_unknown_kind(void **state)
@@ -267,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_bad_magic),
         cmocka_unit_test(test_abi_major),
         cmocka_unit_test(test_abi_minor_newer),
+        cmocka_unit_test(test_counting_flag_on_a_map),
         cmocka_unit_test(test_unknown_kind),
         cmocka_unit_test(test_unknown_param_type),
         cmocka_unit_test(test_missing_callback),
