@@ -240,22 +240,28 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
         size_t m = n - base < RN_ACC_CHUNK ? n - base : RN_ACC_CHUNK;
         rn_value keys[RN_ACC_CHUNK];
         uint64_t hs[RN_ACC_CHUNK];
-        for (size_t k = 0; k < m; k++) {
-            const rn_value *v = &vals[base + k];
-            if (op->key) {
-                if ((rc = op->key(st, &ctx->pub, v, &keys[k]))) {
+        /* without a key callback the elements are the keys: no copy */
+        const rn_value *ks = op->key ? keys : vals + base;
+        if (op->key)
+            for (size_t k = 0; k < m; k++)
+                if ((rc = op->key(st, &ctx->pub, &vals[base + k], &keys[k]))) {
                     rc = bad_rc(ctx, rc, "key");
                     break;
                 }
-            } else {
-                keys[k] = *v;
+        if (rc)
+            break;
+        if (a->nslots) {
+            size_t mask = a->nslots - 1;
+            for (size_t k = 0; k < m; k++) {
+                hs[k] = key_hash(&ks[k]);
+                __builtin_prefetch(&a->slots[(size_t)hs[k] & mask]);
             }
-            hs[k] = key_hash(&keys[k]);
-            if (a->nslots)
-                __builtin_prefetch(&a->slots[(size_t)hs[k] & (a->nslots - 1)]);
+        } else {
+            for (size_t k = 0; k < m; k++)
+                hs[k] = key_hash(&ks[k]);
         }
         for (size_t k = 0; k < m && rc == 0; k++) {
-            rn_acc_entry *e = lookup(a, ctx, &keys[k], hs[k]);
+            rn_acc_entry *e = lookup(a, ctx, &ks[k], hs[k]);
             if (!e) {
                 rc = ctx->err->code ? ctx->err->code : RN_ENOMEM;
                 break;
