@@ -723,23 +723,54 @@ int rn_avro_block_decompress(int codec, const uint8_t *in, size_t n,
 /* ------------------------------------------------------------------ */
 /* Data                                                                */
 
+/* The hot path decodes tens of millions of small values a second per
+ * core; the error paths are kept out of its way (cold) so that it stays
+ * compact. */
+#if defined(__GNUC__)
+#define AV_LIKELY(x) __builtin_expect(!!(x), 1)
+#define AV_COLD __attribute__((cold, noinline))
+#else
+#define AV_LIKELY(x) (x)
+#define AV_COLD
+#endif
+
+/* Values are carved from chunks of AV_CHUNK bytes taken from the
+ * caller's allocator: one call per chunk instead of two or three per
+ * record (read_avro's allocator is a host call). Under AddressSanitizer
+ * every value gets its own allocation, so that a write past one is
+ * still caught (the fuzz target). */
+#ifndef AV_CHUNK
+#if defined(__SANITIZE_ADDRESS__)
+#define AV_CHUNK 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AV_CHUNK 0
+#endif
+#endif
+#endif
+#ifndef AV_CHUNK
+#define AV_CHUNK ((size_t)16 << 10)
+#endif
+
 typedef struct dec {
     const uint8_t *p;
     size_t n, pos;
     rn_avro_alloc *a;
+    uint8_t *mem;       /* the current chunk: mem[0, mem_left) is free */
+    size_t mem_left;
     size_t empty_items; /* budget left for zero-byte elements */
     char *err;
     size_t errlen;
     size_t bad;
 } dec;
 
-static int dfail(dec *d, const char *what)
+static AV_COLD int dfail(dec *d, const char *what)
 {
     d->bad = d->pos;
     return fail(d->err, d->errlen, RN_EFORMAT, "%s", what);
 }
 
-static int get_long(dec *d, int64_t *v)
+static AV_COLD int get_long_slow(dec *d, int64_t *v)
 {
     int rc = rn_avro_read_long(d->p, d->n, &d->pos, v);
     if (rc == 1)
@@ -749,14 +780,74 @@ static int get_long(dec *d, int64_t *v)
     return 0;
 }
 
-static void *dalloc(dec *d, size_t n)
+/* Reads a zig-zag varint exactly as rn_avro_read_long does. When 8
+ * bytes can be read and the number ends within them (all but the
+ * largest longs), the stop bits give its length and the 7-bit groups
+ * are packed in three steps, with no loop and no branch per byte. */
+static inline int get_long(dec *d, int64_t *v)
 {
-    void *p = d->a->fn(d->a->ud, n ? n : 1);
+    /* one byte: lengths, counts, indexes, small numbers */
+    if (AV_LIKELY(d->pos < d->n && d->p[d->pos] < 0x80)) {
+        uint64_t x = d->p[d->pos++];
+        *v = (int64_t)(x >> 1) ^ -(int64_t)(x & 1);
+        return 0;
+    }
+#if defined(__GNUC__)
+    if (AV_LIKELY(d->n - d->pos >= 8)) {
+        uint64_t w, stop, x;
+        unsigned len;
+        memcpy(&w, d->p + d->pos, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        stop = ~w & 0x8080808080808080ull;
+        if (AV_LIKELY(stop != 0)) {
+            len = (unsigned)__builtin_ctzll(stop) / 8 + 1;
+            if (len < 8)
+                w &= ((uint64_t)1 << (8 * len)) - 1;
+            x = w & 0x7f7f7f7f7f7f7f7full;
+            x = (x & 0x007f007f007f007full) |
+                ((x & 0x7f007f007f007f00ull) >> 1);
+            x = (x & 0x00003fff00003fffull) |
+                ((x & 0x3fff00003fff0000ull) >> 2);
+            x = (x & 0x000000000fffffffull) |
+                ((x & 0x0fffffff00000000ull) >> 4);
+            d->pos += len;
+            *v = (int64_t)(x >> 1) ^ -(int64_t)(x & 1);
+            return 0;
+        }
+    }
+#endif
+    return get_long_slow(d, v);
+}
+
+static AV_COLD void *dalloc_chunk(dec *d, size_t n)
+{
+    size_t want = AV_CHUNK && n <= AV_CHUNK / 4 ? AV_CHUNK : n;
+    uint8_t *p = d->a->fn(d->a->ud, want ? want : 1);
     if (!p) {
         d->bad = d->pos;
         fail(d->err, d->errlen, RN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (want > n) { /* the rest of the old chunk is dropped */
+        d->mem = p + n;
+        d->mem_left = want - n;
     }
     return p;
+}
+
+/* Memory for n bytes of values (8-byte aligned), NULL with err set. */
+static inline void *dalloc(dec *d, size_t n)
+{
+    size_t need = (n + 7) & ~(size_t)7;
+    if (AV_LIKELY(need <= d->mem_left && need >= n && n > 0)) {
+        void *p = d->mem;
+        d->mem += need;
+        d->mem_left -= need;
+        return p;
+    }
+    return dalloc_chunk(d, need >= n ? need : n);
 }
 
 /* Checks that count elements of min size m can still be in the data. */
@@ -775,88 +866,23 @@ static int check_count(dec *d, int64_t count, size_t m)
     return 0;
 }
 
-static int datum(dec *d, const av_node *nd, rn_value *out, int depth);
+/* The types without children. */
+#define AV_SCALARS                                                       \
+    (1u << AV_NULL | 1u << AV_BOOLEAN | 1u << AV_INT | 1u << AV_LONG |   \
+     1u << AV_FLOAT | 1u << AV_DOUBLE | 1u << AV_BYTES |                 \
+     1u << AV_STRING | 1u << AV_ENUM | 1u << AV_FIXED)
 
-/* Array and map blocks: count (negative: then a byte size), items. */
-static int items(dec *d, const av_node *nd, rn_value *out, int depth)
+static inline int is_scalar(const av_node *nd)
 {
-    int is_map = nd->type == AV_MAP;
-    const av_node *kid = nd->kids[0];
-    size_t m = kid->min_size + (is_map ? 1 : 0);
-    size_t n = 0, cap = 0;
-    rn_value *vals = NULL;
-    rn_field *fields = NULL;
-    int rc;
-
-    for (;;) {
-        int64_t count, size;
-        if ((rc = get_long(d, &count)))
-            return rc;
-        if (count == 0)
-            break;
-        if (count < 0) {
-            if (count == INT64_MIN)
-                return dfail(d, "a bad block count");
-            count = -count;
-            if ((rc = get_long(d, &size)))
-                return rc;
-            if (size < 0 || (uint64_t)size > d->n - d->pos)
-                return dfail(d, "a block size larger than the data left");
-        }
-        if ((rc = check_count(d, count, m)))
-            return rc;
-        if ((uint64_t)count > UINT32_MAX - n)
-            return dfail(d, "more than 2^32 elements");
-        if (n + (size_t)count > cap) {
-            /* arena memory: the old array is dropped with the batch */
-            size_t nc = n + (size_t)count;
-            if (nc < cap * 2)
-                nc = cap * 2;
-            if (is_map) {
-                rn_field *nf = dalloc(d, nc * sizeof(*nf));
-                if (!nf)
-                    return RN_ENOMEM;
-                if (n)
-                    memcpy(nf, fields, n * sizeof(*nf));
-                fields = nf;
-            } else {
-                rn_value *nv = dalloc(d, nc * sizeof(*nv));
-                if (!nv)
-                    return RN_ENOMEM;
-                if (n)
-                    memcpy(nv, vals, n * sizeof(*nv));
-                vals = nv;
-            }
-            cap = nc;
-        }
-        for (int64_t i = 0; i < count; i++, n++) {
-            if (is_map) {
-                int64_t kl;
-                if ((rc = get_long(d, &kl)))
-                    return rc;
-                if (kl < 0 || (uint64_t)kl > d->n - d->pos)
-                    return dfail(d, "a map key longer than the data left");
-                fields[n].name = (rn_str){(const char *)d->p + d->pos,
-                                          (size_t)kl};
-                d->pos += (size_t)kl;
-                if ((rc = datum(d, kid, &fields[n].value, depth + 1)))
-                    return rc;
-            } else if ((rc = datum(d, kid, &vals[n], depth + 1))) {
-                return rc;
-            }
-        }
-    }
-    *out = is_map ? rn_record(fields, n) : rn_list(vals, n);
-    return 0;
+    return (AV_SCALARS >> nd->type) & 1;
 }
 
-static int datum(dec *d, const av_node *nd, rn_value *out, int depth)
+/* A datum of a type without children (is_scalar). */
+static inline int scalar(dec *d, const av_node *nd, rn_value *out)
 {
     int64_t v;
     int rc;
 
-    if (depth > RN_AVRO_MAX_DEPTH)
-        return dfail(d, "data nested too deep");
     switch (nd->type) {
     case AV_NULL:
         *out = rn_null();
@@ -927,6 +953,141 @@ static int datum(dec *d, const av_node *nd, rn_value *out, int depth)
             return dfail(d, "an enum index out of range");
         *out = rn_string(nd->names[v].ptr, nd->names[v].len);
         return 0;
+    default:
+        return dfail(d, "unknown schema node");
+    }
+}
+
+/* The two most common scalars, in line (scalar() is a call and a jump
+ * table): the same checks and results as scalar(). */
+static inline int string_or_long(dec *d, const av_node *nd, rn_value *out)
+{
+    int64_t v;
+    int rc;
+    if ((rc = get_long(d, &v)))
+        return rc;
+    if (nd->type == AV_LONG) {
+        *out = rn_int(v);
+        return 0;
+    }
+    if (v < 0 || (uint64_t)v > d->n - d->pos)
+        return dfail(d, "a string or bytes longer than the data left");
+    if ((uint64_t)v > UINT32_MAX)
+        return dfail(d, "a string or bytes of 4 GiB or more");
+    *out = rn_string((const char *)d->p + d->pos, (size_t)v);
+    d->pos += (size_t)v;
+    return 0;
+}
+
+static int datum(dec *d, const av_node *nd, rn_value *out, int depth);
+
+/* The same as datum(d, nd, out, depth), with scalars and unions of
+ * scalars decoded in line (record fields and array items mostly are).
+ * Anything at the depth limit goes through datum, which refuses it. */
+static inline int child(dec *d, const av_node *nd, rn_value *out, int depth)
+{
+    if (AV_LIKELY(depth < RN_AVRO_MAX_DEPTH)) {
+        if (nd->type == AV_STRING || nd->type == AV_LONG)
+            return string_or_long(d, nd, out);
+        if (is_scalar(nd))
+            return scalar(d, nd, out);
+        if (nd->type == AV_UNION) {
+            int64_t v;
+            int rc;
+            if ((rc = get_long(d, &v)))
+                return rc;
+            if (v < 0 || (uint64_t)v >= nd->n)
+                return dfail(d, "a union branch out of range");
+            nd = nd->kids[v];
+            if (is_scalar(nd))
+                return scalar(d, nd, out);
+            return datum(d, nd, out, depth + 1);
+        }
+    }
+    return datum(d, nd, out, depth);
+}
+
+/* Array and map blocks: count (negative: then a byte size), items. */
+static int items(dec *d, const av_node *nd, rn_value *out, int depth)
+{
+    int is_map = nd->type == AV_MAP;
+    const av_node *kid = nd->kids[0];
+    size_t m = kid->min_size + (is_map ? 1 : 0);
+    size_t n = 0, cap = 0;
+    rn_value *vals = NULL;
+    rn_field *fields = NULL;
+    int rc;
+
+    for (;;) {
+        int64_t count, size;
+        if ((rc = get_long(d, &count)))
+            return rc;
+        if (count == 0)
+            break;
+        if (count < 0) {
+            if (count == INT64_MIN)
+                return dfail(d, "a bad block count");
+            count = -count;
+            if ((rc = get_long(d, &size)))
+                return rc;
+            if (size < 0 || (uint64_t)size > d->n - d->pos)
+                return dfail(d, "a block size larger than the data left");
+        }
+        if ((rc = check_count(d, count, m)))
+            return rc;
+        if ((uint64_t)count > UINT32_MAX - n)
+            return dfail(d, "more than 2^32 elements");
+        if (n + (size_t)count > cap) {
+            /* arena memory: the old array is dropped with the batch */
+            size_t nc = n + (size_t)count;
+            if (nc < cap * 2)
+                nc = cap * 2;
+            if (is_map) {
+                rn_field *nf = dalloc(d, nc * sizeof(*nf));
+                if (!nf)
+                    return RN_ENOMEM;
+                if (n)
+                    memcpy(nf, fields, n * sizeof(*nf));
+                fields = nf;
+            } else {
+                rn_value *nv = dalloc(d, nc * sizeof(*nv));
+                if (!nv)
+                    return RN_ENOMEM;
+                if (n)
+                    memcpy(nv, vals, n * sizeof(*nv));
+                vals = nv;
+            }
+            cap = nc;
+        }
+        for (int64_t i = 0; i < count; i++, n++) {
+            if (is_map) {
+                int64_t kl;
+                if ((rc = get_long(d, &kl)))
+                    return rc;
+                if (kl < 0 || (uint64_t)kl > d->n - d->pos)
+                    return dfail(d, "a map key longer than the data left");
+                fields[n].name = (rn_str){(const char *)d->p + d->pos,
+                                          (size_t)kl};
+                d->pos += (size_t)kl;
+                if ((rc = child(d, kid, &fields[n].value, depth + 1)))
+                    return rc;
+            } else if ((rc = child(d, kid, &vals[n], depth + 1))) {
+                return rc;
+            }
+        }
+    }
+    *out = is_map ? rn_record(fields, n) : rn_list(vals, n);
+    return 0;
+}
+
+static int datum(dec *d, const av_node *nd, rn_value *out, int depth)
+{
+    int64_t v;
+    int rc;
+
+    if (depth > RN_AVRO_MAX_DEPTH)
+        return dfail(d, "data nested too deep");
+    switch (nd->type) {
     case AV_UNION:
         if ((rc = get_long(d, &v)))
             return rc;
@@ -943,7 +1104,7 @@ static int datum(dec *d, const av_node *nd, rn_value *out, int depth)
             return RN_ENOMEM;
         for (size_t i = 0; i < nd->n; i++) {
             f[i].name = nd->names[i];
-            if ((rc = datum(d, nd->kids[i], &f[i].value, depth + 1)))
+            if ((rc = child(d, nd->kids[i], &f[i].value, depth + 1)))
                 return rc;
         }
         *out = rn_record(f, nd->n);
@@ -953,7 +1114,7 @@ static int datum(dec *d, const av_node *nd, rn_value *out, int depth)
     case AV_MAP:
         return items(d, nd, out, depth);
     default:
-        return dfail(d, "unknown schema node");
+        return scalar(d, nd, out);
     }
 }
 
@@ -962,7 +1123,12 @@ int rn_avro_block_decode(const rn_avro_schema *s, const uint8_t *p, size_t n,
                          int (*emit)(void *ud, const rn_value *v), void *ud,
                          char *err, size_t errlen, size_t *bad)
 {
-    dec d = {p, n, 0, a, RN_AVRO_MAX_EMPTY_ITEMS, err, errlen, 0};
+    dec d = {.p = p,
+             .n = n,
+             .a = a,
+             .empty_items = RN_AVRO_MAX_EMPTY_ITEMS,
+             .err = err,
+             .errlen = errlen};
     int rc = check_count(&d, count, s->root->min_size);
     for (int64_t i = 0; rc == 0 && i < count; i++) {
         rn_value v;

@@ -689,6 +689,143 @@ static void test_to_avro_bad_value_names_the_field(void **state)
     sh("test ! -e %s", P("out-0.avro"));
 }
 
+/* Varints: the decoder reads short ones a word at a time, the last bytes
+ * of a block and 9- and 10-byte ones byte by byte; all must agree with
+ * the spec. A file of longs (null codec, one block) holds canonical
+ * encodings of every bit length, padded (non-canonical) ones up to 10
+ * bytes and 10-byte ones with bits beyond 64, at every distance from the
+ * block's end; each value must come out as the reference decodes it. */
+typedef struct vbuf {
+    unsigned char p[1 << 16];
+    size_t len;
+} vbuf;
+
+static void vb_byte(vbuf *b, unsigned c)
+{
+    assert_true(b->len < sizeof(b->p));
+    b->p[b->len++] = (unsigned char)c;
+}
+
+/* The zig-zag varint of v, padded to at least `width` bytes. */
+static void vb_long(vbuf *b, int64_t v, int width)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    int n = 0;
+    while (z >= 0x80 || n + 1 < width) {
+        vb_byte(b, (unsigned)(z & 0x7f) | 0x80);
+        z >>= 7;
+        n++;
+    }
+    vb_byte(b, (unsigned)z);
+}
+
+/* The spec's decoding (up to 10 bytes; bits past 64 are dropped). */
+static int64_t ref_long(const unsigned char *p, size_t *pos)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        unsigned char c = p[(*pos)++];
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            break;
+    }
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* An Avro file with schema "long", null codec, one block of count
+ * values whose encodings are data[0, len). */
+static void write_longs(const char *name, const vbuf *data, size_t count)
+{
+    static const unsigned char sync[16] = "0123456789abcdef";
+    vbuf *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    memcpy(f->p, "Obj\x01\x02\x16" "avro.schema\x0c\"long\"\x00", 25);
+    f->len = 25;
+    memcpy(f->p + f->len, sync, 16);
+    f->len += 16;
+    vb_long(f, (int64_t)count, 0);
+    vb_long(f, (int64_t)data->len, 0);
+    assert_true(f->len + data->len + 16 <= sizeof(f->p));
+    memcpy(f->p + f->len, data->p, data->len);
+    f->len += data->len;
+    memcpy(f->p + f->len, sync, 16);
+    f->len += 16;
+    put(name, f->p, f->len);
+    free(f);
+}
+
+static void test_varints(void **state)
+{
+    vbuf *b = calloc(1, sizeof(*b));
+    int64_t *want = calloc(4096, sizeof(*want));
+    size_t n = 0, pos = 0;
+    char urls[4200], err[1024];
+    rn_harness *h;
+    int rc;
+    (void)state;
+    assert_non_null(b);
+    assert_non_null(want);
+    for (int bits = 0; bits < 64; bits++) {
+        int64_t x = (int64_t)((uint64_t)1 << bits);
+        int64_t vals[6] = {x, -x, x - 1, -x + 1, x + 3, -x - 3};
+        for (int k = 0; k < 6; k++)
+            for (int width = 0; width <= 10; width += 3) {
+                vb_long(b, vals[k], width);
+                n++;
+            }
+    }
+    vb_long(b, INT64_MAX, 0);
+    vb_long(b, INT64_MIN, 0);
+    n += 2;
+    /* 10 bytes, the last with bits past 64 set (dropped) */
+    for (unsigned last = 0; last < 0x80; last += 0x15) {
+        for (int i = 0; i < 9; i++)
+            vb_byte(b, i & 1 ? 0xff : 0x81);
+        vb_byte(b, last);
+        n++;
+    }
+    /* the end of the block at every distance from a long varint */
+    for (int k = 0; k < 12; k++) {
+        vb_long(b, k & 1 ? -1234567890123LL : 7, k % 3 ? 0 : 9);
+        n++;
+    }
+    for (size_t i = 0; i < n; i++)
+        want[i] = ref_long(b->p, &pos);
+    assert_int_equal(pos, b->len);
+    write_longs("longs.avro", b, n);
+    snprintf(urls, sizeof(urls), "[\"%s\"]", P("longs.avro"));
+    h = run(urls, "64MiB", &rc, err, sizeof(err));
+    if (!h || rc)
+        fail_msg("longs.avro: %s", err);
+    assert_int_equal(rn_harness_count(h), n);
+    for (size_t i = 0; i < n; i++) {
+        const rn_value *v = rn_harness_output(h, i);
+        assert_int_equal(v->kind, RN_INT);
+        if (v->u.i != want[i])
+            fail_msg("value %zu: got %lld, want %lld", i, (long long)v->u.i,
+                     (long long)want[i]);
+    }
+    rn_harness_free(h);
+
+    /* 11 bytes: refused; a varint cut by the block's end: refused */
+    b->len = 0;
+    vb_long(b, 5, 0);
+    for (int i = 0; i < 10; i++)
+        vb_byte(b, 0x80);
+    vb_byte(b, 0x00);
+    vb_long(b, 5, 0);
+    write_longs("long11.avro", b, 3);
+    read_fails("long11.avro", "64MiB", "longer than 10 bytes");
+    b->len = 0;
+    vb_long(b, 5, 0);
+    vb_byte(b, 0x80);
+    vb_byte(b, 0x80);
+    write_longs("longcut.avro", b, 2);
+    read_fails("longcut.avro", "64MiB", "data ends inside a number");
+    free(want);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -708,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_to_avro_read_by_python),
         cmocka_unit_test(test_to_avro_snappy_xz_read_back),
         cmocka_unit_test(test_to_avro_bad_value_names_the_field),
+        cmocka_unit_test(test_varints),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
