@@ -36,6 +36,16 @@ demo: build
 bench: build
 	sh bench/run.sh $(BUILD)
 
+# Avro count/sum on a deflate file, next to avro-c's reader (issue 6).
+.PHONY: bench-avro
+bench-avro: build
+	sh bench/avro.sh $(BUILD)
+
+# read_text + count over a 1 GiB object on a local S3 server vs ranged curl.
+.PHONY: bench-s3
+bench-s3: build
+	sh bench/s3.sh $(BUILD)
+
 # libFuzzer targets (clang); FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
 fuzz: deps

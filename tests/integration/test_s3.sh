@@ -18,40 +18,21 @@ for tool in node npm curl; do
         exit 0
     fi
 done
-MODS="$BUILD/node/node_modules"
-if [ ! -f "$MODS/@20minutes/s3rver/lib/s3rver.js" ]; then
-    if ! timeout 300 npm install --prefix "$BUILD/node" --no-audit --no-fund \
-        --fetch-retries=1 --fetch-timeout=60000 \
-        @20minutes/s3rver@5 >"$T/npm.log" 2>&1; then
-        echo "SKIP: npm install @20minutes/s3rver@5 failed:"
-        tail -5 "$T/npm.log"
-        exit 0
-    fi
+. "$SRC/tests/integration/s3rver.sh"
+if ! s3rver_install "$BUILD" "$T/npm.log"; then
+    echo "SKIP: npm install @20minutes/s3rver@5 failed:"
+    tail -5 "$T/npm.log"
+    exit 0
 fi
 
-S3PID="" HPID=""
+HPID=""
 trap 'kill $S3PID $HPID 2>/dev/null; rm -rf "$T"' EXIT
 
-# wait_port FILE: the port a server printed as "PORT n" (10 s at most)
-wait_port() {
-    i=0
-    while [ $i -lt 100 ]; do
-        p=$(sed -n 's/^PORT //p' "$1" 2>/dev/null)
-        [ -n "$p" ] && { echo "$p"; return 0; }
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
-mkdir -p "$T/s3data" "$T/www"
-# paginated listings answer 500 on Node 20 without the legacy provider
-NODE_OPTIONS=--openssl-legacy-provider node "$SRC/tests/integration/s3server.js" \
-    "$MODS" "$T/s3data" bkt >"$T/s3port" 2>"$T/s3err" &
-S3PID=$!
+mkdir -p "$T/www"
+s3rver_start "$BUILD" "$T/s3data" bkt "$T/s3" ||
+    { bad "s3 server did not start: $(cat "$T/s3.err")"; finish; exit 1; }
 node "$SRC/tests/integration/httpserver.js" "$T/www" >"$T/hport" 2>"$T/herr" &
 HPID=$!
-S3PORT=$(wait_port "$T/s3port") || { bad "s3 server did not start: $(cat "$T/s3err")"; finish; exit 1; }
 HPORT=$(wait_port "$T/hport") || { bad "http server did not start: $(cat "$T/herr")"; finish; exit 1; }
 
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
@@ -223,9 +204,7 @@ CORPUS=s3://bkt/big.txt timeout 60 "$RUNNEL" run examples/wordcount/wordcount.ya
     >"$T/out" 2>"$T/err" &
 RPID=$!
 sleep 0.2
-kill $S3PID
-wait $S3PID 2>/dev/null
-S3PID=""
+s3rver_stop
 wait $RPID
 rc=$?
 if [ $rc -eq 0 ] && cmp -s "$T/want_top" "$T/out"; then

@@ -1,8 +1,10 @@
 /*
  * The libcurl layer without a server: percent-encoding (what SigV4 signs),
  * empty ranges that need no request, and the errors of a refused
- * connection and of s3:// without credentials. Everything that needs a
- * server is in tests/integration/test_s3.sh.
+ * connection and of s3:// without credentials; and, against a minimal
+ * ranged HTTP server in a thread, the read-ahead a bounded stream leaves
+ * for the stream opened at its end. Everything else that needs a server
+ * is in tests/integration/test_s3.sh.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -11,6 +13,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -102,6 +113,170 @@ static void test_s3_needs_credentials(void **state)
     unsetenv("AWS_SECRET_ACCESS_KEY");
 }
 
+/* A ranged HTTP server on 127.0.0.1 serving BODY_LEN bytes, one request
+ * per connection, counting requests. */
+#define BODY_LEN 200000
+static char body[BODY_LEN];
+static int srv_fd = -1;
+static int srv_port;
+static atomic_int srv_requests;
+static atomic_int srv_stop;
+static pthread_t srv_thread;
+
+static void srv_send(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+        if (k <= 0)
+            return; /* the client closed: fine */
+        p += k;
+        n -= (size_t)k;
+    }
+}
+
+static void *srv_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&srv_stop)) {
+        struct pollfd pf = {.fd = srv_fd, .events = POLLIN};
+        char req[4096], hdr[256];
+        size_t len = 0;
+        unsigned long long a = 0, b = BODY_LEN - 1;
+        const char *r;
+        int c;
+        if (poll(&pf, 1, 50) <= 0)
+            continue;
+        if ((c = accept(srv_fd, NULL, NULL)) < 0)
+            continue;
+        while (len < sizeof(req) - 1) {
+            ssize_t k = recv(c, req + len, sizeof(req) - 1 - len, 0);
+            if (k <= 0)
+                break;
+            len += (size_t)k;
+            req[len] = '\0';
+            if (strstr(req, "\r\n\r\n"))
+                break;
+        }
+        req[len] = '\0';
+        atomic_fetch_add(&srv_requests, 1);
+        if ((r = strstr(req, "Range: bytes=")) != NULL &&
+            sscanf(r + 13, "%llu-%llu", &a, &b) < 1)
+            a = 0;
+        if (b >= BODY_LEN)
+            b = BODY_LEN - 1;
+        if (a >= BODY_LEN) {
+            snprintf(hdr, sizeof(hdr),
+                     "HTTP/1.1 416 Range Not Satisfiable\r\n"
+                     "Content-Length: 0\r\nConnection: close\r\n\r\n");
+            srv_send(c, hdr, strlen(hdr));
+        } else {
+            snprintf(hdr, sizeof(hdr),
+                     "HTTP/1.1 206 Partial Content\r\n"
+                     "Content-Range: bytes %llu-%llu/%d\r\n"
+                     "Content-Length: %llu\r\nConnection: close\r\n\r\n",
+                     a, b, BODY_LEN, b - a + 1);
+            srv_send(c, hdr, strlen(hdr));
+            srv_send(c, body + a, (size_t)(b - a + 1));
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static int srv_start(void **state)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t sl = sizeof(sa);
+    (void)state;
+    for (size_t i = 0; i < BODY_LEN; i++)
+        body[i] = i % 61 == 60 ? '\n' : (char)('a' + (i * 7 + i / 61) % 26);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if ((srv_fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+        bind(srv_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(srv_fd, 16) != 0 ||
+        getsockname(srv_fd, (struct sockaddr *)&sa, &sl) != 0)
+        return -1;
+    srv_port = ntohs(sa.sin_port);
+    return pthread_create(&srv_thread, NULL, srv_main, NULL) == 0 ? 0 : -1;
+}
+
+static int srv_end(void **state)
+{
+    (void)state;
+    atomic_store(&srv_stop, 1);
+    pthread_join(srv_thread, NULL);
+    close(srv_fd);
+    return 0;
+}
+
+/* Reads [off, off + len) (len UINT64_MAX: to the end), at most stop_after
+ * bytes, checking them against body; returns how many came. */
+static size_t read_range(const char *url, uint64_t off, uint64_t len,
+                         size_t stop_after)
+{
+    rn__http_stream *s = NULL;
+    rn_errbuf err = {0};
+    char buf[7000];
+    size_t got = 0;
+    int64_t n;
+    assert_int_equal(rn__http_stream_open(url, url, NULL, off, len, &s, &err),
+                     0);
+    while (got < stop_after &&
+           (n = rn__http_stream_read(s, buf,
+                                     stop_after - got < sizeof(buf)
+                                         ? stop_after - got
+                                         : sizeof(buf),
+                                     &err)) > 0) {
+        assert_true(off + got + (size_t)n <= BODY_LEN);
+        assert_memory_equal(buf, body + off + got, (size_t)n);
+        got += (size_t)n;
+    }
+    rn__http_stream_free(s);
+    return got;
+}
+
+static void test_read_ahead(void **state)
+{
+    char url[64];
+    int before;
+    (void)state;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", srv_port);
+
+    /* a block, then the start of the next line: one request */
+    before = atomic_load(&srv_requests);
+    assert_int_equal(read_range(url, 1000, 49000, SIZE_MAX), 49000);
+    assert_int_equal(read_range(url, 50000, UINT64_MAX, 4096), 4096);
+    assert_int_equal(atomic_load(&srv_requests) - before, 1);
+
+    /* a tail longer than the read-ahead: the rest is a second request */
+    before = atomic_load(&srv_requests);
+    assert_int_equal(read_range(url, 1000, 49000, SIZE_MAX), 49000);
+    assert_int_equal(read_range(url, 50000, UINT64_MAX, SIZE_MAX),
+                     BODY_LEN - 50000);
+    assert_int_equal(atomic_load(&srv_requests) - before, 2);
+
+    /* a bounded stream inside the read-ahead needs no request at all */
+    before = atomic_load(&srv_requests);
+    assert_int_equal(read_range(url, 0, 10000, SIZE_MAX), 10000);
+    assert_int_equal(read_range(url, 10000, 5000, SIZE_MAX), 5000);
+    assert_int_equal(atomic_load(&srv_requests) - before, 1);
+
+    /* another offset or URL does not use it, and it is used once */
+    before = atomic_load(&srv_requests);
+    assert_int_equal(read_range(url, 0, 10000, SIZE_MAX), 10000);
+    assert_int_equal(read_range(url, 10001, 100, SIZE_MAX), 100);
+    assert_int_equal(read_range(url, 0, 10000, SIZE_MAX), 10000);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/y", srv_port);
+    assert_int_equal(read_range(url, 10000, 100, SIZE_MAX), 100);
+    assert_int_equal(read_range(url, 10100, 100, SIZE_MAX), 100);
+    assert_int_equal(read_range(url, 10100, 100, SIZE_MAX), 100);
+    assert_int_equal(atomic_load(&srv_requests) - before, 5);
+
+    /* the end of the object: nothing ahead, an empty tail */
+    assert_int_equal(read_range(url, BODY_LEN - 100, 100, SIZE_MAX), 100);
+    assert_int_equal(read_range(url, BODY_LEN, UINT64_MAX, SIZE_MAX), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -109,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_empty_range_sends_nothing),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_s3_needs_credentials),
+        cmocka_unit_test_setup_teardown(test_read_ahead, srv_start, srv_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
