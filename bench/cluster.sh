@@ -5,8 +5,9 @@
 #  1. worker-to-worker partition transfer: bench/transfer.c (compiled here
 #     against BUILD's librunnel-harness.a) runs the worker's FetchPartition
 #     code path between two processes: partstore -> rn_chunk_send_partition
-#     (encode + 1 MiB Chunks) -> gRPC -> rn_chunk_recv_partition (chunk
-#     checks + decode). GB/s of encoded partition bytes.
+#     (encoded piece by piece into 1 MiB Chunks) -> gRPC ->
+#     rn_chunk_recv_partition (chunk checks, decoded as chunks arrive). GB/s
+#     of encoded partition bytes.
 #  2. per-task overhead: `range {n: N, npartitions: N}` -> json_dump ->
 #     count on a scheduler + 2 workers x 1 thread, next to the same graph on
 #     dask.distributed (LocalCluster 2 workers x 1 thread, bench/dask_tasks.py).
@@ -21,6 +22,7 @@
 #     BENCH_SNAPSHOT=1 (run copies of BUILD's binaries, safe from rebuilds)
 #     BENCH_MAX_LOAD=1.0 BENCH_LOAD_WAIT=300 (wait up to that many seconds
 #     for the 1-minute load average to drop below BENCH_MAX_LOAD)
+#     BENCH_ONLY=transfer (the transfer rows only: no cluster, no Dask)
 #
 # It starts and stops its own scheduler and workers (127.0.0.1, ephemeral
 # ports); every process it starts is stopped on exit, even on failure.
@@ -147,6 +149,27 @@ RESULTS=$T/results
 : >"$RESULTS"
 row() { echo "$*" >>"$RESULTS"; }
 
+# The transfer rows of the table (from $RESULTS).
+transfer_rows() {
+    for shape in lines blobs; do
+        for streams in 1 2; do
+            l=$(grep "^transfer_${shape}_$streams " "$RESULTS")
+            g=$(echo "$l" | cut -d' ' -f2)
+            v=$(echo "$l" | sed 's/.* values=\([0-9]*\).*/\1/')
+            b=$(echo "$l" | sed 's/.* bytes=\([0-9]*\).*/\1/')
+            if [ $streams = 1 ]; then
+                ref=$(awk -v n="phases_$shape" -v t="$(grep "^thread_$shape " "$RESULTS")" '$1 == n {split(t, a, " "); printf "per fetch: %.0f ms until the first chunk, %.0f ms stream decoded as it arrives (%.2f GB/s), %.0f ms end; the receiving thread ran %.0f ms, waited %.0f ms for a CPU", $2, $3, $4, $5, a[2], a[3]}' "$RESULTS")
+            else
+                ref=$(echo "$l" | sed 's/.* encode_GBps=\([0-9.]*\) decode_GBps=\([0-9.]*\).*/codec alone: encode \1 GB\/s, decode \2 GB\/s/')
+            fi
+            awk -v s="$shape" -v k="$streams" -v g="$g" -v v="$v" -v b="$b" -v n="$FETCHES" \
+                -v ps="$(echo "$PSIZE" | sed 's/^\([0-9.]*\)/\1 /')" -v ref="$ref" 'BEGIN {
+                printf "| transfer: %d fetches of a %s partition (%s: %d values, %.1f MB encoded), %d stream%s | %.2f GB/s | %s | %.2f of target | >= 1.5 GB/s | %s |\n",
+                    n, ps, s, v, b / 1e6, k, (k > 1 ? "s at once" : ""), g, ref, g / 1.5, (g >= 1.5 ? "yes" : "**no**")}'
+        done
+    done
+}
+
 # ---- 1. transfer ---------------------------------------------------------
 mkdir -p "$BB"
 # the libraries the runnel binary links with, as the build linked it
@@ -182,8 +205,22 @@ for shape in lines blobs; do
         --fetches "$FETCHES" --phases || die "transfer --phases failed"
     p=$(grep '^PHASES' "$T/transfer.out")
     log "transfer: $p"
-    row "phases_$shape $(echo "$p" | sed 's/.*after \([0-9.]*\) ms.*stream \([0-9.]*\) ms (\([0-9.]*\) GB.*decode \([0-9.]*\) ms.*/\1 \2 \3 \4/')"
+    row "phases_$shape $(echo "$p" | sed 's/.*after \([0-9.]*\) ms.*stream \([0-9.]*\) ms (\([0-9.]*\) GB.*end \([0-9.]*\) ms.*/\1 \2 \3 \4/')"
+    t=$(grep '^THREAD' "$T/transfer.out")
+    log "transfer: $t"
+    row "thread_$shape $(echo "$t" | sed 's/.*ran \([0-9.]*\) ms, waited \([0-9.]*\) ms for a CPU, \([0-9.-]*\) ms.*/\1 \2 \3/')"
 done
+
+if [ "${BENCH_ONLY:-}" = transfer ]; then
+    echo
+    echo "$(nproc) cores, $(date -u +%Y-%m-%d), load average at start $LOAD0, at end $(load);"
+    echo "runnel: $BUILD0 (built $BUILT); medians of $RUNS run(s)"
+    echo
+    echo "| benchmark | runnel | reference (same run) | ratio | target | met |"
+    echo "|---|---:|---:|---:|---:|:---:|"
+    transfer_rows
+    exit 0
+fi
 
 # ---- the cluster: a scheduler and 2 workers x 1 thread -------------------
 "$RUNNEL" scheduler --listen 127.0.0.1:0 --state-dir "$T/state" >"$T/sched.log" 2>&1 &
@@ -277,23 +314,7 @@ echo "cluster: scheduler + 2 workers x 1 thread on 127.0.0.1; medians of $RUNS r
 echo
 echo "| benchmark | runnel | reference (same run) | ratio | target | met |"
 echo "|---|---:|---:|---:|---:|:---:|"
-for shape in lines blobs; do
-    for streams in 1 2; do
-        l=$(grep "^transfer_${shape}_$streams " "$RESULTS")
-        g=$(echo "$l" | cut -d' ' -f2)
-        v=$(echo "$l" | sed 's/.* values=\([0-9]*\).*/\1/')
-        b=$(echo "$l" | sed 's/.* bytes=\([0-9]*\).*/\1/')
-        if [ $streams = 1 ]; then
-            ref=$(awk -v n="phases_$shape" '$1 == n {printf "per fetch: %.0f ms until the first chunk (server encodes), %.0f ms stream (%.2f GB/s), %.0f ms decode", $2, $3, $4, $5}' "$RESULTS")
-        else
-            ref=$(echo "$l" | sed 's/.* encode_GBps=\([0-9.]*\) decode_GBps=\([0-9.]*\).*/codec alone: encode \1 GB\/s, decode \2 GB\/s/')
-        fi
-        awk -v s="$shape" -v k="$streams" -v g="$g" -v v="$v" -v b="$b" -v n="$FETCHES" \
-            -v ps="$(echo "$PSIZE" | sed 's/^\([0-9.]*\)/\1 /')" -v ref="$ref" 'BEGIN {
-            printf "| transfer: %d fetches of a %s partition (%s: %d values, %.1f MB encoded), %d stream%s | %.2f GB/s | %s | %.2f of target | >= 1.5 GB/s | %s |\n",
-                n, ps, s, v, b / 1e6, k, (k > 1 ? "s at once" : ""), g, ref, g / 1.5, (g >= 1.5 ? "yes" : "**no**")}'
-    done
-done
+transfer_rows
 rs=$(get tasks_runnel 2) rk=$(get tasks_runnel 3) rn=$(get tasks_runnel 4)
 ds=$(get tasks_dask 2) dk=$(get tasks_dask 3) dn=$(get tasks_dask 4)
 if [ -n "$ds" ]; then

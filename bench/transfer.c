@@ -7,11 +7,13 @@
  * Two processes, as two workers: the server process holds partitions in
  * an rn_partstore and serves runnel.v1.Worker/FetchPartition exactly as
  * the worker does (core/cluster/worker.c, h_fetch_partition: partstore
- * lookup, rn_chunk_send_partition = rn_codec_encode + 1 MiB Chunks); the
- * client process fetches them as a worker fetches a task's input
- * (fetch_input: rn_rpc_stream_open_pb + rn_chunk_recv_partition = chunk
- * checks + rn_codec_decode into a new partition). The fork happens before
- * rn_rpc_init in both processes (docs/PROTOCOL.md: never fork after it).
+ * lookup, rn_chunk_send_partition = the partition encoded piece by piece
+ * into 1 MiB Chunks, each sent while the next is encoded); the client
+ * process fetches them as a worker fetches a task's input (fetch_input:
+ * rn_rpc_stream_open_pb + rn_chunk_recv_partition = chunk checks and the
+ * streaming decoder fed from gRPC's buffers, into a new partition). The
+ * fork happens before rn_rpc_init in both processes (docs/PROTOCOL.md:
+ * never fork after it).
  *
  * Shapes: `lines` are ~100-byte strings (text lines, ~600k values per
  * 64 MiB: the codec's per-value work counts), `blobs` are 1 MiB strings
@@ -19,7 +21,9 @@
  * --fetches task ids (the handler encodes it again for every fetch, as
  * the worker does).
  *
- * --phases times the parts of each fetch instead (see recv_phases).
+ * --phases times the parts of each fetch instead (see recv_phases), and
+ * where the fetching thread's time went (on a CPU, waiting for one,
+ * waiting for data: /proc/thread-self/schedstat).
  *
  * Prints `RESULT shape=... bytes=<encoded bytes per partition> fetches=N
  * seconds=S GBps=<encoded bytes / s / 1e9> ...` and, measured in the
@@ -39,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/buf.h"
 #include "base/error.h"
 #include "cluster/partstore.h"
@@ -172,24 +177,44 @@ typedef struct fetcher {
     /* --phases: sums over the fetches */
     int phases;
     double t_first, t_stream, t_decode;
+    double t_cpu, t_runq; /* the fetching thread: on a CPU, waiting for one */
 } fetcher;
 
-/* rn_chunk_recv_partition taken apart (the same calls: stream_recv_pb,
- * chunk_rx_add, stream_finish, chunk_rx_end, codec_decode) to time its
- * phases: until the first chunk arrives (the server encodes the whole
- * partition before it sends), the stream, the decode. */
+/* This thread's CPU time and run-queue wait, in seconds (schedstat). */
+static void thread_sched(double *cpu, double *runq)
+{
+    char path[64];
+    unsigned long long c = 0, w = 0;
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/thread-self/schedstat");
+    *cpu = *runq = 0;
+    if (!(f = fopen(path, "r")))
+        return;
+    if (fscanf(f, "%llu %llu", &c, &w) == 2) {
+        *cpu = (double)c / 1e9;
+        *runq = (double)w / 1e9;
+    }
+    fclose(f);
+}
+
+/* rn_chunk_recv_partition taken apart (the same calls: stream_recv_msg,
+ * chunk_rx_msg feeding the streaming decoder, stream_finish, chunk_rx_end,
+ * codec_dec_end) to time its phases: until the first chunk arrives (the
+ * server's lookup and first piece), the stream (decoding as it arrives),
+ * the end (checksum compared, what was left to decode). */
 static int recv_phases(fetcher *f, rn_rpc_stream *st, rn_partition *p,
                        double t0, rn_errbuf *err)
 {
-    rn_buf b;
     rn_chunk_rx rx;
+    rn_codec_dec d;
     double t1 = 0, t2, t3;
     int r, rc = 0;
-    rn_buf_init(&b, 0);
-    rn_chunk_rx_init(&rx, &b, 0);
+    rn_chunk_rx_init(&rx, NULL, 0);
+    rn_codec_dec_begin(&d, p);
+    rx.dec = &d;
     for (;;) {
-        Runnel__V1__Chunk *ch = NULL;
-        r = rn_rpc_stream_recv_pb(st, &runnel__v1__chunk__descriptor, (void **)&ch, 60000);
+        rn_rpc_msg m;
+        r = rn_rpc_stream_recv_msg(st, &m, 60000);
         if (!t1)
             t1 = now_s();
         if (r == 0)
@@ -198,8 +223,8 @@ static int recv_phases(fetcher *f, rn_rpc_stream *st, rn_partition *p,
             rc = rn_error_set(err, RN_EREMOTE, "stream broken");
             break;
         }
-        rc = rn_chunk_rx_add(&rx, ch, err);
-        rn_pb_free(ch);
+        rc = rn_chunk_rx_msg(&rx, &m, err);
+        rn_rpc_msg_release(&m);
         if (rc)
             break;
     }
@@ -207,8 +232,8 @@ static int recv_phases(fetcher *f, rn_rpc_stream *st, rn_partition *p,
         rc = rn_chunk_rx_end(&rx, "partition", err);
     t2 = now_s();
     if (!rc)
-        rc = rn_codec_decode(b.ptr, b.len, p, err);
-    rn_buf_release(&b);
+        rc = rn_codec_dec_end(&d, err);
+    rn_codec_dec_release(&d);
     t3 = now_s();
     f->t_first += t1 - t0;
     f->t_stream += t2 - t1;
@@ -226,7 +251,8 @@ static void *fetch_loop(void *arg)
         rn_partition *p = rn_partition_new();
         rn_errbuf err;
         char what[64];
-        double t0 = now_s(), dt;
+        double t0 = now_s(), dt, c0, w0, c1, w1;
+        thread_sched(&c0, &w0);
 
         req.job_id = JOB;
         req.task_id = (uint32_t)i;
@@ -242,6 +268,9 @@ static void *fetch_loop(void *arg)
         rn_rpc_stream_free(st);
         rn_partition_unref(p);
         dt = now_s() - t0;
+        thread_sched(&c1, &w1);
+        f->t_cpu += c1 - c0;
+        f->t_runq += w1 - w0;
         if (dt > f->seconds)
             f->seconds = dt;
     }
@@ -283,6 +312,7 @@ int main(int argc, char **argv)
         perror("pipe");
         return 1;
     }
+    rn_alloc_tune_for_daemon(); /* as `runnel worker` does */
     child = fork(); /* before rn_rpc_init, in both processes */
     if (child < 0) {
         perror("fork");
@@ -311,7 +341,7 @@ int main(int argc, char **argv)
 
     /* warm-up: connect, and one small fetch is not timed */
     {
-        fetcher w = {ch, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0};
+        fetcher w = {ch, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
         fetch_loop(&w);
         if (w.failed) {
             close(ctl_pipe[1]);
@@ -324,11 +354,11 @@ int main(int argc, char **argv)
     pthread_t th[16];
     double t0 = now_s();
     for (int k = 0; k < streams; k++) {
-        fs[k] = (fetcher){ch, k, streams, fetches, 0, 0, 0, phases, 0, 0, 0};
+        fs[k] = (fetcher){ch, k, streams, fetches, 0, 0, 0, phases, 0, 0, 0, 0, 0};
         pthread_create(&th[k], NULL, fetch_loop, &fs[k]);
     }
     int failed = 0;
-    double slowest = 0, t_first = 0, t_stream = 0, t_decode = 0;
+    double slowest = 0, t_first = 0, t_stream = 0, t_decode = 0, t_cpu = 0, t_runq = 0;
     for (int k = 0; k < streams; k++) {
         pthread_join(th[k], NULL);
         failed |= fs[k].failed;
@@ -337,6 +367,8 @@ int main(int argc, char **argv)
         t_first += fs[k].t_first;
         t_stream += fs[k].t_stream;
         t_decode += fs[k].t_decode;
+        t_cpu += fs[k].t_cpu;
+        t_runq += fs[k].t_runq;
     }
     double secs = now_s() - t0;
     rn_rpc_channel_free(ch);
@@ -374,10 +406,16 @@ int main(int argc, char **argv)
            (double)b.len * fetches / secs / 1e9, secs / fetches * 1e3 * streams,
            slowest * 1e3, (double)b.len / enc / 1e9, (double)b.len / dec / 1e9);
     if (phases)
-        printf("PHASES per fetch: first chunk after %.1f ms (server: lookup + encode), "
-               "stream %.1f ms (%.2f GB/s: gRPC + chunk checks), decode %.1f ms\n",
+        printf("PHASES per fetch: first chunk after %.1f ms (server: lookup + first piece), "
+               "stream %.1f ms (%.2f GB/s: gRPC + chunk checks + decoding as it arrives), "
+               "end %.1f ms (checksum, the rest of the decoding)\n",
                t_first / fetches * 1e3, t_stream / fetches * 1e3,
                (double)b.len * fetches / t_stream / 1e9, t_decode / fetches * 1e3);
+    if (phases)
+        printf("THREAD per fetch: the fetching thread ran %.1f ms, waited %.1f ms for a CPU, "
+               "%.1f ms for data\n",
+               t_cpu / fetches * 1e3, t_runq / fetches * 1e3,
+               (secs / fetches * streams - (t_cpu + t_runq) / fetches) * 1e3);
     rn_buf_release(&b);
     rn_rpc_shutdown();
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;

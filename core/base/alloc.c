@@ -7,6 +7,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 /* A 16-byte header keeps the size (so frees can be counted) and preserves
  * the 16-byte alignment malloc gives. */
@@ -164,4 +167,12 @@ void rn_free_large(void *p, size_t n)
     len = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
     munmap(p, len);
     account(0, len);
+}
+
+void rn_alloc_tune_for_daemon(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+#endif
 }

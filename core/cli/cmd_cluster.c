@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "base/alloc.h"
 #include "cli/cli.h"
 #include "cluster/client.h"
 #include "cluster/scheduler.h"
@@ -223,6 +224,7 @@ static int cmd_worker(int argc, char **argv)
         return rn_cli_usage_error("worker", "no scheduler given "
                                             "(runnel worker tcp://HOST:PORT)");
     daemon_log_level();
+    rn_alloc_tune_for_daemon(); /* partitions come and go */
     block_signals(&set);
     rn_rpc_init();
     rn_error_clear(&err);

@@ -6,6 +6,18 @@
  * the stream reached its total: a truncated stream is an error, never a
  * short object.
  *
+ * Copies are what limits a stream on one machine, so none is made that
+ * the format does not need: a sender encodes a partition piece by piece
+ * straight into the memory gRPC sends (encoding the next piece while the
+ * previous one is on its way; strings of 64 KiB or more go out from the
+ * partition's own memory, gRPC holding a reference to the partition),
+ * with the small Chunk header written by hand, byte for byte what
+ * protobuf-c would pack; a receiver reads the
+ * Chunk header in place and feeds the data from gRPC's own slices to the
+ * streaming decoder (value/codec.h), which decodes while the rest is
+ * arriving. Messages in any other valid protobuf layout are unpacked by
+ * protobuf-c, as before.
+ *
  * Thread-safety: as the call or stream used.
  */
 #ifndef RN_TRANSPORT_CHUNK_H
@@ -17,6 +29,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "transport/rpc.h"
+#include "value/codec.h"
 #include "value/partition.h"
 
 #include "runnel_common.pb-c.h"
@@ -25,10 +38,14 @@
  * 0). Negative when the client went away. */
 int rn_chunk_send(rn_rpc_call *c, const void *data, size_t n, int timeout_ms);
 
-/* Receiving state: first a chunk sets the total, then each is checked. */
+/* Receiving state: first a chunk sets the total, then each is checked.
+ * The bytes go to out, or (rn_chunk_recv_partition) straight into a
+ * streaming decoder. */
 typedef struct rn_chunk_rx {
     rn_buf *out;
+    rn_codec_dec *dec;
     uint64_t total;
+    uint64_t got;
     uint64_t max;
     int started;
 } rn_chunk_rx;
@@ -38,6 +55,9 @@ void rn_chunk_rx_init(rn_chunk_rx *rx, rn_buf *out, uint64_t max);
  * not fit what came before. */
 int rn_chunk_rx_add(rn_chunk_rx *rx, const Runnel__V1__Chunk *ch,
                     rn_errbuf *err);
+/* Appends one received Chunk message (read in place when it has the
+ * usual layout; see above); the same checks and errors. */
+int rn_chunk_rx_msg(rn_chunk_rx *rx, const rn_rpc_msg *m, rn_errbuf *err);
 /* After the last chunk: RN_EFORMAT "truncated ..." unless complete. */
 int rn_chunk_rx_end(rn_chunk_rx *rx, const char *what, rn_errbuf *err);
 

@@ -472,6 +472,65 @@ int rn_rpc_send_pb(rn_rpc_call *c, const void *msg, int timeout_ms)
     return send_bb(c, make_bb_pb(msg), timeout_ms);
 }
 
+static void free_owned(void *mem)
+{
+    rn_free(mem);
+}
+
+int rn_rpc_send_start(rn_rpc_call *c, void *mem, size_t off, size_t n,
+                      rn_rpc_sending *out)
+{
+    return rn_rpc_send_start_view(c, mem, off, n, NULL, 0, NULL, NULL, out);
+}
+
+int rn_rpc_send_start_view(rn_rpc_call *c, void *mem, size_t off, size_t n,
+                           const void *view, size_t vlen,
+                           void (*release)(void *), void *release_ud,
+                           rn_rpc_sending *out)
+{
+    grpc_slice s[2];
+    grpc_byte_buffer *bb;
+    grpc_op ops[2];
+    size_t k = 0, ns = 1;
+    s[0] = grpc_slice_new_with_user_data((char *)mem + off, n, free_owned,
+                                         mem);
+    if (view) {
+        s[1] = grpc_slice_new_with_user_data((void *)view, vlen, release,
+                                             release_ud);
+        ns = 2;
+    }
+    bb = grpc_raw_byte_buffer_create(s, ns);
+    /* bb holds the slices; each is released with its last reference */
+    for (size_t i = 0; i < ns; i++)
+        grpc_slice_unref(s[i]);
+    memset(ops, 0, sizeof(ops));
+    if (!c->sent_md) {
+        ops[k++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        c->sent_md = 1;
+    }
+    ops[k].op = GRPC_OP_SEND_MESSAGE;
+    ops[k].data.send_message.send_message = bb;
+    k++;
+    out->bb = NULL;
+    if (grpc_call_start_batch(c->call, ops, k, &c->tag_op, NULL) != GRPC_CALL_OK) {
+        grpc_byte_buffer_destroy(bb);
+        return RN_EINTERNAL;
+    }
+    out->bb = bb; /* must live until the operation completes */
+    return 0;
+}
+
+int rn_rpc_send_wait(rn_rpc_call *c, rn_rpc_sending *sending, int timeout_ms)
+{
+    int r;
+    if (!sending->bb)
+        return 0;
+    r = wait_tag(c->cq, c->call, &c->tag_op, timeout_ms);
+    grpc_byte_buffer_destroy(sending->bb);
+    sending->bb = NULL;
+    return r == 1 ? 0 : RN_EREMOTE;
+}
+
 static void *call_main(void *arg)
 {
     rn_rpc_call *c = arg;
@@ -1059,6 +1118,75 @@ int rn_rpc_stream_recv_pb(rn_rpc_stream *st, const ProtobufCMessageDescriptor *d
         rc = RN_EFORMAT;
     rn_buf_release(&b);
     return rc;
+}
+
+int rn_rpc_stream_recv_msg(rn_rpc_stream *st, rn_rpc_msg *m, int timeout_ms)
+{
+    grpc_byte_buffer *bb = NULL;
+    grpc_op ops[2];
+    size_t n = 0;
+    int r;
+    m->bb = NULL;
+    memset(ops, 0, sizeof(ops));
+    if (!st->got_md) {
+        ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+        ops[n].data.recv_initial_metadata.recv_initial_metadata = &st->init_md;
+        n++;
+        st->got_md = 1;
+    }
+    ops[n].op = GRPC_OP_RECV_MESSAGE;
+    ops[n].data.recv_message.recv_message = &bb;
+    n++;
+    if (grpc_call_start_batch(st->call, ops, n, &st->tag_op, NULL) != GRPC_CALL_OK)
+        return RN_EINTERNAL;
+    r = wait_tag(st->cq, st->call, &st->tag_op, timeout_ms);
+    if (r < 0) {
+        if (bb)
+            grpc_byte_buffer_destroy(bb);
+        return RN_EREMOTE;
+    }
+    if (!bb)
+        return 0; /* end of stream, or a failed call: finish tells */
+    m->bb = bb;
+    return 1;
+}
+
+size_t rn_rpc_msg_len(const rn_rpc_msg *m)
+{
+    return m->bb ? grpc_byte_buffer_length(m->bb) : 0;
+}
+
+int rn_rpc_msg_each(const rn_rpc_msg *m, rn_rpc_piece_fn fn, void *ud)
+{
+    grpc_byte_buffer_reader r;
+    grpc_slice *s;
+    int rc = 0;
+    if (!m->bb)
+        return 0;
+    if (!grpc_byte_buffer_reader_init(&r, m->bb))
+        return RN_EFORMAT;
+    /* peek: the message outlives the loop and nobody changes it */
+    while (rc == 0 && grpc_byte_buffer_reader_peek(&r, &s))
+        if (GRPC_SLICE_LENGTH(*s))
+            rc = fn(ud, GRPC_SLICE_START_PTR(*s), GRPC_SLICE_LENGTH(*s));
+    grpc_byte_buffer_reader_destroy(&r);
+    return rc;
+}
+
+int rn_rpc_msg_read(const rn_rpc_msg *m, rn_buf *out)
+{
+    if (!m->bb) {
+        rn_buf_reset(out);
+        return 0;
+    }
+    return read_bb(m->bb, out);
+}
+
+void rn_rpc_msg_release(rn_rpc_msg *m)
+{
+    if (m->bb)
+        grpc_byte_buffer_destroy(m->bb);
+    m->bb = NULL;
 }
 
 int rn_rpc_stream_finish(rn_rpc_stream *st, rn_errbuf *err)

@@ -109,6 +109,26 @@ int rn_rpc_recv_pb(rn_rpc_call *c, const ProtobufCMessageDescriptor *d,
  * did not complete within timeout_ms (the call is then cancelled). */
 int rn_rpc_send(rn_rpc_call *c, const void *p, size_t n, int timeout_ms);
 int rn_rpc_send_pb(rn_rpc_call *c, const void *msg, int timeout_ms);
+/* Without copies, for large objects (transport/chunk.c): starts sending
+ * mem[off..off+n) as one message and returns without waiting. mem (from
+ * rn_malloc) is handed over: gRPC frees it when it no longer needs it,
+ * also on failure. One send at a time: rn_rpc_send_wait(out) ends it, and
+ * must come before the next send or rn_rpc_finish. */
+typedef struct rn_rpc_sending {
+    void *bb; /* grpc_byte_buffer in flight, or NULL */
+} rn_rpc_sending;
+int rn_rpc_send_start(rn_rpc_call *c, void *mem, size_t off, size_t n,
+                      rn_rpc_sending *out);
+/* The same, the message continuing with view[0..vlen): memory the caller
+ * keeps valid until gRPC calls release(release_ud) (also on failure, and
+ * possibly on another thread, after the send completed). */
+int rn_rpc_send_start_view(rn_rpc_call *c, void *mem, size_t off, size_t n,
+                           const void *view, size_t vlen,
+                           void (*release)(void *), void *release_ud,
+                           rn_rpc_sending *out);
+/* 0 when sent (or nothing was in flight); negative as rn_rpc_send. */
+int rn_rpc_send_wait(rn_rpc_call *c, rn_rpc_sending *sending,
+                     int timeout_ms);
 /* Ends the call with a status and a message for the client (printf
  * format). Only the first finish counts. */
 void rn_rpc_finish(rn_rpc_call *c, int status, const char *fmt, ...)
@@ -162,6 +182,21 @@ int rn_rpc_stream_recv(rn_rpc_stream *st, rn_buf *msg, int timeout_ms);
 int rn_rpc_stream_recv_pb(rn_rpc_stream *st,
                           const ProtobufCMessageDescriptor *d, void **msg,
                           int timeout_ms);
+/* A received message as gRPC holds it (pieces of up to about 64 KiB),
+ * read in place instead of copied. Release it before the next receive. */
+typedef struct rn_rpc_msg {
+    void *bb; /* grpc_byte_buffer */
+} rn_rpc_msg;
+typedef int (*rn_rpc_piece_fn)(void *ud, const uint8_t *p, size_t n);
+/* As rn_rpc_stream_recv: 1 (m holds a message), 0 end, negative. */
+int rn_rpc_stream_recv_msg(rn_rpc_stream *st, rn_rpc_msg *m, int timeout_ms);
+size_t rn_rpc_msg_len(const rn_rpc_msg *m);
+/* Calls fn on each piece in order; stops at and returns fn's first
+ * nonzero return. */
+int rn_rpc_msg_each(const rn_rpc_msg *m, rn_rpc_piece_fn fn, void *ud);
+/* Copies the whole message into out (reset first). */
+int rn_rpc_msg_read(const rn_rpc_msg *m, rn_buf *out);
+void rn_rpc_msg_release(rn_rpc_msg *m); /* NULL bb ok */
 /* Waits for the final status: 0 when OK, else the mapped error. */
 int rn_rpc_stream_finish(rn_rpc_stream *st, rn_errbuf *err);
 /* Cancels the call (any thread; the owner's waits end at once). */

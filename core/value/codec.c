@@ -17,6 +17,10 @@
 
 static const uint8_t magic[4] = {0x89, 'R', 'N', 'P'};
 
+/* enc_grow's answer when writing into a fixed piece (rn_codec_enc_next)
+ * that is full: not an error, the caller cuts the piece there. */
+#define ENC_FULL 1
+
 /* The encoder reserves output in steps of at least this much, so the
  * bounds check per value almost never leaves the fast path. */
 #define ENC_STEP ((size_t)64 * 1024)
@@ -82,12 +86,45 @@ static inline uint64_t get_le64(const uint8_t *p)
 #define CRC32C_POLY 0x82F63B78u /* reflected Castagnoli polynomial */
 
 static uint32_t crc_table[8][256];
+static uint32_t x2n_table[32]; /* x^(2^n) modulo the polynomial */
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 static int crc_use_hw;
 
+/* Combining the CRCs of two pieces (zlib's crc32_combine, for this
+ * polynomial): a * b modulo the polynomial, bits reflected. */
+static uint32_t multmodp(uint32_t a, uint32_t b)
+{
+    uint32_t m = (uint32_t)1 << 31, p = 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0)
+                break;
+        }
+        m >>= 1;
+        b = b & 1 ? (b >> 1) ^ CRC32C_POLY : b >> 1;
+    }
+    return p;
+}
+
+/* x^(8 len) modulo the polynomial: what appending len bytes multiplies a
+ * CRC by. The CRC of A then B is crc_shift(len(B)) * crc(A) ^ crc(B). */
+static uint32_t crc_shift(size_t len)
+{
+    uint32_t p = (uint32_t)1 << 31; /* x^0 */
+    unsigned k = 3;                 /* x^(8 len) = product of x^(2^k) */
+    for (; len; len >>= 1, k++)
+        if (len & 1)
+            p = multmodp(x2n_table[k & 31], p);
+    return p;
+}
+
 #ifdef RN_CRC_X86
+/* Below this, one instruction chain; above, three interleaved. */
+#define CRC_SPLIT ((size_t)16 * 1024)
+
 __attribute__((target("sse4.2"))) static uint32_t
-crc32c_hw(uint32_t crc, const uint8_t *p, size_t n)
+crc32c_hw1(uint32_t crc, const uint8_t *p, size_t n)
 {
     uint64_t c = (uint32_t)~crc;
     while (n && ((uintptr_t)p & 7)) {
@@ -105,6 +142,42 @@ crc32c_hw(uint32_t crc, const uint8_t *p, size_t n)
         c = _mm_crc32_u8((uint32_t)c, *p++);
     return ~(uint32_t)c;
 }
+
+/* The instruction takes 3 cycles but a new one can start every cycle:
+ * three independent chains over three thirds of the buffer run about
+ * three times as fast, and their CRCs are combined at the end. */
+__attribute__((target("sse4.2"))) static uint32_t
+crc32c_hw(uint32_t crc, const uint8_t *p, size_t n)
+{
+    const uint8_t *pa, *pb, *pc;
+    uint64_t a, b = 0xffffffffu, c = 0xffffffffu;
+    uint32_t shift;
+    size_t third, head;
+    if (n < CRC_SPLIT)
+        return crc32c_hw1(crc, p, n);
+    head = (8 - ((uintptr_t)p & 7)) & 7;
+    crc = crc32c_hw1(crc, p, head);
+    p += head;
+    n -= head;
+    third = (n / 3) & ~(size_t)7;
+    pa = p;
+    pb = p + third;
+    pc = p + 2 * third;
+    a = (uint32_t)~crc;
+    for (size_t i = 0; i < third; i += 8) {
+        uint64_t wa, wb, wc;
+        memcpy(&wa, pa + i, 8);
+        memcpy(&wb, pb + i, 8);
+        memcpy(&wc, pc + i, 8);
+        a = _mm_crc32_u64(a, wa);
+        b = _mm_crc32_u64(b, wb);
+        c = _mm_crc32_u64(c, wc);
+    }
+    shift = crc_shift(third);
+    crc = multmodp(shift, ~(uint32_t)a) ^ ~(uint32_t)b;
+    crc = multmodp(shift, crc) ^ ~(uint32_t)c;
+    return crc32c_hw1(crc, p + 3 * third, n - 3 * third);
+}
 #endif
 
 static void crc_init(void)
@@ -119,6 +192,9 @@ static void crc_init(void)
         for (int i = 0; i < 256; i++)
             crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^
                               crc_table[0][crc_table[t - 1][i] & 0xff];
+    x2n_table[0] = (uint32_t)1 << 30; /* x^1 */
+    for (int k = 1; k < 32; k++)
+        x2n_table[k] = multmodp(x2n_table[k - 1], x2n_table[k - 1]);
 #ifdef RN_CRC_X86
     __builtin_cpu_init();
     crc_use_hw = __builtin_cpu_supports("sse4.2");
@@ -195,7 +271,7 @@ static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
  * every byte written and chain each value to the previous store. A NULL
  * return means failure, with the code in e->rc. */
 typedef struct enc {
-    rn_buf *out;
+    rn_buf *out;  /* NULL: a fixed piece ending at `end`, never grown */
     uint8_t *end; /* end of reserved space (one byte kept for the NUL) */
     int rc;
 } enc;
@@ -204,6 +280,10 @@ static uint8_t *enc_grow(enc *e, uint8_t *p, size_t need)
 {
     rn_buf *b = e->out;
     int rc;
+    if (!b) {
+        e->rc = ENC_FULL;
+        return NULL;
+    }
     if (p) /* NULL before the first reservation */
         b->len = (size_t)(p - (uint8_t *)b->ptr);
     /* rn_buf_reserve doubles the capacity, so growth stays geometric */
@@ -360,7 +440,8 @@ int rn_codec_encode(rn_buf *out, const rn_value *items, size_t n)
 /* ---- decoding ------------------------------------------------------- */
 
 typedef struct dec {
-    const uint8_t *base;    /* start of the encoding: offsets count from it */
+    const uint8_t *base;    /* offsets count from it, plus base_off */
+    size_t base_off;        /* stream offset of base (streaming: a window) */
     const uint8_t *p;       /* next byte to read */
     const uint8_t *end;     /* end of the body (start of the trailer) */
     rn_arena *arena;
@@ -383,7 +464,8 @@ static int fail_at(rn_errbuf *err, size_t off, int code, const char *fmt, ...)
 }
 
 #define FAIL(d, at, code, ...)                                               \
-    fail_at((d)->err, (size_t)((at) - (d)->base), (code), __VA_ARGS__)
+    fail_at((d)->err, (size_t)((at) - (d)->base) + (d)->base_off, (code),    \
+            __VA_ARGS__)
 
 static size_t left(const dec *d)
 {
@@ -670,6 +752,7 @@ int rn_codec_decode(const void *data, size_t len, rn_partition *into,
                        stored, computed);
 
     d.base = b;
+    d.base_off = 0;
     d.p = b + RN_CODEC_HEADER_SIZE;
     d.end = d.p + body;
     d.arena = &into->arena;
@@ -704,5 +787,513 @@ int rn_codec_decode(const void *data, size_t len, rn_partition *into,
         return FAIL(&d, d.p, RN_EFORMAT,
                     "%zu bytes left over after the last element", left(&d));
     into->n += (size_t)count;
+    return 0;
+}
+
+/* ---- streaming encoder ---------------------------------------------- */
+
+enum { ENC_HEADER, ENC_BODY, ENC_TRAILER, ENC_DONE };
+
+static inline unsigned varint_size(uint64_t v)
+{
+    unsigned n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Adds the encoded size of v to *sz; fails where enc_value would, in the
+ * same order, so begin reports what rn_codec_encode would. */
+static int size_value(const rn_value *v, int depth, uint64_t *sz)
+{
+    int rc;
+    switch (v->kind) {
+    case RN_NULL:
+        *sz += 1;
+        return 0;
+    case RN_BOOL:
+        *sz += 2;
+        return 0;
+    case RN_INT:
+        *sz += 1 + varint_size(zigzag(v->u.i));
+        return 0;
+    case RN_DOUBLE:
+        *sz += 9;
+        return 0;
+    case RN_STRING:
+    case RN_BYTES:
+        *sz += 1 + varint_size(v->len) + (uint64_t)v->len;
+        return 0;
+    default:
+        break;
+    }
+    if (v->len && depth >= RN_VALUE_MAX_DEPTH)
+        return RN_ELIMIT;
+    if (v->kind == RN_LIST) {
+        *sz += 1 + varint_size(v->len);
+        for (uint32_t i = 0; i < v->len; i++)
+            if ((rc = size_value(&v->u.items[i], depth + 1, sz)))
+                return rc;
+        return 0;
+    }
+    if (v->kind == RN_RECORD) {
+        *sz += 1 + varint_size(v->len);
+        for (uint32_t i = 0; i < v->len; i++) {
+            const rn_field *f = &v->u.fields[i];
+            if (f->name.len > UINT32_MAX)
+                return RN_ELIMIT;
+            *sz += varint_size(f->name.len) + (uint64_t)f->name.len;
+            if ((rc = size_value(&f->value, depth + 1, sz)))
+                return rc;
+        }
+        return 0;
+    }
+    return RN_ETYPE;
+}
+
+int rn_codec_enc_begin(rn_codec_enc *e, const rn_value *items, size_t n)
+{
+    /* the header's body length comes first on the wire: measure first */
+    uint64_t sz = varint_size(n);
+    int rc;
+    memset(e, 0, sizeof(*e));
+    rn_buf_init(&e->spill, 0);
+    for (size_t i = 0; i < n; i++)
+        if ((rc = size_value(&items[i], 0, &sz)))
+            return rc;
+    e->items = items;
+    e->n = n;
+    e->total = RN_CODEC_HEADER_SIZE + sz + RN_CODEC_TRAILER_SIZE;
+    e->stage = ENC_HEADER;
+    return 0;
+}
+
+int rn_codec_enc_next(rn_codec_enc *e, void *buf, size_t cap, size_t *len)
+{
+    uint8_t *b = buf, *p = b, *end = b + cap, *q;
+    enc fe = {NULL, end, 0};
+    *len = 0;
+    if (cap < RN_CODEC_PIECE_MIN)
+        return RN_EINVAL;
+    while (e->stage != ENC_DONE) {
+        if (e->pend_len) { /* the rest of a long string, or of a spill */
+            size_t k = (size_t)(end - p) < e->pend_len ? (size_t)(end - p)
+                                                       : e->pend_len;
+            if (e->pend_view && e->view_min && e->pend_len >= e->view_min)
+                break; /* rn_codec_enc_view gives it without a copy */
+            memcpy(p, e->pend, k);
+            p += k;
+            e->pend += k;
+            e->pend_len -= k;
+            if (e->pend_len)
+                break;
+            continue;
+        }
+        if (e->stage == ENC_HEADER) { /* cap >= 64: it fits */
+            memcpy(p, magic, 4);
+            p[4] = RN_CODEC_MAJOR;
+            p[5] = RN_CODEC_MINOR;
+            p[6] = p[7] = 0;
+            put_le64(p + 8, e->total - RN_CODEC_HEADER_SIZE -
+                                RN_CODEC_TRAILER_SIZE);
+            p = put_varint(p + RN_CODEC_HEADER_SIZE, e->n);
+            e->stage = ENC_BODY;
+            continue;
+        }
+        if (e->stage == ENC_TRAILER) {
+            if (end - p < RN_CODEC_TRAILER_SIZE)
+                break;
+            e->crc = rn_codec_crc32c(e->crc, b, (size_t)(p - b));
+            put_le32(p, e->crc);
+            p += RN_CODEC_TRAILER_SIZE;
+            e->stage = ENC_DONE;
+            e->done += (size_t)(p - b);
+            *len = (size_t)(p - b);
+            return e->done == e->total ? 0 : RN_EINTERNAL;
+        }
+        if (e->i == e->n) {
+            e->stage = ENC_TRAILER;
+            continue;
+        }
+        /* the body: whole elements while they fit */
+        const rn_value *v = &e->items[e->i];
+        int is_str = v->kind == RN_STRING || v->kind == RN_BYTES;
+        if (!(is_str && e->view_min && v->len >= e->view_min) &&
+            (q = enc_value(&fe, p, v, 0))) {
+            p = q;
+            e->i++;
+            continue;
+        }
+        if (fe.rc && fe.rc != ENC_FULL)
+            return RN_EINTERNAL; /* begin checked these values */
+        fe.rc = 0;
+        if (is_str) {
+            /* its tag and length here, its bytes from where they are */
+            if (end - p < 6)
+                break;
+            *p++ = (uint8_t)v->kind;
+            p = put_varint(p, v->len);
+            e->pend = (const uint8_t *)v->u.s;
+            e->pend_len = v->len;
+            e->pend_view = 1;
+            e->i++;
+            continue;
+        }
+        if (p > b)
+            break; /* a shorter piece; the next starts with this element */
+        /* one element larger than a whole piece: encoded aside, copied
+         * out piece by piece (no larger than rn_codec_encode's buffer) */
+        {
+            enc se = {&e->spill, NULL, 0};
+            rn_buf_reset(&e->spill);
+            if (!(q = enc_grow(&se, NULL, ENC_STEP)) ||
+                !(q = enc_value(&se, q, v, 0)))
+                return se.rc == RN_ELIMIT || se.rc == RN_ENOMEM ? se.rc
+                                                                : RN_EINTERNAL;
+            e->spill.len = (size_t)(q - (uint8_t *)e->spill.ptr);
+            e->pend = (const uint8_t *)e->spill.ptr;
+            e->pend_len = e->spill.len;
+            e->pend_view = 0;
+            e->i++;
+        }
+    }
+    e->crc = rn_codec_crc32c(e->crc, b, (size_t)(p - b));
+    e->done += (size_t)(p - b);
+    *len = (size_t)(p - b);
+    return e->done <= e->total ? 0 : RN_EINTERNAL;
+}
+
+void rn_codec_enc_view(rn_codec_enc *e, size_t max, const void **p,
+                       size_t *len)
+{
+    size_t k = e->pend_len < max ? e->pend_len : max;
+    *p = NULL;
+    *len = 0;
+    if (!e->pend_view || !e->view_min || e->pend_len < e->view_min || !k)
+        return;
+    *p = e->pend;
+    *len = k;
+    e->crc = rn_codec_crc32c(e->crc, e->pend, k);
+    e->done += k;
+    e->pend += k;
+    e->pend_len -= k;
+}
+
+void rn_codec_enc_release(rn_codec_enc *e)
+{
+    rn_buf_release(&e->spill);
+}
+
+/* ---- streaming decoder ---------------------------------------------- */
+
+/* Body bytes arrive into a window that keeps only what is not decoded
+ * yet: a received partition is never held whole, and what the decoder
+ * reads is still in the cache. An element is decoded as soon as its bytes
+ * may all be there; when they are not (its decoding fails for want of
+ * bytes), it is tried again once twice as many of its bytes are in, so a
+ * large element costs at most about twice its decoding. Any other failure
+ * before the end stops the eager decoding: rn_codec_dec_end then decodes
+ * the rest after the length and checksum checks, as rn_codec_decode
+ * would, and reports the same error. */
+
+enum { DEC_HEADER, DEC_BODY };
+
+#define WIN_MIN ((size_t)256 * 1024)
+
+void rn_codec_dec_begin(rn_codec_dec *d, rn_partition *into)
+{
+    memset(d, 0, sizeof(*d));
+    d->into = into;
+    d->n0 = into->n;
+    d->eager = 1;
+    d->stage = DEC_HEADER;
+}
+
+void rn_codec_dec_release(rn_codec_dec *d)
+{
+    rn_free(d->w);
+    d->w = NULL;
+    d->wlen = d->wcap = 0;
+}
+
+static int win_append(rn_codec_dec *d, const uint8_t *p, size_t n)
+{
+    if (!n)
+        return 0; /* and no memcpy to a window not allocated yet */
+    if (n > d->wcap - d->wlen) {
+        size_t done = (size_t)(d->pos - d->woff), cap;
+        if (done) { /* drop what was decoded */
+            memmove(d->w, d->w + done, d->wlen - done);
+            d->wlen -= done;
+            d->woff = d->pos;
+        }
+        if (n > d->wcap - d->wlen) {
+            uint8_t *w;
+            cap = d->wcap ? d->wcap * 2 : WIN_MIN;
+            if (cap < d->wlen + n)
+                cap = d->wlen + n;
+            if (!(w = rn_realloc(d->w, cap)))
+                return RN_ENOMEM;
+            d->w = w;
+            d->wcap = cap;
+        }
+    }
+    memcpy(d->w + d->wlen, p, n);
+    d->wlen += n;
+    return 0;
+}
+
+/* A reader of len bytes at base, the bytes at stream offset base_off. */
+static void dec_at(rn_codec_dec *d, dec *x, const uint8_t *base,
+                   uint64_t base_off, size_t len, rn_errbuf *err)
+{
+    static const uint8_t none[1];
+    x->base = base ? base : none; /* no pointer math on NULL */
+    x->base_off = (size_t)base_off;
+    x->p = x->base + (d->pos - base_off);
+    x->end = x->base + len;
+    x->arena = &d->into->arena;
+    x->pool = d->pool;
+    x->pool_left = d->pool_left;
+    x->err = err;
+}
+
+/* Stream offset of a position of x. */
+#define XOFF(x, ptr) ((uint64_t)(x)->base_off + (uint64_t)((ptr) - (x)->base))
+
+/* Decoding may have stopped for want of bytes at stream offset `at` with
+ * the body received up to `avail`: try again later, or never. */
+static void eager_wait(rn_codec_dec *d, int rc, uint64_t at, uint64_t avail)
+{
+    uint64_t body_end = RN_CODEC_HEADER_SIZE + d->body;
+    if (rc != RN_EFORMAT || avail >= body_end) {
+        d->eager = 0;
+        return;
+    }
+    d->retry_at = at + 2 * (avail - at) + 1;
+    if (d->retry_at > body_end)
+        d->retry_at = body_end;
+}
+
+/* Decodes the elements x holds whole (x ends at stream offset avail);
+ * d->pos follows. */
+static void eager_run(rn_codec_dec *d, dec *x, uint64_t avail)
+{
+    rn_partition *into = d->into;
+    int rc;
+    if (!d->have_count) {
+        if ((rc = get_varint(x, &d->count, "element count"))) {
+            eager_wait(d, rc, d->pos, avail);
+            return;
+        }
+        /* the check rn_codec_decode makes, against the announced body */
+        if (d->count > RN_CODEC_HEADER_SIZE + d->body - XOFF(x, x->p)) {
+            d->eager = 0;
+            return;
+        }
+        d->have_count = 1;
+        d->pos = XOFF(x, x->p);
+    }
+    while (d->ndone < d->count) {
+        const uint8_t *at = x->p;
+        size_t i = d->n0 + (size_t)d->ndone;
+        if (i == into->cap) {
+            /* grown with what was decoded, never to a count not yet
+             * backed by bytes */
+            size_t cap = into->cap ? 2 * into->cap : 64;
+            rn_value *items;
+            if (cap - d->n0 > d->count)
+                cap = d->n0 + (size_t)d->count;
+            if (!(items = rn_realloc(into->items, cap * sizeof(rn_value)))) {
+                d->eager = 0;
+                break;
+            }
+            into->items = items;
+            into->cap = cap;
+        }
+        if ((rc = get_value(x, &into->items[i], 0))) {
+            x->p = at;
+            eager_wait(d, rc, XOFF(x, at), avail);
+            break;
+        }
+        d->ndone++;
+    }
+    d->pos = XOFF(x, x->p);
+    d->pool = x->pool;
+    d->pool_left = x->pool_left;
+}
+
+/* Eager decoding over the window. */
+static void eager_window(rn_codec_dec *d)
+{
+    uint64_t avail = d->woff + d->wlen;
+    rn_errbuf scratch; /* errors here are only reasons to wait */
+    dec x;
+    if (avail < d->retry_at)
+        return;
+    dec_at(d, &x, d->w, d->woff, d->wlen, &scratch);
+    eager_run(d, &x, avail);
+}
+
+/* Body bytes p[0..k), at stream offset o (== woff + wlen). Elements that
+ * lie whole in p are decoded where p is, with no copy; only an element
+ * cut by the end of p goes to the window. It is completed from the next
+ * bytes (appended up to where it may end, doubling), and once it is
+ * decoded the rest of those bytes is read in place again. */
+static int body_bytes(rn_codec_dec *d, const uint8_t *p, size_t k, uint64_t o)
+{
+    rn_errbuf scratch;
+    dec x;
+    while (k) {
+        if (!d->eager)
+            return win_append(d, p, k);
+        if (d->pos < o) { /* an element cut short is in the window */
+            size_t n1 = d->retry_at > o ? (size_t)(d->retry_at - o) : 1;
+            if (n1 < 512)
+                n1 = 512;
+            if (n1 > k)
+                n1 = k;
+            if (win_append(d, p, n1))
+                return RN_ENOMEM;
+            eager_window(d);
+            if (d->eager && d->pos >= o) {
+                /* done with the window: the rest of p is read in place
+                 * (the window's copy of it is dropped) */
+                size_t skip = (size_t)(d->pos - o);
+                d->woff = d->pos;
+                d->wlen = 0;
+                p += skip;
+                k -= skip;
+                o += skip;
+            } else {
+                p += n1;
+                k -= n1;
+                o += n1;
+            }
+            continue;
+        }
+        d->woff = o;
+        d->wlen = 0;
+        if (o + k >= d->retry_at) {
+            dec_at(d, &x, p, o, k, &scratch);
+            eager_run(d, &x, o + k);
+        }
+        /* keep what was not decoded */
+        d->woff = d->pos;
+        return win_append(d, p + (d->pos - o), k - (size_t)(d->pos - o));
+    }
+    return 0;
+}
+
+int rn_codec_dec_feed(rn_codec_dec *d, const void *data, size_t n,
+                      rn_errbuf *err)
+{
+    const uint8_t *p = data;
+    int rc;
+    while (n) {
+        size_t k;
+        if (d->stage == DEC_HEADER) {
+            k = RN_CODEC_HEADER_SIZE - (size_t)d->got;
+            if (k > n)
+                k = n;
+            memcpy(d->head + d->got, p, k);
+            d->got += k;
+            p += k;
+            n -= k;
+            if (d->got < RN_CODEC_HEADER_SIZE)
+                return 0;
+            /* the same answer rn_codec_decode gives for these bytes */
+            if ((rc = check_header(d->head, RN_CODEC_HEADER_SIZE, &d->body,
+                                   err)))
+                return rc;
+            d->crc = rn_codec_crc32c(0, d->head, RN_CODEC_HEADER_SIZE);
+            d->pos = d->woff = d->retry_at = RN_CODEC_HEADER_SIZE;
+            if (d->body > (uint64_t)1 << 62) /* no such stream: end says so */
+                d->eager = 0;
+            d->stage = DEC_BODY;
+            continue;
+        }
+        uint64_t in_body = d->got - RN_CODEC_HEADER_SIZE;
+        if (in_body < d->body) {
+            k = d->body - in_body < n ? (size_t)(d->body - in_body) : n;
+            d->crc = rn_codec_crc32c(d->crc, p, k);
+            if (body_bytes(d, p, k, d->got))
+                return rn_error_set(err, RN_ENOMEM,
+                                    "out of memory for an encoded partition");
+        } else if (in_body - d->body < RN_CODEC_TRAILER_SIZE) {
+            size_t t = (size_t)(in_body - d->body);
+            k = RN_CODEC_TRAILER_SIZE - t < n ? RN_CODEC_TRAILER_SIZE - t : n;
+            memcpy(d->trailer + t, p, k);
+        } else {
+            k = n; /* trailing data: counted for the error at the end */
+        }
+        d->got += k;
+        p += k;
+        n -= k;
+    }
+    return 0;
+}
+
+int rn_codec_dec_end(rn_codec_dec *d, rn_errbuf *err)
+{
+    rn_partition *into = d->into;
+    uint64_t body, avail;
+    uint32_t stored;
+    dec x;
+    int rc;
+
+    if (d->stage == DEC_HEADER) /* fewer than 16 bytes: always an error */
+        return check_header(d->head, (size_t)d->got, &body, err);
+    body = d->body;
+    avail = d->got - RN_CODEC_HEADER_SIZE;
+    if (avail < RN_CODEC_TRAILER_SIZE || body > avail - RN_CODEC_TRAILER_SIZE)
+        return fail_at(err, (size_t)d->got, RN_EFORMAT,
+                       "truncated: the header announces a body of %llu "
+                       "bytes and its trailer, %zu bytes follow it",
+                       (unsigned long long)body, (size_t)avail);
+    if (body < avail - RN_CODEC_TRAILER_SIZE)
+        return fail_at(err, RN_CODEC_HEADER_SIZE + body + RN_CODEC_TRAILER_SIZE,
+                       RN_EFORMAT, "%zu bytes of trailing data",
+                       (size_t)(avail - RN_CODEC_TRAILER_SIZE - body));
+    stored = get_le32(d->trailer);
+    if (stored != d->crc)
+        return fail_at(err, (size_t)d->got - RN_CODEC_TRAILER_SIZE, RN_EFORMAT,
+                       "checksum mismatch (stored 0x%08x, computed 0x%08x): "
+                       "the data is corrupted",
+                       stored, d->crc);
+
+    /* the rest, exactly as rn_codec_decode reads it */
+    dec_at(d, &x, d->w, d->woff, d->wlen, err);
+    if (!d->have_count) {
+        const uint8_t *at = x.p;
+        if ((rc = get_varint(&x, &d->count, "element count")))
+            return rc;
+        if (d->count > left(&x))
+            return FAIL(&x, at, RN_EFORMAT,
+                        "element count of %llu but only %zu bytes are left",
+                        (unsigned long long)d->count, left(&x));
+        d->have_count = 1;
+    }
+    if (d->count > into->cap - d->n0) {
+        size_t cap = d->n0 + (size_t)d->count;
+        rn_value *items;
+        if (cap < 2 * into->cap)
+            cap = 2 * into->cap;
+        if (!(items = rn_realloc(into->items, cap * sizeof(rn_value))))
+            return fail_at(err, RN_CODEC_HEADER_SIZE, RN_ENOMEM,
+                           "out of memory for %llu elements",
+                           (unsigned long long)d->count);
+        into->items = items;
+        into->cap = cap;
+    }
+    for (; d->ndone < d->count; d->ndone++)
+        if ((rc = get_value(&x, &into->items[d->n0 + (size_t)d->ndone], 0)))
+            return rc;
+    if (x.p != x.end)
+        return FAIL(&x, x.p, RN_EFORMAT,
+                    "%zu bytes left over after the last element", left(&x));
+    into->n = d->n0 + (size_t)d->count;
     return 0;
 }

@@ -57,6 +57,91 @@ int rn_codec_encode(rn_buf *out, const rn_value *items, size_t n);
 int rn_codec_decode(const void *data, size_t len, rn_partition *into,
                     rn_errbuf *err);
 
+/* ---- streaming ------------------------------------------------------
+ *
+ * The same bytes as rn_codec_encode / rn_codec_decode, a piece at a time,
+ * so a sender ships the first piece before the last is encoded and a
+ * receiver decodes while the rest is still arriving (core/transport/
+ * chunk.c). Neither changes the format. */
+
+/* Encoder state. Everything in it is private to codec.c. */
+typedef struct rn_codec_enc {
+    const rn_value *items;
+    size_t n, i;          /* next top-level element */
+    uint64_t total, done; /* size of the whole encoding, bytes produced */
+    uint32_t crc;
+    int stage;            /* header, body, trailer, finished */
+    const uint8_t *pend;  /* bytes of a value still to copy out */
+    size_t pend_len;
+    int pend_view;        /* pend is in the values (not the spill) */
+    size_t view_min;      /* see rn_codec_enc_view; 0: never */
+    rn_buf spill;         /* one element larger than a piece, encoded whole */
+} rn_codec_enc;
+
+/* Smallest piece rn_codec_enc_next fills. */
+#define RN_CODEC_PIECE_MIN 64
+
+/* Checks items[0..n) (the errors of rn_codec_encode: RN_ETYPE, RN_ELIMIT)
+ * and computes the size of their encoding (rn_codec_enc_total). items must
+ * stay valid and unchanged until rn_codec_enc_release. */
+int rn_codec_enc_begin(rn_codec_enc *e, const rn_value *items, size_t n);
+static inline uint64_t rn_codec_enc_total(const rn_codec_enc *e)
+{
+    return e->total;
+}
+/* Writes the next at most cap (>= RN_CODEC_PIECE_MIN) bytes of the
+ * encoding to buf; *len gets how many (a piece may be shorter than cap;
+ * 0 once everything was produced). RN_ENOMEM, or RN_EINTERNAL if the
+ * values changed since begin. */
+int rn_codec_enc_next(rn_codec_enc *e, void *buf, size_t cap, size_t *len);
+/* Long strings without a copy: once view_min is set (after begin), a run
+ * of at least view_min bytes of a string or bytes value is not copied by
+ * rn_codec_enc_next, which ends its piece before it; rn_codec_enc_view
+ * then gives up to max bytes of it as a pointer into the values (*len 0
+ * when the encoder is not at such a run). Those bytes are part of the
+ * encoding (checksummed) and come right after the previous piece. */
+void rn_codec_enc_view(rn_codec_enc *e, size_t max, const void **p,
+                       size_t *len);
+void rn_codec_enc_release(rn_codec_enc *e);
+
+/* Decoder state. Everything in it is private to codec.c. */
+typedef struct rn_codec_dec {
+    rn_partition *into;
+    size_t n0;            /* into->n at begin: nothing committed before end */
+    uint64_t count, ndone; /* elements announced, decoded */
+    int have_count;
+    int stage;            /* header, body */
+    int eager;            /* 0 once eager decoding gave up: all waits for end */
+    uint8_t head[RN_CODEC_HEADER_SIZE];
+    uint8_t trailer[RN_CODEC_TRAILER_SIZE];
+    uint64_t got;         /* bytes fed */
+    uint64_t body;        /* body length (once the header is in) */
+    uint32_t crc;         /* over the header and the body bytes fed */
+    uint8_t *w;           /* window: body bytes from stream offset woff */
+    size_t wlen, wcap;
+    uint64_t woff;
+    uint64_t pos;         /* stream offset of the next element */
+    uint64_t retry_at;    /* eager decoding waits for this many bytes */
+    char *pool;           /* the decoder's string pool (see rn_codec_decode) */
+    size_t pool_left;
+} rn_codec_dec;
+
+/* Decodes into `into` as bytes are fed. Elements whose bytes have all
+ * arrived are decoded at once (into a private tail of into->items); only
+ * the window from the first undecoded element on is kept. Every check of
+ * rn_codec_decode is kept, in the same order: body errors are reported
+ * only by rn_codec_dec_end, after the length and the checksum, with the
+ * same messages and offsets. */
+void rn_codec_dec_begin(rn_codec_dec *d, rn_partition *into);
+/* RN_EFORMAT (a bad header, reported as soon as its 16 bytes are in) or
+ * RN_ENOMEM. */
+int rn_codec_dec_feed(rn_codec_dec *d, const void *p, size_t n,
+                      rn_errbuf *err);
+/* After the last byte: the result rn_codec_decode would give for all the
+ * bytes fed; on success the values are appended to `into`. */
+int rn_codec_dec_end(rn_codec_dec *d, rn_errbuf *err);
+void rn_codec_dec_release(rn_codec_dec *d);
+
 /* Reads the header at data[0..len) (at least RN_CODEC_HEADER_SIZE bytes)
  * and sets *total to the size of the whole encoding (header, body and
  * trailer), so a reader of a stream or a spill file knows how much to read

@@ -98,6 +98,29 @@ static void decode_one(const uint8_t *data, size_t size, int exact)
         exercise_values(p);
     }
     rn_partition_unref(p);
+
+    /* the streaming decoder, fed in pieces: the same answer, word for word */
+    {
+        rn_partition *q = rn_partition_new();
+        rn_codec_dec d;
+        rn_errbuf serr;
+        size_t step = 1 + (size > 0 ? data[size - 1] % 61 : 0), off = 0;
+        int src = 0;
+        CHECK(q != NULL);
+        rn_codec_dec_begin(&d, q);
+        while (src == 0 && off < size) {
+            size_t k = step < size - off ? step : size - off;
+            src = rn_codec_dec_feed(&d, data + off, k, &serr);
+            off += k;
+        }
+        if (src == 0)
+            src = rn_codec_dec_end(&d, &serr);
+        rn_codec_dec_release(&d);
+        CHECK(src == rc);
+        if (rc)
+            CHECK(strcmp(serr.msg, err.msg) == 0 && q->n == 0);
+        rn_partition_unref(q);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -55,6 +55,83 @@ static int same(const rn_value *a, const rn_value *b)
     }
 }
 
+/* The streaming encoder must give rn_codec_encode's bytes, whatever the
+ * piece size. */
+static void stream_encode_same(const rn_value *items, size_t n,
+                               const rn_buf *want)
+{
+    static const size_t caps[] = {RN_CODEC_PIECE_MIN, 97, 4096, (size_t)1 << 20};
+    for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+        rn_codec_enc e;
+        rn_buf got;
+        size_t len;
+        rn_buf_init(&got, 0);
+        assert_int_equal(rn_codec_enc_begin(&e, items, n), 0);
+        assert_int_equal(rn_codec_enc_total(&e), want->len);
+        do {
+            assert_int_equal(rn_buf_reserve(&got, caps[c]), 0);
+            assert_int_equal(rn_codec_enc_next(&e, got.ptr + got.len, caps[c], &len), 0);
+            assert_true(len <= caps[c]);
+            got.len += len;
+        } while (len);
+        rn_codec_enc_release(&e);
+        assert_int_equal(got.len, want->len);
+        assert_memory_equal(got.ptr, want->ptr, want->len);
+        rn_buf_release(&got);
+    }
+    /* long strings given as views into the values, between pieces */
+    for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+        rn_codec_enc e;
+        rn_buf got;
+        size_t len, vlen;
+        const void *view;
+        rn_buf_init(&got, 0);
+        assert_int_equal(rn_codec_enc_begin(&e, items, n), 0);
+        e.view_min = 100;
+        do {
+            assert_int_equal(rn_buf_reserve(&got, caps[c]), 0);
+            assert_int_equal(rn_codec_enc_next(&e, got.ptr + got.len, caps[c], &len), 0);
+            got.len += len;
+            rn_codec_enc_view(&e, caps[c] - len, &view, &vlen);
+            assert_true(vlen == 0 || vlen >= 1);
+            if (vlen) {
+                assert_true(vlen <= caps[c] - len);
+                assert_int_equal(rn_buf_append(&got, view, vlen), 0);
+            }
+        } while (len || vlen);
+        rn_codec_enc_release(&e);
+        assert_int_equal(got.len, want->len);
+        assert_memory_equal(got.ptr, want->ptr, want->len);
+        rn_buf_release(&got);
+    }
+}
+
+/* Decodes data[0..len) with the streaming decoder, fed `step` bytes at a
+ * time (step + 1 every other time, so pieces do not line up). */
+static int stream_decode(const void *data, size_t len, size_t step,
+                         rn_partition *into, rn_errbuf *err)
+{
+    rn_codec_dec d;
+    const uint8_t *b = data;
+    size_t off = 0, k;
+    int rc = 0, odd = 0;
+    rn_codec_dec_begin(&d, into);
+    while (rc == 0 && off < len) {
+        k = step + (size_t)odd;
+        odd = !odd;
+        if (k > len - off)
+            k = len - off;
+        rc = rn_codec_dec_feed(&d, b + off, k, err);
+        off += k;
+    }
+    if (rc == 0)
+        rc = rn_codec_dec_end(&d, err);
+    rn_codec_dec_release(&d);
+    return rc;
+}
+
+static const size_t dec_steps[] = {1, 3, 64, 4093, (size_t)1 << 20};
+
 /* Encodes items, decodes them into a fresh partition, checks every value
  * came back bit for bit, and that re-encoding gives the same bytes. */
 static void roundtrip(const rn_value *items, size_t n)
@@ -77,6 +154,19 @@ static void roundtrip(const rn_value *items, size_t n)
     assert_int_equal(rn_codec_encode(&b2, p->items, p->n), 0);
     assert_int_equal(b2.len, b.len);
     assert_memory_equal(b2.ptr, b.ptr, b.len);
+
+    stream_encode_same(items, n, &b);
+    for (size_t s = 0; s < sizeof(dec_steps) / sizeof(dec_steps[0]); s++) {
+        rn_partition *q = rn_partition_new();
+        assert_non_null(q);
+        assert_int_equal(stream_decode(b.ptr, b.len, dec_steps[s], q, &err), 0);
+        assert_int_equal(q->n, n);
+        for (size_t i = 0; i < n; i++)
+            if (!same(&items[i], &q->items[i]))
+                fail_msg("element %zu differs after the streaming round trip "
+                         "(step %zu)", i, dec_steps[s]);
+        rn_partition_unref(q);
+    }
 
     rn_buf_release(&b);
     rn_buf_release(&b2);
@@ -133,6 +223,18 @@ static void expect_error(const void *data, size_t len, int code,
     if (needle && !strstr(err.msg, needle))
         fail_msg("message \"%s\" lacks \"%s\"", err.msg, needle);
     rn_partition_unref(p);
+    /* the streaming decoder: the same code and the same message */
+    for (size_t s = 0; s < sizeof(dec_steps) / sizeof(dec_steps[0]); s++) {
+        rn_errbuf serr = {0};
+        assert_non_null(p = rn_partition_new());
+        rc = stream_decode(data, len, dec_steps[s], p, &serr);
+        if (rc != code || strcmp(serr.msg, err.msg) != 0)
+            fail_msg("streaming (step %zu): %s \"%s\", expected %s \"%s\"",
+                     dec_steps[s], rn_err_name(rc), serr.msg, rn_err_name(code),
+                     err.msg);
+        assert_int_equal(p->n, 0);
+        rn_partition_unref(p);
+    }
 }
 
 /* ---- the checksum --------------------------------------------------- */
@@ -166,6 +268,23 @@ static void test_crc32c_known_values(void **state)
         for (size_t n = 0; n + off <= 100; n++)
             assert_int_equal(rn__codec_crc32c_sw(0x1234, big + off, n),
                              rn_codec_crc32c(0x1234, big + off, n));
+    /* long buffers (three interleaved chains, combined), odd lengths and
+     * alignments */
+    {
+        size_t len = 300001;
+        uint8_t *l = malloc(len);
+        assert_non_null(l);
+        for (size_t i = 0; i < len; i++)
+            l[i] = (uint8_t)(i * 2654435761u >> 11);
+        for (size_t off = 0; off < 9; off++)
+            for (size_t n = len - off - 40; n <= len - off; n += 13)
+                assert_int_equal(rn__codec_crc32c_sw(0x1234, l + off, n),
+                                 rn_codec_crc32c(0x1234, l + off, n));
+        for (size_t n = 16 * 1024 - 9; n < 16 * 1024 + 40; n++)
+            assert_int_equal(rn__codec_crc32c_sw(7, l + 3, n),
+                             rn_codec_crc32c(7, l + 3, n));
+        free(l);
+    }
 }
 
 /* ---- round trips ---------------------------------------------------- */
@@ -726,6 +845,88 @@ static void test_decode_out_of_memory(void **state)
     rn_buf_release(&b);
 }
 
+/* Elements larger than a piece (a record of a list of 3000 strings, a
+ * 300 KB string), between small ones, appended after what a partition
+ * already holds. */
+static void test_streaming_large_elements(void **state)
+{
+    (void)state;
+    size_t nitems = 3000;
+    rn_value *items = calloc(nitems, sizeof(rn_value));
+    char *big = malloc(300000);
+    rn_value top[4], inner;
+    rn_field f[2];
+    rn_buf b;
+    rn_errbuf err = {0};
+    rn_partition *p = rn_partition_new();
+    rn_value one = rn_int(-7);
+    assert_non_null(items);
+    assert_non_null(big);
+    for (size_t i = 0; i < 300000; i++)
+        big[i] = (char)('a' + i % 23);
+    for (size_t i = 0; i < nitems; i++)
+        items[i] = rn_string(big + i, (uint32_t)(i % 200));
+    inner = rn_list(items, nitems);
+    f[0].name = (rn_str){"list", 4};
+    f[0].value = inner;
+    f[1].name = (rn_str){"", 0};
+    f[1].value = rn_double(-0.0);
+    top[0] = rn_bool(1);
+    top[1] = rn_record(f, 2);
+    top[2] = rn_bytes(big, 300000);
+    top[3] = rn_null();
+    roundtrip(top, 4);
+
+    /* appending: what was there stays, the new values follow */
+    rn_buf_init(&b, 0);
+    assert_int_equal(rn_codec_encode(&b, top, 4), 0);
+    assert_non_null(p);
+    assert_int_equal(rn_partition_push(p, &one), 0);
+    assert_int_equal(stream_decode(b.ptr, b.len, 1000, p, &err), 0);
+    assert_int_equal(p->n, 5);
+    assert_true(same(&p->items[0], &one));
+    for (size_t i = 0; i < 4; i++)
+        assert_true(same(&p->items[1 + i], &top[i]));
+    /* and a failure appends nothing */
+    b.ptr[b.len - 1] ^= 1;
+    assert_int_equal(stream_decode(b.ptr, b.len, 1000, p, &err), RN_EFORMAT);
+    assert_non_null(strstr(err.msg, "checksum mismatch"));
+    assert_int_equal(p->n, 5);
+    rn_buf_release(&b);
+    rn_partition_unref(p);
+    free(items);
+    free(big);
+}
+
+/* Every allocation failing in turn while streaming: ENOMEM or success,
+ * never a crash or a half-appended partition. */
+static void test_stream_decode_out_of_memory(void **state)
+{
+    (void)state;
+    rn_buf b;
+    size_t len = small_encoding(&b);
+    int ok = 0;
+    for (uint64_t k = 1; k < 50 && !ok; k++) {
+        rn_partition *p = rn_partition_new();
+        rn_errbuf err = {0};
+        int rc;
+        assert_non_null(p);
+        rn_alloc_fail_after(k);
+        rc = stream_decode(b.ptr, len, 5, p, &err);
+        rn_alloc_fail_after(0);
+        if (rc == 0) {
+            assert_int_equal(p->n, 6);
+            ok = 1;
+        } else {
+            assert_int_equal(rc, RN_ENOMEM);
+            assert_int_equal(p->n, 0);
+        }
+        rn_partition_unref(p);
+    }
+    assert_true(ok);
+    rn_buf_release(&b);
+}
+
 static void test_frame_size(void **state)
 {
     (void)state;
@@ -770,6 +971,8 @@ int main(void)
         cmocka_unit_test(test_encode_errors_leave_buffer),
         cmocka_unit_test(test_decode_out_of_memory),
         cmocka_unit_test(test_frame_size),
+        cmocka_unit_test(test_streaming_large_elements),
+        cmocka_unit_test(test_stream_decode_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
