@@ -125,6 +125,11 @@ int rn_jobgraph_build(const int *terminals, size_t n_stages, size_t n_splits,
             rn_gtask *in = &g->tasks[g->tasks[t].inputs[k]];
             in->consumers[in->n_consumers++] = (uint32_t)t;
         }
+    if (!(g->heap = rn_malloc((g->n + 1) * sizeof(uint32_t))) ||
+        !(g->inheap = rn_calloc(g->n + 1, 1)) ||
+        !(g->want = rn_calloc(g->n + 1, 1)))
+        goto done;
+    g->dirty = 1;
     g->n_finals = n_stages ? prev.n : 0;
     if (g->n_finals) {
         if (!(g->finals = rn_malloc(g->n_finals * sizeof(uint32_t))))
@@ -156,7 +161,28 @@ void rn_jobgraph_free(rn_jobgraph *g)
     }
     rn_free(g->tasks);
     rn_free(g->finals);
+    rn_free(g->heap);
+    rn_free(g->inheap);
+    rn_free(g->want);
     rn_free(g);
+}
+
+static int progress(const rn_gtask *t)
+{
+    return t->state == RN_TS_DONE || t->released;
+}
+
+/* Every change of a task's state or `released` goes through here, so the
+ * counters behind rn_jobgraph_complete and _count_done stay exact. */
+static void set_state(rn_jobgraph *g, rn_gtask *t, int state, int released)
+{
+    int was = progress(t), was_final_done = t->final && t->state == RN_TS_DONE;
+    t->state = state;
+    t->released = released;
+    g->n_progress = g->n_progress - (size_t)was + (size_t)progress(t);
+    if (t->final)
+        g->finals_done = g->finals_done - (size_t)was_final_done +
+                         (size_t)(state == RN_TS_DONE);
 }
 
 /* want[t]: t must (re)run for the job to finish. Inputs have smaller ids
@@ -196,10 +222,110 @@ size_t rn_jobgraph_ready(const rn_jobgraph *g, uint8_t *want, uint32_t *out,
     return n;
 }
 
+/* ---- the ready heap ----
+ * Merging tasks (COMBINE, FINISH) first, then the lowest id: a combine
+ * runs as soon as its partials exist, on the worker that just made them
+ * (locality: it has just reported, so it has room), and partials are
+ * released early, instead of every source running first and all their
+ * outputs waiting in memory (depth first, as dask.order does). */
+static int before(const rn_jobgraph *g, uint32_t a, uint32_t b)
+{
+    int ma = g->tasks[a].kind >= RN_GT_COMBINE;
+    int mb = g->tasks[b].kind >= RN_GT_COMBINE;
+    if (ma != mb)
+        return ma;
+    return a < b;
+}
+
+static void heap_push(rn_jobgraph *g, uint32_t t)
+{
+    size_t i;
+    if (g->inheap[t])
+        return;
+    g->inheap[t] = 1;
+    i = g->n_heap++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!before(g, t, g->heap[p]))
+            break;
+        g->heap[i] = g->heap[p];
+        i = p;
+    }
+    g->heap[i] = t;
+}
+
+static void heap_pop(rn_jobgraph *g)
+{
+    uint32_t last;
+    size_t i = 0;
+    g->inheap[g->heap[0]] = 0;
+    last = g->heap[--g->n_heap];
+    if (g->n_heap == 0)
+        return;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= g->n_heap)
+            break;
+        if (c + 1 < g->n_heap && before(g, g->heap[c + 1], g->heap[c]))
+            c++;
+        if (!before(g, g->heap[c], last))
+            break;
+        g->heap[i] = g->heap[c];
+        i = c;
+    }
+    g->heap[i] = last;
+}
+
+static int is_ready(const rn_jobgraph *g, const rn_gtask *t)
+{
+    if (!g->want[t->id] || t->state != RN_TS_WAITING)
+        return 0;
+    for (uint32_t k = 0; k < t->n_inputs; k++)
+        if (g->tasks[t->inputs[k]].state != RN_TS_DONE)
+            return 0;
+    return 1;
+}
+
+/* want and the heap from scratch: O(n), after events off the normal path. */
+static void rebuild(rn_jobgraph *g)
+{
+    compute_want(g, g->want);
+    for (size_t i = 0; i < g->n_heap; i++)
+        g->inheap[g->heap[i]] = 0;
+    g->n_heap = 0;
+    for (size_t i = 0; i < g->n; i++)
+        if (is_ready(g, &g->tasks[i]))
+            heap_push(g, (uint32_t)i);
+    g->dirty = 0;
+}
+
+uint32_t rn_jobgraph_peek(rn_jobgraph *g)
+{
+    if (g->dirty)
+        rebuild(g);
+    while (g->n_heap) {
+        uint32_t t = g->heap[0];
+        if (is_ready(g, &g->tasks[t]))
+            return t;
+        heap_pop(g); /* a stale candidate */
+    }
+    return UINT32_MAX;
+}
+
+/* Why the heap stays right without a rescan on the normal path (assign,
+ * done, release): want[x] depends only on x's state and on its consumers
+ * that are WAITING and wanted. Assigning t moves it WAITING -> RUNNING,
+ * which only matters to t's inputs, all DONE (not wanted anyway); done
+ * moves t RUNNING -> DONE (want[t] = 0; a RUNNING t wanted none of its
+ * inputs); a release concerns an output all of whose consumers are DONE
+ * (want = 0). So the only new ready tasks are consumers of a task that
+ * finished. */
 uint32_t rn_jobgraph_assign(rn_jobgraph *g, uint32_t t, uint32_t worker)
 {
     rn_gtask *task = &g->tasks[t];
-    task->state = RN_TS_RUNNING;
+    if (g->n_heap && g->heap[0] == t)
+        heap_pop(g);
+    set_state(g, task, RN_TS_RUNNING, task->released);
     task->worker = worker;
     return ++task->attempt;
 }
@@ -208,12 +334,17 @@ void rn_jobgraph_done(rn_jobgraph *g, uint32_t t, uint64_t bytes,
                       uint64_t items, uint32_t *rel, size_t *n_rel)
 {
     rn_gtask *task = &g->tasks[t];
-    task->state = RN_TS_DONE;
+    set_state(g, task, RN_TS_DONE, 0);
+    g->want[t] = 0;
     task->bytes = bytes;
     task->items = items;
-    task->released = 0;
     task->runs++;
     *n_rel = 0;
+    for (uint32_t k = 0; k < task->n_consumers; k++) {
+        const rn_gtask *c = &g->tasks[task->consumers[k]];
+        if (is_ready(g, c))
+            heap_push(g, c->id);
+    }
     for (uint32_t k = 0; k < task->n_inputs; k++) {
         rn_gtask *in = &g->tasks[task->inputs[k]];
         int all = in->state == RN_TS_DONE && !in->final;
@@ -228,21 +359,27 @@ void rn_jobgraph_release(rn_jobgraph *g, uint32_t t)
 {
     rn_gtask *task = &g->tasks[t];
     if (task->state == RN_TS_DONE) {
-        task->state = RN_TS_WAITING;
-        task->released = 1;
+        set_state(g, task, RN_TS_WAITING, 1);
+        g->want[t] = 0; /* every consumer is done */
     }
 }
 
 void rn_jobgraph_unassign(rn_jobgraph *g, uint32_t t)
 {
-    if (g->tasks[t].state == RN_TS_RUNNING)
-        g->tasks[t].state = RN_TS_WAITING;
+    rn_gtask *task = &g->tasks[t];
+    if (task->state == RN_TS_RUNNING) {
+        set_state(g, task, RN_TS_WAITING, task->released);
+        g->dirty = 1;
+    }
 }
 
 void rn_jobgraph_forget_output(rn_jobgraph *g, uint32_t t)
 {
-    if (g->tasks[t].state == RN_TS_DONE)
-        g->tasks[t].state = RN_TS_WAITING;
+    rn_gtask *task = &g->tasks[t];
+    if (task->state == RN_TS_DONE) {
+        set_state(g, task, RN_TS_WAITING, task->released);
+        g->dirty = 1;
+    }
 }
 
 uint32_t rn_jobgraph_worker_lost(rn_jobgraph *g, uint32_t worker,
@@ -258,14 +395,15 @@ uint32_t rn_jobgraph_worker_lost(rn_jobgraph *g, uint32_t worker,
             if (t->strikes < RN_JOBGRAPH_MAX_STRIKES)
                 t->lost_workers[t->strikes] = worker;
             t->strikes++;
-            t->state = RN_TS_WAITING;
+            set_state(g, t, RN_TS_WAITING, t->released);
             if (t->strikes >= RN_JOBGRAPH_MAX_STRIKES && failed == UINT32_MAX)
                 failed = t->id;
         } else if (t->state == RN_TS_DONE) {
-            t->state = RN_TS_WAITING;
+            set_state(g, t, RN_TS_WAITING, t->released);
             lost++;
         }
     }
+    g->dirty = 1;
     if (n_lost_outputs)
         *n_lost_outputs = lost;
     return failed;
@@ -277,22 +415,17 @@ void rn_jobgraph_worker_left(rn_jobgraph *g, uint32_t worker)
         rn_gtask *t = &g->tasks[i];
         if (t->worker == worker &&
             (t->state == RN_TS_RUNNING || t->state == RN_TS_DONE))
-            t->state = RN_TS_WAITING;
+            set_state(g, t, RN_TS_WAITING, t->released);
     }
+    g->dirty = 1;
 }
 
 int rn_jobgraph_complete(const rn_jobgraph *g)
 {
-    for (size_t i = 0; i < g->n_finals; i++)
-        if (g->tasks[g->finals[i]].state != RN_TS_DONE)
-            return 0;
-    return 1;
+    return g->finals_done == g->n_finals;
 }
 
 size_t rn_jobgraph_count_done(const rn_jobgraph *g)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < g->n; i++)
-        n += g->tasks[i].state == RN_TS_DONE || g->tasks[i].released;
-    return n;
+    return g->n_progress;
 }

@@ -19,6 +19,14 @@
  * that must run are computed from what the job still wants, so lost
  * partitions are recomputed from their inputs, recursively.
  *
+ * Ready tasks: the graph keeps them in a heap (merging tasks first, then
+ * the lowest id), updated as tasks finish (a finished task's consumers
+ * whose inputs are now all done join it), so a scheduling round costs
+ * O(log n) per task instead of a scan of the whole job. Events off the normal path (a lost or retired
+ * worker, a task handed back, an output forgotten) mark the graph dirty:
+ * the next rn_jobgraph_peek recomputes what is wanted and ready from
+ * scratch, once.
+ *
  * Ownership: the graph owns its arrays. One thread at a time (the
  * scheduler's lock).
  */
@@ -69,6 +77,14 @@ typedef struct rn_jobgraph {
     size_t n;
     uint32_t *finals;    /* result task ids, in result order */
     size_t n_finals;
+    size_t finals_done;  /* finals DONE now */
+    size_t n_progress;   /* tasks DONE or released (rn_jobgraph_count_done) */
+    /* the ready heap: candidates, checked again when they reach the top */
+    uint32_t *heap;
+    size_t n_heap;
+    uint8_t *inheap;     /* per task: in heap */
+    uint8_t *want;       /* per task: must run (valid while !dirty) */
+    int dirty;           /* recompute want and the heap at the next peek */
 } rn_jobgraph;
 
 /* Builds the graph: terminals[s] is RN_TERM_* of stage s, n_splits the
@@ -81,6 +97,11 @@ void rn_jobgraph_free(rn_jobgraph *g); /* NULL ok */
  * at most max written; returns how many. `want` is scratch of g->n. */
 size_t rn_jobgraph_ready(const rn_jobgraph *g, uint8_t *want, uint32_t *out,
                          size_t max);
+
+/* The first ready task (wanted, WAITING, every input DONE: COMBINE and
+ * FINISH tasks first, then the lowest id) without taking it, or
+ * UINT32_MAX when none is. Amortized O(log n). */
+uint32_t rn_jobgraph_peek(rn_jobgraph *g);
 
 /* Marks t RUNNING on worker; returns the new attempt number. */
 uint32_t rn_jobgraph_assign(rn_jobgraph *g, uint32_t t, uint32_t worker);

@@ -31,6 +31,19 @@
 #define MAX_JOB_RECORDS 1000
 /* A registered worker without a command stream for this long is lost. */
 #define SEND_TIMEOUT_MS 10000
+/* Queueing ahead (see worker_cap): a worker that speaks minor 1 holds as
+ * many tasks beyond its threads as its threads run in QUEUE_AHEAD_S at
+ * the recent run time of tasks like the one placed (same stage, same
+ * kind: chain or merge), at most MAX_QUEUE_AHEAD, once MIN_TIMED_TASKS
+ * of those have reported their time. */
+#define QUEUE_AHEAD_S 0.005
+#define MAX_QUEUE_AHEAD 64
+#define MIN_TIMED_TASKS 4
+/* Commands packed into one stream message (WorkerCommand.more), bytes. */
+#define MAX_BURST_BYTES ((size_t)1 << 20)
+/* Watchers are woken at most this often for progress (state changes at
+ * once); they send at most one update per 200 ms anyway. */
+#define WATCH_WAKE_MS 50
 
 enum {
     JOB_QUEUED = RUNNEL__V1__JOB_STATE__JOB_QUEUED,
@@ -51,6 +64,7 @@ typedef struct sworker {
     char id[24];
     char *address, *name, *instance;
     uint32_t nthreads;
+    uint32_t minor;              /* protocol minor it registered with */
     uint64_t memory_limit, memory, pid;
     int64_t last_seen_ms;
     double last_seen_unix;
@@ -69,6 +83,10 @@ typedef struct sworker {
 typedef struct sstage {
     int terminal;
     int commutative;
+    /* run time of this stage's tasks: [0] source/chain, [1] combine/finish
+     * (moving average, seconds) and how many reported it */
+    double avg_s[2];
+    uint32_t n_timed[2];
     char **ops;
     int *user;
     size_t n_ops;
@@ -83,9 +101,9 @@ typedef struct sjob {
     size_t n_stages;
     uint32_t split_every;
     rn_jobgraph *g;
-    uint8_t *want;
-    uint32_t *ready;
     int state;
+    int notified_state;           /* watchers were last woken for this */
+    int64_t notified_ms;
     double submitted_unix;
     int64_t submitted_ms, started_ms, finished_ms;
     uint64_t bytes_read;
@@ -100,7 +118,8 @@ struct rn_scheduler {
     rn_rpc_server *srv;
     rn_plugstore *store;
     pthread_mutex_t lock;
-    pthread_cond_t cond; /* any change: outboxes, jobs */
+    pthread_cond_t cond; /* outboxes, workers (command streams wait) */
+    pthread_cond_t jobcond; /* jobs (watchers wait) */
     pthread_cond_t tick; /* the loop's wake-up */
     sworker **workers;
     size_t n_workers, cap_workers;
@@ -257,10 +276,6 @@ static void job_drop_data(sjob *j)
 {
     rn_jobgraph_free(j->g);
     j->g = NULL;
-    rn_free(j->want);
-    rn_free(j->ready);
-    j->want = NULL;
-    j->ready = NULL;
     rn_partition_unref(j->splits);
     j->splits = NULL;
     rn_free(j->manifest);
@@ -289,8 +304,15 @@ static void job_free(sjob *j)
 
 static void job_changed(rn_scheduler *s, sjob *j)
 {
+    int64_t now = rn_rpc_now_ms();
     j->version++;
-    pthread_cond_broadcast(&s->cond);
+    /* a job of many small tasks changes thousands of times a second:
+     * waking every watcher each time only costs context switches */
+    if (j->state != j->notified_state || now - j->notified_ms >= WATCH_WAKE_MS) {
+        j->notified_state = j->state;
+        j->notified_ms = now;
+        pthread_cond_broadcast(&s->jobcond);
+    }
 }
 
 /* Ends a job (failed or cancelled): workers stop its tasks and drop it. */
@@ -473,26 +495,94 @@ static void worker_remove(rn_scheduler *s, sworker *w)
 
 /* ------------------------------------------------------- scheduling -- */
 
+/* How many tasks a worker may hold (running there or queued there) when
+ * it is given task t of job j. A worker with only as many tasks as
+ * threads idles for a round trip after each one (its report reaches us,
+ * we assign the next, the command reaches it): nothing next to tasks of
+ * seconds, most of the time next to tasks of 100 us. So a worker that
+ * speaks minor 1 also queues what its threads run in QUEUE_AHEAD_S at the
+ * recent run time of tasks like t. Long tasks get no queue: a queued task
+ * would wait while another worker idles, and every task assigned to a
+ * worker that is lost counts that loss (a strike), queued or running,
+ * finished or not when its outcome had not reached us. */
+static uint32_t worker_cap(const sworker *w, const sjob *j, const rn_gtask *t)
+{
+    const sstage *st = &j->stages[t->stage];
+    int k = t->kind >= RN_GT_COMBINE;
+    double per, extra;
+    /* a task that was on a worker when it was lost may be what kills
+     * workers: it only goes to a free thread, as every task did before
+     * queueing ahead, so it is not queued (and its outcome not reported
+     * late) next to others, which would share its strikes */
+    if (w->minor < 1 || t->strikes > 0 || st->n_timed[k] < MIN_TIMED_TASKS)
+        return w->nthreads;
+    per = st->avg_s[k] > 1e-6 ? st->avg_s[k] : 1e-6;
+    extra = QUEUE_AHEAD_S / per * (double)w->nthreads;
+    if (extra > MAX_QUEUE_AHEAD)
+        extra = MAX_QUEUE_AHEAD;
+    return w->nthreads + (uint32_t)extra;
+}
+
+/* Siblings of t on worker w: the other inputs of t's consumer that run
+ * or are held there. Tasks whose outputs meet in one consumer (the
+ * partials one combine task merges) are best run on one worker: the
+ * consumer then reads them all locally. */
+static uint32_t siblings_on(const sjob *j, const rn_gtask *t, uint32_t wid)
+{
+    const rn_gtask *c;
+    uint32_t n = 0;
+    if (t->n_consumers != 1)
+        return 0;
+    c = &j->g->tasks[t->consumers[0]];
+    for (uint32_t i = 0; i < c->n_inputs; i++) {
+        const rn_gtask *x = &j->g->tasks[c->inputs[i]];
+        if (x != t && x->worker == wid &&
+            (x->state == RN_TS_RUNNING || x->state == RN_TS_DONE))
+            n++;
+    }
+    return n;
+}
+
+/* The worker for t among those with room: the one holding most of its
+ * input bytes, then (short tasks) most of its siblings, then the least
+ * loaded. */
 static sworker *pick_worker(rn_scheduler *s, const sjob *j, const rn_gtask *t)
 {
     sworker *best = NULL;
     uint64_t best_local = 0;
+    uint32_t best_sib = 0;
     double best_load = 0;
     for (size_t k = 0; k < s->n_workers; k++) {
         sworker *w = s->workers[(s->rr + k) % s->n_workers];
         uint64_t local = 0;
+        uint32_t sib, cap = worker_cap(w, j, t);
         double load;
-        if (!w->connected || w->assigned >= w->nthreads)
+        if (!w->connected)
             continue;
+        /* siblings count for short tasks only: long ones go where a
+         * thread is free, spread over the workers as before */
+        sib = cap > w->nthreads ? siblings_on(j, t, w->wid) : 0;
         for (uint32_t i = 0; i < t->n_inputs; i++) {
             const rn_gtask *in = &j->g->tasks[t->inputs[i]];
             if (in->worker == w->wid)
                 local += in->bytes + 1;
         }
+        /* a worker queueing short tasks ahead may go past its cap (by a
+         * combine's fan-in at most) for a task whose inputs or siblings
+         * it holds: else a group of siblings is cut, or its consumer
+         * sent away, wherever that queue happened to be full, and the
+         * inputs cross between workers */
+        if (w->assigned >= cap &&
+            !(cap > w->nthreads && (sib || local) &&
+              w->assigned < cap + j->split_every))
+            continue;
         load = (double)w->assigned / (double)w->nthreads;
-        if (!best || local > best_local || (local == best_local && load < best_load)) {
+        if (!best || local > best_local ||
+            (local == best_local &&
+             (sib > best_sib || (sib == best_sib && load < best_load)))) {
             best = w;
             best_local = local;
+            best_sib = sib;
             best_load = load;
         }
     }
@@ -579,16 +669,18 @@ static void schedule(rn_scheduler *s)
 {
     for (size_t i = 0; i < s->n_jobs; i++) {
         sjob *j = s->jobs[i];
-        size_t n;
+        uint32_t t;
         int changed = 0;
         if (!j->g || is_final(j->state))
             continue;
-        n = rn_jobgraph_ready(j->g, j->want, j->ready, j->g->n);
-        for (size_t k = 0; k < n; k++) {
-            sworker *w = pick_worker(s, j, &j->g->tasks[j->ready[k]]);
-            if (!w)
+        while ((t = rn_jobgraph_peek(j->g)) != UINT32_MAX) {
+            sworker *w = pick_worker(s, j, &j->g->tasks[t]);
+            if (!w) {
+                if (changed)
+                    job_changed(s, j);
                 return; /* every worker is busy */
-            if (assign(s, j, j->ready[k], w)) {
+            }
+            if (assign(s, j, t, w)) {
                 job_end(s, j, JOB_FAILED, "out of memory assigning tasks");
                 break;
             }
@@ -757,6 +849,7 @@ static void h_register(rn_rpc_call *c, void *ud)
                 (unsigned long long)req->memory_limit);
     }
     w->nthreads = req->nthreads;
+    w->minor = req->minor;
     w->memory_limit = req->memory_limit;
     w->pid = req->pid;
     w->last_seen_ms = rn_rpc_now_ms();
@@ -765,12 +858,61 @@ static void h_register(rn_rpc_call *c, void *ud)
     rep.worker_id = id;
     rep.scheduler_id = s->id;
     rep.heartbeat_ms = (uint32_t)s->hb_interval_ms;
+    rep.minor = RN_PROTOCOL_MINOR;
     pthread_cond_signal(&s->tick);
     pthread_mutex_unlock(&s->lock);
     if (rn_rpc_send_pb(c, &rep, 10000) == 0)
         rn_rpc_finish_ok(c);
 done:
     rn_pb_free(req);
+}
+
+/* Appends the header of one WorkerCommand.more element (field 6,
+ * length-delimited) holding len bytes; returns its size (at most 11). A
+ * packed WorkerCommand followed by such elements is one WorkerCommand
+ * (protobuf merges concatenated messages): a burst of commands goes out
+ * as one stream message without unpacking them again. */
+static size_t more_header(uint8_t *p, size_t len)
+{
+    size_t n = 0;
+    p[n++] = (6 << 3) | 2;
+    while (len >= 0x80) {
+        p[n++] = (uint8_t)(len | 0x80);
+        len >>= 7;
+    }
+    p[n++] = (uint8_t)len;
+    return n;
+}
+
+/* Sends a list of queued commands (freed here): one by one to a worker of
+ * minor 0, packed into bursts of up to MAX_BURST_BYTES otherwise. Returns
+ * non-zero once a send failed (the rest is dropped). */
+static int send_batch(rn_rpc_call *c, outmsg *batch, uint32_t minor)
+{
+    rn_buf burst;
+    int failed = 0;
+    rn_buf_init(&burst, 0);
+    while (batch) {
+        outmsg *next = batch->next;
+        uint8_t hdr[16];
+        size_t h = burst.len ? more_header(hdr, batch->len) : 0;
+        if (failed) {
+            /* dropped: the worker registers again, its tasks are reset */
+        } else if (minor < 1) {
+            failed = rn_rpc_send(c, batch->data, batch->len, SEND_TIMEOUT_MS);
+        } else if ((h && rn_buf_append(&burst, hdr, h)) ||
+                   rn_buf_append(&burst, batch->data, batch->len)) {
+            failed = 1; /* out of memory: as a broken stream */
+        } else if (!next || burst.len + next->len + 16 > MAX_BURST_BYTES) {
+            failed = rn_rpc_send(c, burst.ptr, burst.len, SEND_TIMEOUT_MS);
+            burst.len = 0;
+        }
+        rn_free(batch->data);
+        rn_free(batch);
+        batch = next;
+    }
+    rn_buf_release(&burst);
+    return failed;
 }
 
 static void h_connect(rn_rpc_call *c, void *ud)
@@ -811,6 +953,7 @@ static void h_connect(rn_rpc_call *c, void *ud)
     last_send = rn_rpc_now_ms();
     while (!ended) {
         outmsg *batch = NULL;
+        uint32_t minor;
         struct timespec ts;
         if (rn_rpc_should_stop(c))
             break;
@@ -836,14 +979,11 @@ static void h_connect(rn_rpc_call *c, void *ud)
         }
         batch = w->out_head;
         w->out_head = w->out_tail = NULL;
+        minor = w->minor;
         pthread_mutex_unlock(&s->lock);
-        while (batch) {
-            outmsg *next = batch->next;
-            if (!ended && rn_rpc_send(c, batch->data, batch->len, SEND_TIMEOUT_MS))
+        if (batch) {
+            if (send_batch(c, batch, minor))
                 ended = 1; /* the worker re-registers; its tasks are reset */
-            rn_free(batch->data);
-            rn_free(batch);
-            batch = next;
             last_send = rn_rpc_now_ms();
         }
         if (!ended && rn_rpc_now_ms() - last_send > 5000) {
@@ -937,34 +1077,24 @@ done:
     rn_pb_free(req);
 }
 
-static void h_task_done(rn_rpc_call *c, void *ud)
+/* One task's outcome from worker w (lock held). Returns 1 when accepted,
+ * 0 when not (a stale attempt, a job that is gone: the worker drops the
+ * output), RN_EINVAL for a task the job does not have. */
+static int task_done_locked(rn_scheduler *s, sworker *w,
+                            const Runnel__V1__TaskDoneRequest *req)
 {
-    rn_scheduler *s = ud;
-    Runnel__V1__TaskDoneRequest *req = NULL;
-    Runnel__V1__TaskDoneReply rep = RUNNEL__V1__TASK_DONE_REPLY__INIT;
-    sworker *w;
-    sjob *j;
+    sjob *j = job_by_id(s, req->job_id);
     rn_gtask *t;
+    int accepted = 0;
 
-    if (rn_rpc_recv_pb(c, &runnel__v1__task_done_request__descriptor,
-                       (void **)&req, 10000) != 1)
-        return;
-    pthread_mutex_lock(&s->lock);
-    if (!(w = seen_worker_locked(s, c, req->worker_id)))
-        goto done;
-    j = job_by_id(s, req->job_id);
     if (!j || !j->g || (is_final(j->state) && j->state != JOB_DONE))
-        goto reply; /* gone: the worker drops the output */
-    if (req->task_id >= j->g->n) {
-        pthread_mutex_unlock(&s->lock);
-        rn_rpc_finish(c, RN_RPC_INVALID_ARGUMENT, "job %s has no task %u", j->id,
-                      req->task_id);
-        goto done;
-    }
+        return 0; /* gone: the worker drops the output */
+    if (req->task_id >= j->g->n)
+        return RN_EINVAL;
     t = &j->g->tasks[req->task_id];
     if (t->state != RN_TS_RUNNING || t->worker != w->wid ||
         t->attempt != req->attempt)
-        goto reply; /* a stale attempt */
+        return 0; /* a stale attempt */
     if (w->assigned)
         w->assigned--;
     switch (req->outcome) {
@@ -981,6 +1111,13 @@ static void h_task_done(rn_rpc_call *c, void *ud)
             j->recomputed++;
         j->bytes_read += req->bytes_read;
         w->tasks_done++;
+        if (req->seconds >= 0 && t->stage < j->n_stages) {
+            sstage *st = &j->stages[t->stage];
+            int k = t->kind >= RN_GT_COMBINE;
+            st->avg_s[k] = st->n_timed[k] ? 0.8 * st->avg_s[k] + 0.2 * req->seconds
+                                          : req->seconds;
+            st->n_timed[k]++;
+        }
         for (size_t k = 0; k < n_rel; k++) {
             const rn_gtask *in = &j->g->tasks[relp[k]];
             sworker *h = worker_by_wid(s, in->worker);
@@ -997,7 +1134,7 @@ static void h_task_done(rn_rpc_call *c, void *ud)
         }
         if (relp != rel)
             rn_free(relp);
-        rep.accepted = 1;
+        accepted = 1;
         check_complete(s, j);
         break;
     }
@@ -1020,13 +1157,81 @@ static void h_task_done(rn_rpc_call *c, void *ud)
         break;
     }
     job_changed(s, j);
-reply:
-    pthread_cond_signal(&s->tick);
+    return accepted;
+}
+
+static void h_task_done(rn_rpc_call *c, void *ud)
+{
+    rn_scheduler *s = ud;
+    Runnel__V1__TaskDoneRequest *req = NULL;
+    Runnel__V1__TaskDoneReply rep = RUNNEL__V1__TASK_DONE_REPLY__INIT;
+    sworker *w;
+    int r;
+
+    if (rn_rpc_recv_pb(c, &runnel__v1__task_done_request__descriptor,
+                       (void **)&req, 10000) != 1)
+        return;
+    pthread_mutex_lock(&s->lock);
+    if (!(w = seen_worker_locked(s, c, req->worker_id)))
+        goto done;
+    if ((r = task_done_locked(s, w, req)) < 0) {
+        pthread_mutex_unlock(&s->lock);
+        rn_rpc_finish(c, RN_RPC_INVALID_ARGUMENT, "job %s has no task %u",
+                      req->job_id, req->task_id);
+        goto done;
+    }
+    rep.accepted = r == 1;
+    schedule(s); /* here, not in the loop: no hand-over between threads */
     pthread_mutex_unlock(&s->lock);
     if (rn_rpc_send_pb(c, &rep, 10000) == 0)
         rn_rpc_finish_ok(c);
 done:
     rn_pb_free(req);
+}
+
+/* Outcomes, a batch per message, on one call that lasts as long as the
+ * worker's connection (minor 1): no call - and no thread - per task. A
+ * batch is one scheduling round. An unknown worker (lost, or we
+ * restarted) gets nothing accepted; its heartbeat tells it to register
+ * again. */
+static void h_tasks_done(rn_rpc_call *c, void *ud)
+{
+    rn_scheduler *s = ud;
+    for (;;) {
+        Runnel__V1__TasksDoneRequest *req = NULL;
+        Runnel__V1__TasksDoneReply rep = RUNNEL__V1__TASKS_DONE_REPLY__INIT;
+        protobuf_c_boolean *acc;
+        sworker *w;
+        int r = rn_rpc_recv_pb(c, &runnel__v1__tasks_done_request__descriptor,
+                               (void **)&req, -1);
+        if (r == 0)
+            break; /* the worker closed its side */
+        if (r < 0)
+            return; /* broken, or malformed (answered) */
+        if (!(acc = rn_calloc(req->n_tasks + 1, sizeof(*acc)))) {
+            rn_pb_free(req);
+            rn_rpc_finish(c, RN_RPC_RESOURCE_EXHAUSTED, "out of memory");
+            return;
+        }
+        pthread_mutex_lock(&s->lock);
+        if ((w = worker_by_id(s, req->worker_id))) {
+            w->last_seen_ms = rn_rpc_now_ms();
+            w->last_seen_unix = unix_now();
+            for (size_t i = 0; i < req->n_tasks; i++)
+                /* a task the job lacks is refused alone, not the batch */
+                acc[i] = task_done_locked(s, w, req->tasks[i]) == 1;
+            schedule(s);
+        }
+        pthread_mutex_unlock(&s->lock);
+        rep.accepted = acc;
+        rep.n_accepted = req->n_tasks;
+        r = rn_rpc_send_pb(c, &rep, 10000);
+        rn_free(acc);
+        rn_pb_free(req);
+        if (r)
+            return;
+    }
+    rn_rpc_finish_ok(c);
 }
 
 static void h_fetch_plugin(rn_rpc_call *c, void *ud)
@@ -1461,8 +1666,6 @@ static void h_submit(rn_rpc_call *c, void *ud)
     }
     j->split_every = req->split_every >= 2 ? req->split_every : 8;
     if (rn_jobgraph_build(terms, j->n_stages, j->splits->n, j->split_every, &j->g) ||
-        !(j->want = rn_malloc(j->g->n + 1)) ||
-        !(j->ready = rn_malloc((j->g->n + 1) * sizeof(uint32_t))) ||
         !(j->manifest = rn_strdup(req->manifest)) ||
         !(j->name = dup_short(req->name[0] ? req->name : "job")) ||
         !(j->client = dup_short(req->client))) {
@@ -1497,7 +1700,7 @@ static void h_submit(rn_rpc_call *c, void *ud)
     snprintf(hex, sizeof(hex), "%s", j->id);
     check_complete(s, j); /* a job with no task at all */
     j = NULL;
-    pthread_cond_signal(&s->tick);
+    schedule(s);
     pthread_mutex_unlock(&s->lock);
     rep.job_id = hex;
     if (rn_rpc_send_pb(c, &rep, 10000) == 0)
@@ -1687,7 +1890,7 @@ static void h_watch_job(rn_rpc_call *c, void *ud)
             }
             j = job_by_id(s, id);
             if (j && (j->version == seen || wait_ms < 250))
-                pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+                pthread_cond_timedwait(&s->jobcond, &s->lock, &ts);
         }
         pthread_mutex_unlock(&s->lock);
     }
@@ -1829,6 +2032,7 @@ int rn_scheduler_start(const rn_scheduler_opts *o, rn_scheduler **out,
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
+    pthread_cond_init(&s->jobcond, NULL);
     pthread_cond_init(&s->tick, NULL);
     s->hb_timeout_ms = o && o->heartbeat_timeout_ms > 0 ? o->heartbeat_timeout_ms
                                                         : 10000;
@@ -1858,6 +2062,7 @@ int rn_scheduler_start(const rn_scheduler_opts *o, rn_scheduler **out,
     rn_rpc_server_add(s->srv, RN_M_CONNECT, h_connect, s);
     rn_rpc_server_add(s->srv, RN_M_HEARTBEAT, h_heartbeat, s);
     rn_rpc_server_add(s->srv, RN_M_TASK_DONE, h_task_done, s);
+    rn_rpc_server_add(s->srv, RN_M_TASKS_DONE, h_tasks_done, s);
     rn_rpc_server_add(s->srv, RN_M_FETCH_PLUGIN, h_fetch_plugin, s);
     rn_rpc_server_add(s->srv, RN_M_RETIRE, h_retire, s);
     rn_rpc_server_add(s->srv, RN_M_INFO, h_info, s);
@@ -1909,6 +2114,7 @@ void rn_scheduler_stop(rn_scheduler *s)
     pthread_mutex_lock(&s->lock);
     s->stopping = 1;
     pthread_cond_broadcast(&s->cond);
+    pthread_cond_broadcast(&s->jobcond);
     pthread_cond_signal(&s->tick);
     pthread_mutex_unlock(&s->lock);
     if (s->loop_started)
@@ -1923,6 +2129,7 @@ void rn_scheduler_stop(rn_scheduler *s)
     rn_plugstore_free(s->store);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
+    pthread_cond_destroy(&s->jobcond);
     pthread_cond_destroy(&s->tick);
     rn_free(s);
 }

@@ -31,6 +31,18 @@
  * treated as gone (the scheduler will have it recomputed). */
 #define FETCH_TIMEOUT_MS 20000
 #define REPORT_TRIES 6
+/* Outcomes sent in one TasksDone call at most. */
+#define MAX_REPORT_BATCH 1024
+
+/* A task's outcome waiting for the reporter thread. */
+typedef struct taskout {
+    struct taskout *next;
+    char *job_id, *error;
+    uint32_t task_id, attempt, missing;
+    int outcome;
+    uint64_t bytes, items, bytes_read;
+    double seconds;
+} taskout;
 
 typedef struct qtask {
     struct qtask *next;
@@ -69,8 +81,13 @@ struct rn_worker {
     size_t n_jobs, cap_jobs;
     peer *peers;
     size_t n_peers, cap_peers;
-    pthread_t conn_tid, hb_tid, *task_tids;
-    int conn_started, hb_started, n_task_started;
+    uint32_t sched_minor;        /* the scheduler's protocol minor */
+    /* outcomes to report: task threads add, the reporter thread sends */
+    pthread_cond_t rcond;        /* outcomes to send */
+    rn_rpc_stream *rst;          /* the TasksDone call (reporter thread only) */
+    taskout *r_head, *r_tail;
+    pthread_t conn_tid, hb_tid, rep_tid, *task_tids;
+    int conn_started, hb_started, rep_started, n_task_started;
     int stopping, retiring;
     int running;
     uint64_t tasks_done, tasks_failed;
@@ -318,45 +335,199 @@ static rn_partition *fetch_input(rn_worker *w, const char *job,
     return p;
 }
 
-/* Tells the scheduler; 1 when it accepted the output. */
-static int report(rn_worker *w, const Runnel__V1__RunTask *rt, int outcome,
-                  const char *error, uint32_t missing, uint64_t bytes,
-                  uint64_t items, uint64_t bytes_read, double seconds)
+static void free_taskout(taskout *r)
 {
-    Runnel__V1__TaskDoneRequest req = RUNNEL__V1__TASK_DONE_REQUEST__INIT;
-    Runnel__V1__TaskDoneReply *rep = NULL;
+    if (!r)
+        return;
+    rn_free(r->job_id);
+    rn_free(r->error);
+    rn_free(r);
+}
+
+/* Queues a task's outcome for the reporter thread: the task thread goes
+ * on with its next task at once, so a worker given tasks to queue ahead
+ * never waits for the scheduler between two of them. */
+static void report(rn_worker *w, const Runnel__V1__RunTask *rt, int outcome,
+                   const char *error, uint32_t missing, uint64_t bytes,
+                   uint64_t items, uint64_t bytes_read, double seconds)
+{
+    taskout *r = rn_calloc(1, sizeof(*r));
+    if (!r || !(r->job_id = rn_strdup(rt->job_id)) ||
+        !(r->error = rn_strdup(error ? error : ""))) {
+        /* the task stays assigned here until the worker is lost or
+         * registers again; its output is dropped */
+        rn_logf(RN_LOG_ERROR, "worker: out of memory reporting task %u",
+                rt->task_id);
+        free_taskout(r);
+        if (outcome == RUNNEL__V1__TASK_OUTCOME__TASK_OK)
+            rn_partstore_drop_attempt(w->parts, rt->job_id, rt->task_id,
+                                      rt->attempt);
+        return;
+    }
+    r->task_id = rt->task_id;
+    r->attempt = rt->attempt;
+    r->outcome = outcome;
+    r->missing = missing;
+    r->bytes = bytes;
+    r->items = items;
+    r->bytes_read = bytes_read;
+    r->seconds = seconds;
+    pthread_mutex_lock(&w->lock);
+    if (w->r_tail)
+        w->r_tail->next = r;
+    else
+        w->r_head = r;
+    w->r_tail = r;
+    pthread_cond_signal(&w->rcond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void fill_done(Runnel__V1__TaskDoneRequest *req, const taskout *r,
+                      char *wid)
+{
+    runnel__v1__task_done_request__init(req);
+    req->worker_id = wid;
+    req->job_id = r->job_id;
+    req->task_id = r->task_id;
+    req->attempt = r->attempt;
+    req->outcome = (Runnel__V1__TaskOutcome)r->outcome;
+    req->error = r->error;
+    req->missing_task = r->missing;
+    req->bytes = r->bytes;
+    req->items = r->items;
+    req->bytes_read = r->bytes_read;
+    req->seconds = r->seconds;
+}
+
+/* One batch on the TasksDone call (opened when there is none): 0 and the
+ * reply, or an error (the call is then dropped, to be opened again). */
+static int send_batch(rn_worker *w, const Runnel__V1__TasksDoneRequest *req,
+                      Runnel__V1__TasksDoneReply **rep, rn_errbuf *err)
+{
+    int rc;
+    *rep = NULL;
+    if (!w->rst && (rc = rn_rpc_stream_open(w->sched, RN_M_TASKS_DONE, NULL, 0, 0,
+                                            0, &w->rst, err)))
+        return rc;
+    if ((rc = rn_rpc_stream_send_pb(w->rst, req)) == 0) {
+        rc = rn_rpc_stream_recv_pb(w->rst,
+                                   &runnel__v1__tasks_done_reply__descriptor,
+                                   (void **)rep, 10000);
+        if (rc == 1 && (*rep)->n_accepted == req->n_tasks)
+            return 0;
+        rc = rc == 0 || rc == 1 ? RN_EREMOTE : rc;
+        if (rc != RN_EFORMAT)
+            rn_rpc_stream_finish(w->rst, err); /* the status, for the log */
+    }
+    rn_pb_free(*rep);
+    *rep = NULL;
+    rn_rpc_stream_free(w->rst);
+    w->rst = NULL;
+    return rc == RN_EFORMAT ? RN_EFORMAT : RN_EREMOTE;
+}
+
+/* Sends n outcomes (list rs) and sets acc[i] for the accepted ones: on
+ * the TasksDone call when the scheduler speaks minor 1, else TaskDone
+ * each. Retries while the scheduler is unreachable, as long as we run. */
+static void send_reports(rn_worker *w, taskout **rs, size_t n, int *acc)
+{
+    Runnel__V1__TaskDoneRequest *reqs = rn_calloc(n, sizeof(*reqs));
+    Runnel__V1__TaskDoneRequest **preqs = rn_calloc(n, sizeof(*preqs));
     char wid[24];
+    uint32_t minor;
     rn_errbuf err;
-    int accepted = 0;
 
     pthread_mutex_lock(&w->lock);
     snprintf(wid, sizeof(wid), "%s", w->worker_id);
+    minor = w->sched_minor;
     pthread_mutex_unlock(&w->lock);
-    req.worker_id = wid;
-    req.job_id = rt->job_id;
-    req.task_id = rt->task_id;
-    req.attempt = rt->attempt;
-    req.outcome = (Runnel__V1__TaskOutcome)outcome;
-    req.error = (char *)(error ? error : "");
-    req.missing_task = missing;
-    req.bytes = bytes;
-    req.items = items;
-    req.bytes_read = bytes_read;
-    req.seconds = seconds;
-    for (int k = 0; k < REPORT_TRIES; k++) {
-        int rc = rn_rpc_unary_pb(w->sched, RN_M_TASK_DONE, &req,
-                                 &runnel__v1__task_done_reply__descriptor,
-                                 (void **)&rep, 10000, &err);
-        if (rc == 0) {
-            accepted = rep->accepted;
-            rn_pb_free(rep);
+    if (!reqs || !preqs)
+        goto done; /* nothing accepted: outputs dropped */
+    for (size_t i = 0; i < n; i++) {
+        fill_done(&reqs[i], rs[i], wid);
+        preqs[i] = &reqs[i];
+    }
+    for (size_t i = 0; i < n;) {
+        Runnel__V1__TasksDoneRequest breq = RUNNEL__V1__TASKS_DONE_REQUEST__INIT;
+        Runnel__V1__TasksDoneReply *brep = NULL;
+        Runnel__V1__TaskDoneReply *rep = NULL;
+        size_t m = minor >= 1 ? n - i : 1;
+        int rc = RN_EREMOTE;
+        breq.worker_id = wid;
+        breq.tasks = &preqs[i];
+        breq.n_tasks = m;
+        for (int k = 0; k < REPORT_TRIES; k++) {
+            rn_error_clear(&err);
+            if (minor >= 1)
+                rc = send_batch(w, &breq, &brep, &err);
+            else
+                rc = rn_rpc_unary_pb(w->sched, RN_M_TASK_DONE, &reqs[i],
+                                     &runnel__v1__task_done_reply__descriptor,
+                                     (void **)&rep, 10000, &err);
+            if (rc != RN_EREMOTE || stopping(w))
+                break;
+            nap(w, 200 << k);
+        }
+        if (rc == 0 && brep)
+            for (size_t k = 0; k < m; k++)
+                acc[i + k] = brep->accepted[k];
+        else if (rc == 0 && rep)
+            acc[i] = rep->accepted;
+        else if (rc)
+            rn_logf(RN_LOG_WARN, "worker: cannot report %zu task outcome(s): %s",
+                    m, err.msg[0] ? err.msg : "the scheduler did not answer");
+        rn_pb_free(brep);
+        rn_pb_free(rep);
+        i += m;
+    }
+done:
+    rn_free(reqs);
+    rn_free(preqs);
+}
+
+/* The reporter thread: sends what the task threads finished, all that
+ * piled up during the previous call in one batch, and drops the outputs
+ * the scheduler did not accept (stale attempts). */
+static void *rep_main(void *arg)
+{
+    rn_worker *w = arg;
+    taskout *rs[MAX_REPORT_BATCH];
+    int acc[MAX_REPORT_BATCH];
+    for (;;) {
+        size_t n = 0;
+        pthread_mutex_lock(&w->lock);
+        while (!w->r_head && !w->stopping)
+            pthread_cond_wait(&w->rcond, &w->lock);
+        if (w->stopping) {
+            pthread_mutex_unlock(&w->lock);
             break;
         }
-        if (rc != RN_EREMOTE || stopping(w))
-            break;
-        nap(w, 200 << k);
+        while (w->r_head && n < MAX_REPORT_BATCH) {
+            rs[n] = w->r_head;
+            w->r_head = w->r_head->next;
+            rs[n]->next = NULL;
+            acc[n++] = 0;
+        }
+        if (!w->r_head)
+            w->r_tail = NULL;
+        pthread_mutex_unlock(&w->lock);
+        send_reports(w, rs, n, acc);
+        for (size_t i = 0; i < n; i++) {
+            if (!acc[i] && rs[i]->outcome == RUNNEL__V1__TASK_OUTCOME__TASK_OK)
+                rn_partstore_drop_attempt(w->parts, rs[i]->job_id,
+                                          rs[i]->task_id, rs[i]->attempt);
+            free_taskout(rs[i]);
+        }
     }
-    return accepted;
+    return NULL;
+}
+
+/* Monotonic seconds, finer than rn_rpc_now_ms (tasks of microseconds). */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void run_task(rn_worker *w, qtask *q)
@@ -365,7 +536,7 @@ static void run_task(rn_worker *w, qtask *q)
     rn_partition **inputs = NULL, *split = NULL, *out = NULL;
     rn_jobrun *jr = NULL;
     rn_errbuf err;
-    int64_t t0 = rn_rpc_now_ms();
+    double t0 = now_s();
     uint64_t bytes_read = 0, bytes = 0, items = 0;
     uint32_t missing = 0;
     int outcome = RUNNEL__V1__TASK_OUTCOME__TASK_OK, rc;
@@ -427,10 +598,8 @@ report:
     else if (outcome == RUNNEL__V1__TASK_OUTCOME__TASK_FAILED)
         w->tasks_failed++;
     pthread_mutex_unlock(&w->lock);
-    if (!report(w, rt, outcome, err.msg, missing, bytes, items, bytes_read,
-                (double)(rn_rpc_now_ms() - t0) / 1000.0) &&
-        outcome == RUNNEL__V1__TASK_OUTCOME__TASK_OK)
-        rn_partstore_drop_attempt(w->parts, rt->job_id, rt->task_id, rt->attempt);
+    report(w, rt, outcome, err.msg, missing, bytes, items, bytes_read,
+           now_s() - t0);
     for (size_t i = 0; inputs && i < rt->n_inputs; i++)
         rn_partition_unref(inputs[i]);
     rn_free(inputs);
@@ -538,6 +707,7 @@ static int do_register(rn_worker *w, rn_errbuf *err)
     req.instance = w->instance;
     req.worker_id = wid;
     req.pid = (uint64_t)getpid();
+    req.minor = RN_PROTOCOL_MINOR;
     req.plugins = ptrs;
     req.n_plugins = ptrs ? n : 0;
     rc = rn_rpc_unary_pb(w->sched, RN_M_REGISTER, &req,
@@ -554,6 +724,7 @@ static int do_register(rn_worker *w, rn_errbuf *err)
     clear_queue(w, NULL);
     snprintf(w->worker_id, sizeof(w->worker_id), "%s", rep->worker_id);
     w->hb_ms = rep->heartbeat_ms >= 50 ? (int)rep->heartbeat_ms : 1000;
+    w->sched_minor = rep->minor;
     w->registered = 1;
     w->gen++;
     pthread_cond_broadcast(&w->cond);
@@ -599,6 +770,9 @@ static void handle_cmd(rn_worker *w, Runnel__V1__WorkerCommand *cmd)
     default:
         break;
     }
+    /* a burst (minor 1): the rest, in order */
+    for (size_t i = 0; i < cmd->n_more; i++)
+        handle_cmd(w, cmd->more[i]);
 }
 
 static void *conn_main(void *arg)
@@ -796,6 +970,7 @@ int rn_worker_start(const rn_worker_opts *o, rn_worker **out, rn_errbuf *err)
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    pthread_cond_init(&w->rcond, NULL);
     pthread_mutex_init(&w->create_lock, NULL);
     w->hb_ms = 1000;
     w->nthreads = o->nthreads > 0 ? o->nthreads : rn_cpu_count();
@@ -858,7 +1033,12 @@ int rn_worker_start(const rn_worker_opts *o, rn_worker **out, rn_errbuf *err)
         w->n_task_started++;
     }
     if (w->n_task_started == 0 ||
-        pthread_create(&w->hb_tid, NULL, hb_main, w) != 0) {
+        pthread_create(&w->rep_tid, NULL, rep_main, w) != 0) {
+        rn_worker_stop(w);
+        return rn_error_set(err, RN_ENOMEM, "cannot start threads");
+    }
+    w->rep_started = 1;
+    if (pthread_create(&w->hb_tid, NULL, hb_main, w) != 0) {
         rn_worker_stop(w);
         return rn_error_set(err, RN_ENOMEM, "cannot start threads");
     }
@@ -924,6 +1104,7 @@ void rn_worker_stop(rn_worker *w)
     if (w->stream)
         rn_rpc_stream_cancel(w->stream);
     pthread_cond_broadcast(&w->cond);
+    pthread_cond_broadcast(&w->rcond);
     pthread_mutex_unlock(&w->lock);
     if (w->conn_started)
         pthread_join(w->conn_tid, NULL);
@@ -931,6 +1112,14 @@ void rn_worker_stop(rn_worker *w)
         pthread_join(w->hb_tid, NULL);
     for (int i = 0; i < w->n_task_started; i++)
         pthread_join(w->task_tids[i], NULL);
+    if (w->rep_started)
+        pthread_join(w->rep_tid, NULL);
+    rn_rpc_stream_free(w->rst);
+    while (w->r_head) { /* never sent: we are stopping */
+        taskout *r = w->r_head;
+        w->r_head = r->next;
+        free_taskout(r);
+    }
     rn_rpc_server_free(w->srv, 1000);
     pthread_mutex_lock(&w->lock);
     clear_queue(w, NULL);
@@ -953,6 +1142,7 @@ void rn_worker_stop(rn_worker *w)
     rn_free(w->name);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
+    pthread_cond_destroy(&w->rcond);
     pthread_mutex_destroy(&w->create_lock);
     rn_free(w);
 }

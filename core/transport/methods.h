@@ -11,6 +11,7 @@
 #define RN_M_CONNECT RN_SCHED "Connect"
 #define RN_M_HEARTBEAT RN_SCHED "Heartbeat"
 #define RN_M_TASK_DONE RN_SCHED "TaskDone"
+#define RN_M_TASKS_DONE RN_SCHED "TasksDone"
 #define RN_M_FETCH_PLUGIN RN_SCHED "FetchPlugin"
 #define RN_M_RETIRE RN_SCHED "Retire"
 #define RN_M_INFO RN_SCHED "Info"
@@ -29,5 +30,8 @@
 
 /* The protocol version in RegisterRequest and SubmitJobRequest. */
 #define RN_PROTOCOL_VERSION 1
+/* The minor of v1 this build speaks (RegisterRequest/Reply.minor):
+ * 1 = WorkerCommand.more, TasksDone, more tasks queued than threads. */
+#define RN_PROTOCOL_MINOR 1
 
 #endif

@@ -1,5 +1,5 @@
 /* The scheduler's task graph (core/cluster/jobgraph.c): shapes, readiness,
- * recomputation from lineage, strikes. */
+ * recomputation from lineage, strikes, the incremental ready heap. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -166,6 +166,106 @@ static void test_strikes(void **state)
     rn_jobgraph_free(g);
 }
 
+
+/* What rn_jobgraph_peek must answer, from the full scan: the ready task
+ * that is a COMBINE/FINISH with the lowest id, else the lowest id. */
+static uint32_t expected_peek(rn_jobgraph *g, uint8_t *want, uint32_t *ready)
+{
+    size_t n = rn_jobgraph_ready(g, want, ready, g->n); /* ascending */
+    for (size_t i = 0; i < n; i++)
+        if (g->tasks[ready[i]].kind >= RN_GT_COMBINE)
+            return ready[i];
+    return n ? ready[0] : UINT32_MAX;
+}
+
+static void check_counters(const rn_jobgraph *g)
+{
+    size_t done = 0, finals = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        done += g->tasks[i].state == RN_TS_DONE || g->tasks[i].released;
+        finals += g->tasks[i].final && g->tasks[i].state == RN_TS_DONE;
+    }
+    assert_int_equal(rn_jobgraph_count_done(g), done);
+    assert_int_equal(rn_jobgraph_complete(g), finals == g->n_finals);
+}
+
+static uint32_t lcg(uint32_t *x)
+{
+    *x = *x * 1103515245u + 12345u;
+    return *x >> 8;
+}
+
+/* Random runs with failures: the heap always agrees with the scan. */
+static void test_peek_matches_scan(void **state)
+{
+    int term2[] = {RN_TERM_FOLD, RN_TERM_NONE};
+    int term1[] = {RN_TERM_FOLD};
+    (void)state;
+    for (uint32_t seed = 1; seed <= 40; seed++) {
+        rn_jobgraph *g;
+        uint32_t x = seed, rel[64];
+        size_t n_rel, steps = 0;
+        int two = seed % 2;
+        assert_int_equal(rn_jobgraph_build(two ? term2 : term1, two ? 2 : 1,
+                                           5 + seed * 3, 2 + seed % 7, &g), 0);
+        uint8_t *want = rn_malloc(g->n + 1);
+        uint32_t *ready = rn_malloc((g->n + 1) * sizeof(uint32_t));
+        while (!rn_jobgraph_complete(g) && steps++ < 20000) {
+            uint32_t r = lcg(&x) % 100, t = rn_jobgraph_peek(g);
+            assert_int_equal(t, expected_peek(g, want, ready));
+            check_counters(g);
+            if (r < 48 && t != UINT32_MAX) {
+                rn_jobgraph_assign(g, t, 1 + lcg(&x) % 3);
+            } else if (r < 96 || steps > 3000) { /* a running task ends */
+                for (size_t i = 0; i < g->n; i++) {
+                    if (g->tasks[i].state != RN_TS_RUNNING || lcg(&x) % 2)
+                        continue;
+                    rn_jobgraph_done(g, (uint32_t)i, 1, 1, rel, &n_rel);
+                    for (size_t k = 0; k < n_rel; k++)
+                        rn_jobgraph_release(g, rel[k]);
+                    break;
+                }
+            } else if (r == 96) {
+                rn_jobgraph_worker_lost(g, 1 + lcg(&x) % 3, NULL);
+            } else if (r == 97) {
+                rn_jobgraph_worker_left(g, 1 + lcg(&x) % 3);
+            } else if (r == 98) {
+                rn_jobgraph_forget_output(g, lcg(&x) % (uint32_t)g->n);
+            } else {
+                rn_jobgraph_unassign(g, lcg(&x) % (uint32_t)g->n);
+            }
+        }
+        assert_true(rn_jobgraph_complete(g));
+        check_counters(g);
+        assert_int_equal(rn_jobgraph_peek(g), UINT32_MAX);
+        rn_free(want);
+        rn_free(ready);
+        rn_jobgraph_free(g);
+    }
+}
+
+/* Merging tasks go first: a combine runs as soon as its partials exist. */
+static void test_peek_merges_first(void **state)
+{
+    int term[] = {RN_TERM_FOLD};
+    rn_jobgraph *g;
+    uint32_t rel[64];
+    size_t n_rel;
+    (void)state;
+    /* 20 sources, split_every 4: combines 20..24, then 25, then finish */
+    assert_int_equal(rn_jobgraph_build(term, 1, 20, 4, &g), 0);
+    for (uint32_t t = 0; t < 4; t++) {
+        assert_int_equal(rn_jobgraph_peek(g), t);
+        rn_jobgraph_assign(g, t, 1);
+        rn_jobgraph_done(g, t, 1, 1, rel, &n_rel);
+    }
+    assert_int_equal(g->tasks[20].kind, RN_GT_COMBINE);
+    assert_int_equal(rn_jobgraph_peek(g), 20);
+    rn_jobgraph_assign(g, 20, 1);
+    assert_int_equal(rn_jobgraph_peek(g), 4);
+    rn_jobgraph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +275,8 @@ int main(void)
         cmocka_unit_test(test_lost_worker_recompute),
         cmocka_unit_test(test_release_and_lineage),
         cmocka_unit_test(test_strikes),
+        cmocka_unit_test(test_peek_matches_scan),
+        cmocka_unit_test(test_peek_merges_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,9 +89,9 @@ static void test_garbage_payloads(void **state)
 {
     static const uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01};
     static const char *const methods[] = {RN_M_REGISTER, RN_M_HEARTBEAT,
-                                          RN_M_TASK_DONE, RN_M_SUBMIT_JOB,
-                                          RN_M_GET_JOB, RN_M_PUSH_PLUGIN,
-                                          RN_M_INFO};
+                                          RN_M_TASK_DONE, RN_M_TASKS_DONE,
+                                          RN_M_SUBMIT_JOB, RN_M_GET_JOB,
+                                          RN_M_PUSH_PLUGIN, RN_M_INFO};
     rn_errbuf err;
     rn_buf b;
     (void)state;
@@ -300,6 +300,37 @@ static void test_register_twice(void **state)
                                      (void **)&hr, 5000, &err),
                      RN_ENOTFOUND);
     assert_non_null(strstr(err.msg, "register again"));
+    /* minor 1: batched outcomes (a unary call works too: one request,
+     * one reply); a job that is gone is not accepted */
+    assert_int_equal(a->minor, RN_PROTOCOL_MINOR);
+    {
+        Runnel__V1__TasksDoneRequest td = RUNNEL__V1__TASKS_DONE_REQUEST__INIT;
+        Runnel__V1__TaskDoneRequest one = RUNNEL__V1__TASK_DONE_REQUEST__INIT;
+        Runnel__V1__TaskDoneRequest *two[2] = {&one, &one};
+        Runnel__V1__TasksDoneReply *tr = NULL;
+        one.job_id = "j-nothing";
+        one.outcome = RUNNEL__V1__TASK_OUTCOME__TASK_OK;
+        td.worker_id = a->worker_id;
+        td.tasks = two;
+        td.n_tasks = 2;
+        assert_int_equal(rn_rpc_unary_pb(g_ch, RN_M_TASKS_DONE, &td,
+                                         &runnel__v1__tasks_done_reply__descriptor,
+                                         (void **)&tr, 5000, &err),
+                         0);
+        assert_int_equal(tr->n_accepted, 2);
+        assert_false(tr->accepted[0]);
+        assert_false(tr->accepted[1]);
+        rn_pb_free(tr);
+        /* an unknown worker: nothing accepted, the call goes on */
+        td.worker_id = "w-nobody";
+        assert_int_equal(rn_rpc_unary_pb(g_ch, RN_M_TASKS_DONE, &td,
+                                         &runnel__v1__tasks_done_reply__descriptor,
+                                         (void **)&tr, 5000, &err),
+                         0);
+        assert_int_equal(tr->n_accepted, 2);
+        assert_false(tr->accepted[0]);
+        rn_pb_free(tr);
+    }
     rn_pb_free(a);
     expect_alive();
 }
