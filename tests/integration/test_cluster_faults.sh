@@ -57,12 +57,12 @@ wait_for "two workers" 30 sh -c "[ \"\$(RUNNEL_SCHEDULER=$SCHED '$RUNNEL' info -
 check "after SIGCONT" "19900" "$(R run "$T/slow.yaml" --scheduler "$SCHED" 2>&1)"
 
 # ---- a worker added mid-job receives work --------------------------------
-kill -TERM "$PID_w2" # w3 alone, one job of 60 tasks x 100 ms on 2 threads
+kill -TERM "$PID_w2" # w3 alone, one job of 120 tasks x 100 ms on 2 threads
 wait_for "w2 retired" 30 sh -c "[ \"\$(RUNNEL_SCHEDULER=$SCHED '$RUNNEL' info --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)[\"workers\"]))')\" = 1 ]"
 cat >"$T/long.yaml" <<Y
 name: elastic
 plugins: ["$T/libslow.so"]
-source: {range: {n: 300, npartitions: 60}}
+source: {range: {n: 600, npartitions: 120}}
 steps: [{slow.sleep: {ms: 20}}, sum]
 Y
 R run "$T/long.yaml" --scheduler "$SCHED" --quiet >"$T/elastic.out" 2>"$T/elastic.err" &
@@ -71,7 +71,7 @@ sleep 1
 start_worker w4 --nthreads 2
 wait "$rpid"
 check "elastic: exit status" "0" "$?"
-check "elastic: exact result" "44850" "$(cat "$T/elastic.out")"
+check "elastic: exact result" "179700" "$(cat "$T/elastic.out")"
 done4=$(worker_done w4)
 [ "${done4:-0}" -gt 0 ] && ok || bad "w4, added mid-job, ran no task ($done4): $(cat "$T/info.json")"
 

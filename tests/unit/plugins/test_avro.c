@@ -766,8 +766,11 @@ static void test_varints(void **state)
     assert_non_null(b);
     assert_non_null(want);
     for (int bits = 0; bits < 64; bits++) {
-        int64_t x = (int64_t)((uint64_t)1 << bits);
-        int64_t vals[6] = {x, -x, x - 1, -x + 1, x + 3, -x - 3};
+        /* in unsigned arithmetic: at bit 63, -x would overflow */
+        uint64_t u = (uint64_t)1 << bits;
+        int64_t vals[6] = {(int64_t)u,       (int64_t)(0 - u),
+                           (int64_t)(u - 1), (int64_t)(1 - u),
+                           (int64_t)(u + 3), (int64_t)(0 - u - 3)};
         for (int k = 0; k < 6; k++)
             for (int width = 0; width <= 10; width += 3) {
                 vb_long(b, vals[k], width);
