@@ -27,10 +27,10 @@ static const char plugin_usage[] =
 
 static const char *flag_names(uint32_t flags, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s%s%s%s",
-             (flags & RN_OPF_SCALAR) ? ",scalar" : "",
+    /* each name with a leading comma; the first one's is skipped */
+    snprintf(buf, n, "%s%s%s", (flags & RN_OPF_SCALAR) ? ",scalar" : "",
              (flags & RN_OPF_COMMUTATIVE) ? ",commutative" : "",
-             (flags & RN_OPF_COUNTING) ? ",counting" : "", "");
+             (flags & RN_OPF_COUNTING) ? ",counting" : "");
     return buf[0] ? buf + 1 : buf;
 }
 

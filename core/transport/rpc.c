@@ -1077,32 +1077,12 @@ int rn_rpc_stream_close_send(rn_rpc_stream *st)
 
 int rn_rpc_stream_recv(rn_rpc_stream *st, rn_buf *msg, int timeout_ms)
 {
-    grpc_byte_buffer *bb = NULL;
-    grpc_op ops[2];
-    size_t n = 0;
-    int r, rc;
-    memset(ops, 0, sizeof(ops));
-    if (!st->got_md) {
-        ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
-        ops[n].data.recv_initial_metadata.recv_initial_metadata = &st->init_md;
-        n++;
-        st->got_md = 1;
-    }
-    ops[n].op = GRPC_OP_RECV_MESSAGE;
-    ops[n].data.recv_message.recv_message = &bb;
-    n++;
-    if (grpc_call_start_batch(st->call, ops, n, &st->tag_op, NULL) != GRPC_CALL_OK)
-        return RN_EINTERNAL;
-    r = wait_tag(st->cq, st->call, &st->tag_op, timeout_ms);
-    if (r < 0) {
-        if (bb)
-            grpc_byte_buffer_destroy(bb);
-        return RN_EREMOTE;
-    }
-    if (!bb)
-        return 0; /* end of stream, or a failed call: finish tells */
-    rc = read_bb(bb, msg);
-    grpc_byte_buffer_destroy(bb);
+    rn_rpc_msg m;
+    int rc = rn_rpc_stream_recv_msg(st, &m, timeout_ms);
+    if (rc != 1)
+        return rc;
+    rc = rn_rpc_msg_read(&m, msg);
+    rn_rpc_msg_release(&m);
     return rc ? rc : 1;
 }
 
