@@ -57,7 +57,8 @@ const char *rn_err_name(int code)
     static const char *const names[] = {
         "OK",      "EINVAL",   "ENOMEM",   "EIO",       "EFORMAT",
         "ETYPE",   "ERANGE",   "ENOTFOUND", "EABI",     "ECANCELED",
-        "EPLUGIN", "EINTERNAL", "ELIMIT",  "EREMOTE",   "EEXIST"};
+        "EPLUGIN", "EINTERNAL", "ELIMIT",  "EREMOTE",   "EEXIST",
+        "EPERM"};
     int i = -code;
     if (i < 0 || i >= (int)(sizeof(names) / sizeof(names[0])))
         return "E?";

@@ -101,6 +101,7 @@ int rn_rpc_status_from_err(int rn_code)
     case RN_ERANGE: return RN_RPC_OUT_OF_RANGE;
     case RN_EREMOTE: return RN_RPC_UNAVAILABLE;
     case RN_EPLUGIN: return RN_RPC_FAILED_PRECONDITION;
+    case RN_EPERM: return RN_RPC_PERMISSION_DENIED;
     default: return RN_RPC_INTERNAL;
     }
 }
@@ -115,6 +116,8 @@ int rn_rpc_err_from_status(int status)
     case RN_RPC_NOT_FOUND: return RN_ENOTFOUND;
     case RN_RPC_ALREADY_EXISTS: return RN_EEXIST;
     case RN_RPC_RESOURCE_EXHAUSTED: return RN_ELIMIT;
+    case RN_RPC_PERMISSION_DENIED:
+    case RN_RPC_UNAUTHENTICATED: return RN_EPERM;
     case RN_RPC_OUT_OF_RANGE: return RN_ERANGE;
     case RN_RPC_INTERNAL:
     case RN_RPC_DATA_LOSS: return RN_EINTERNAL;
@@ -130,8 +133,8 @@ const char *rn_rpc_status_name(int status)
         "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
         "FAILED_PRECONDITION", "ABORTED",   "OUT_OF_RANGE",
         "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",
-        "DATA_LOSS"};
-    if (status < 0 || status > 15)
+        "DATA_LOSS", "UNAUTHENTICATED"};
+    if (status < 0 || status > 16)
         return "UNKNOWN";
     return names[status];
 }

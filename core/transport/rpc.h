@@ -52,7 +52,8 @@ enum {
     RN_RPC_UNIMPLEMENTED = 12,
     RN_RPC_INTERNAL = 13,
     RN_RPC_UNAVAILABLE = 14,
-    RN_RPC_DATA_LOSS = 15
+    RN_RPC_DATA_LOSS = 15,
+    RN_RPC_UNAUTHENTICATED = 16
 };
 
 /* rn_err <-> gRPC status. */

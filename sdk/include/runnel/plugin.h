@@ -66,7 +66,8 @@ typedef enum rn_err {
     RN_EINTERNAL = -11,
     RN_ELIMIT = -12,   /* a size limit was exceeded */
     RN_EREMOTE = -13,  /* a remote peer failed or vanished */
-    RN_EEXIST = -14
+    RN_EEXIST = -14,
+    RN_EPERM = -15     /* not allowed: identity, role or file policy */
 } rn_err;
 
 /* Operator kinds. The numbers are part of the ABI. */
