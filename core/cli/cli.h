@@ -16,6 +16,7 @@ int rn_cmd_run(int argc, char **argv);
 int rn_cmd_lint(int argc, char **argv);
 int rn_cmd_plugin(int argc, char **argv);
 int rn_cmd_cluster(const char *name, int argc, char **argv);
+int rn_cmd_security(int argc, char **argv);
 
 /* Prints "runnel: <msg>" on stderr; returns 1. */
 int rn_cli_fail(const rn_errbuf *err);

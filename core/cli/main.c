@@ -29,6 +29,11 @@ static const char usage[] =
     "  submit MANIFEST     submit a job, print its id\n"
     "  jobs | status JOB | cancel JOB\n"
     "\n"
+    "Security (mutual TLS):\n"
+    "  security init DIR   create the cluster's CA\n"
+    "  security issue DIR  issue a scheduler/worker/client/admin certificate\n"
+    "  security show DIR   describe a certificate\n"
+    "\n"
     "Every command has --help. Global: --version, --help.\n";
 
 int rn_cli_is_help(const char *s)
@@ -101,6 +106,8 @@ int main(int argc, char **argv)
         return rn_cmd_lint(argc - 1, argv + 1);
     if (strcmp(cmd, "plugin") == 0)
         return rn_cmd_plugin(argc - 1, argv + 1);
+    if (strcmp(cmd, "security") == 0)
+        return rn_cmd_security(argc - 1, argv + 1);
     if (strcmp(cmd, "scheduler") == 0 || strcmp(cmd, "worker") == 0 ||
         strcmp(cmd, "info") == 0 || strcmp(cmd, "submit") == 0 ||
         strcmp(cmd, "jobs") == 0 || strcmp(cmd, "status") == 0 ||
