@@ -468,6 +468,33 @@ static void test_issue_hosts(void **state)
     X509_free(x);
 }
 
+/* Modes are exact whatever the umask: a key never wider than 0600 (it is
+ * created so), a certificate still readable under umask 077. */
+static void test_modes_ignore_umask(void **state)
+{
+    char out[600], ca[600];
+    mode_t old;
+    rn_errbuf err;
+    (void)state;
+    old = umask(0);
+    sub(out, sizeof(out), "umask0");
+    issue(fx->ca, RN_ROLE_WORKER, "u0", NULL, 0, 0, out, NULL);
+    sub(ca, sizeof(ca), "umask0-ca");
+    assert_int_equal(rn_ca_init(ca, NULL, &err), 0);
+    umask(077);
+    assert_int_equal(mode_of(out, NULL), 0700);
+    assert_int_equal(mode_of(out, "tls.key"), 0600);
+    assert_int_equal(mode_of(out, "tls.crt"), 0644);
+    assert_int_equal(mode_of(ca, NULL), 0700);
+    assert_int_equal(mode_of(ca, "ca.key"), 0600);
+    sub(out, sizeof(out), "umask77");
+    issue(fx->ca, RN_ROLE_WORKER, "u77", NULL, 0, 0, out, NULL);
+    umask(old);
+    assert_int_equal(mode_of(out, "tls.key"), 0600);
+    assert_int_equal(mode_of(out, "tls.crt"), 0644);
+    assert_int_equal(mode_of(out, "ca.crt"), 0644);
+}
+
 static void expect_issue_refused(const rn_cert_req *req, const char *out,
                                  int code, const char *needle)
 {
@@ -1131,6 +1158,7 @@ int main(void)
         cmocka_unit_test(test_init_options_and_refusals),
         cmocka_unit_test(test_issue_each_role),
         cmocka_unit_test(test_issue_hosts),
+        cmocka_unit_test(test_modes_ignore_umask),
         cmocka_unit_test(test_issue_refusals),
         cmocka_unit_test(test_issue_clipped_to_ca),
         cmocka_unit_test(test_tls_load_ok),
