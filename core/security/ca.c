@@ -990,6 +990,7 @@ static int verify_chain(X509 *cert, STACK_OF(X509) *cas, const char *crt_path,
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     int rc = 0, e, depth;
+    X509 *cur;
     char d[16];
     long long t;
     if (!store || !ctx) {
@@ -1021,9 +1022,8 @@ static int verify_chain(X509 *cert, STACK_OF(X509) *cas, const char *crt_path,
                           ca_path);
         break;
     case X509_V_ERR_CERT_HAS_EXPIRED:
-        if (depth > 0 &&
-            asn1_unix(X509_get0_notAfter(X509_STORE_CTX_get_current_cert(ctx)),
-                      &t) == 0) {
+        cur = X509_STORE_CTX_get_current_cert(ctx);
+        if (depth > 0 && cur && asn1_unix(X509_get0_notAfter(cur), &t) == 0) {
             rc = rn_error_set(err, RN_EPERM, "%s expired on %s", ca_path,
                               rn_cert_date(t, d, sizeof(d)));
             break;
