@@ -150,8 +150,9 @@ typedef struct rn_io_policy {
 /* Sets the process-wide policy: copies p (NULL clears it). Allowed roots
  * are resolved with realpath(3) and must exist (RN_ENOTFOUND otherwise);
  * denied paths may not exist yet (their existing part is resolved). On
- * error the previous policy stays. Thread-safe: checks in flight finish
- * under the policy they started with. */
+ * error the previous policy stays. Thread-safe (checks read an immutable
+ * snapshot under a lock), but meant to be set once, before the worker
+ * runs tasks: an open in flight may meet the old and the new policy. */
 int rn_io_policy_set(const rn_io_policy *p, rn_errbuf *err);
 
 /* Compression codecs. */
