@@ -44,6 +44,21 @@ extern const rn__io_backend rn__io_file; /* file.c */
 extern const rn__io_backend rn__io_http; /* http.c: http:// https:// */
 extern const rn__io_backend rn__io_s3;   /* s3.c */
 
+/* The worker's policy (policy.c; io.h: rn_io_policy). Without a policy
+ * every check returns 0. url is the name errors give. */
+int rn__io_policy_active(void);
+int rn__io_policy_blocks_link_local(void);
+/* Before touching the file system: path absolute, without "..", inside an
+ * allowed root as written and outside the denied paths. */
+int rn__io_policy_check_path(const char *url, const char *path,
+                             rn_errbuf *err);
+/* real: what an opened object resolved to (realpath, /proc/self/fd). */
+int rn__io_policy_check_real(const char *url, const char *real,
+                             rn_errbuf *err);
+/* Where fd really is (readlink of /proc/self/fd/N), checked. Refuses what
+ * it cannot locate. */
+int rn__io_policy_check_fd(const char *url, int fd, rn_errbuf *err);
+
 /* Codec layer (compress.c). Decoders pull raw bytes through a callback
  * with the back-end's read contract; encoders push encoded bytes. */
 typedef int64_t (*rn__io_pull_fn)(void *ud, void *buf, size_t cap,

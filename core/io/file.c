@@ -3,13 +3,19 @@
  *
  * Reads go straight from read(2) into the caller's buffer (the callers read
  * in big chunks); writes are buffered here in RN_IO_BUFSIZE pieces into a
- * temporary file beside the target, published by rename(2).
+ * temporary file beside the target, created and published (renameat(2))
+ * inside one open descriptor of the target's directory.
+ *
+ * Under a worker's policy (policy.c) every path is checked as written
+ * before anything is opened, and again where the opened file or directory
+ * really is.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,12 +102,25 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(x->url, y->url);
 }
 
+/* Under a policy: 0 when what path resolves to may be opened, else the
+ * refusal (or the error resolving it) naming url. */
+static int check_resolved(const char *url, const char *path, rn_errbuf *err)
+{
+    char real[PATH_MAX];
+    if (!rn__io_policy_active())
+        return 0;
+    if (!realpath(path, real))
+        return sys_fail(err, errno, url, NULL);
+    return rn__io_policy_check_real(url, real, err);
+}
+
 /* Appends prefix + path (the URL spelling the user chose) when path is a
- * regular file. */
+ * regular file (and, under a policy, resolves where it may be read). */
 static int add_if_file(entry_vec *ev, rn_arena *a, rn_buf *tmp,
                        const char *prefix, const char *path, rn_errbuf *err)
 {
     struct stat st;
+    rn_errbuf refused;
     int rc;
     if (stat(path, &st) != 0) {
         if (errno == ENOENT)
@@ -109,6 +128,10 @@ static int add_if_file(entry_vec *ev, rn_arena *a, rn_buf *tmp,
         return sys_fail(err, errno, path, NULL);
     }
     if (!S_ISREG(st.st_mode))
+        return 0;
+    /* What the policy refuses is not listed: a directory or a glob may
+     * hold links to anywhere. */
+    if (check_resolved(path, path, &refused))
         return 0;
     rn_buf_reset(tmp);
     if ((rc = rn_buf_puts(tmp, prefix)) || (rc = rn_buf_puts(tmp, path)) ||
@@ -198,12 +221,16 @@ static int file_list(rn_arena *a, const char *pattern, rn_io_entry **out,
         return bad_url(pattern, err);
     if (!*path)
         return rn_error_set(err, RN_EINVAL, "empty path");
+    if ((rc = rn__io_policy_check_path(pattern, path, err)))
+        return rc;
     rn_buf_init(&tmp, MAX_PATH_BYTES + 16);
     /* An existing name wins over its reading as a pattern. */
     if (stat(path, &st) == 0) {
-        if (S_ISDIR(st.st_mode)) {
+        /* A file or directory named outside is refused, not skipped. */
+        rc = check_resolved(pattern, path, err);
+        if (rc == 0 && S_ISDIR(st.st_mode)) {
             rc = list_dir(&ev, a, &tmp, prefix, pattern, path, err);
-        } else {
+        } else if (rc == 0) {
             rc = vec_push(&ev, a, pattern, strlen(pattern),
                           (uint64_t)st.st_size);
             if (rc)
@@ -252,21 +279,30 @@ static int file_open(const char *url, uint64_t offset, uint64_t length,
     const char *path = url_path(url);
     file_in *f = NULL;
     struct stat st;
-    int rc = 0;
+    int rc = 0, policy;
 
     *h = NULL;
     if (!path)
         return bad_url(url, err);
+    if ((rc = rn__io_policy_check_path(url, path, err)))
+        return rc;
+    policy = rn__io_policy_active();
     f = rn_calloc(1, sizeof(*f));
     if (!f || !(f->url = rn_strdup(url))) {
         rc = rn_error_set(err, RN_ENOMEM, "%s: out of memory", url);
         goto done;
     }
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Under a policy, O_NONBLOCK: opening a FIFO must not wait for a
+     * writer before the checks below refuse it. */
+    f->fd = open(path, O_RDONLY | O_CLOEXEC |
+                           (policy ? O_NONBLOCK | O_NOCTTY : 0));
     if (f->fd < 0) {
         rc = sys_fail(err, errno, url, NULL);
         goto done;
     }
+    /* Where the descriptor really is: links and races are resolved. */
+    if ((rc = rn__io_policy_check_fd(url, f->fd, err)))
+        goto done;
     if (fstat(f->fd, &st) != 0) {
         rc = sys_fail(err, errno, url, NULL);
         goto done;
@@ -274,6 +310,20 @@ static int file_open(const char *url, uint64_t offset, uint64_t length,
     if (S_ISDIR(st.st_mode)) {
         rc = sys_fail(err, EISDIR, url, NULL);
         goto done;
+    }
+    if (policy) {
+        int fl = fcntl(f->fd, F_GETFL);
+        if (!S_ISREG(st.st_mode)) {
+            rc = rn_error_set(err, RN_EPERM,
+                              "%s: not a regular file (a cluster worker "
+                              "reads only regular files)",
+                              url);
+            goto done;
+        }
+        if (fl < 0 || fcntl(f->fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+            rc = sys_fail(err, errno, url, NULL);
+            goto done;
+        }
     }
     if (offset > INT64_MAX) {
         rc = rn_error_set(err, RN_ERANGE, "%s: offset %llu out of range", url,
@@ -314,17 +364,20 @@ static int64_t file_read(void *h, void *buf, size_t cap, rn_errbuf *err)
 
 typedef struct file_out {
     int fd;
+    int dirfd;   /* the target's directory, checked; everything is in it */
     char *url;
-    char *path;  /* the target */
-    char *tmp;   /* the file being written */
+    char *name;  /* the target's name in dirfd */
+    char *tmp;   /* the name of the file being written, in dirfd */
     char *buf;
     size_t len;
 } file_out;
 
 static void out_free(file_out *w)
 {
+    if (w->dirfd >= 0)
+        close(w->dirfd);
     rn_free(w->url);
-    rn_free(w->path);
+    rn_free(w->name);
     rn_free(w->tmp);
     rn_free(w->buf);
     rn_free(w);
@@ -337,55 +390,118 @@ static void file_abort(void *h)
         return;
     if (w->fd >= 0) {
         close(w->fd);
-        unlink(w->tmp);
+        unlinkat(w->dirfd, w->tmp, 0);
     }
     out_free(w);
 }
 
-/* mkdir -p of the directory part of path. */
-static int make_parents(const char *url, const char *path, rn_errbuf *err)
+/* A directory descriptor for the *at calls below. A directory we may
+ * write in but not list (-wx) opens with O_PATH, enough for them (only
+ * the best-effort fsync of the directory is lost). */
+static int dir_open(int at, const char *name, int nofollow)
 {
-    char *p = rn_strdup(path);
-    int rc = 0;
-    if (!p)
+    int fl = O_DIRECTORY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0);
+    int fd = openat(at, name, O_RDONLY | fl);
+    if (fd < 0 && errno == EACCES)
+        fd = openat(at, name, O_PATH | fl);
+    return fd;
+}
+
+/*
+ * Opens the directory part of path (its first dlen bytes; dlen 0: ".",
+ * the root when path starts with '/'), creating what is missing like
+ * mkdir -p: the longest existing part is opened (following links, as any
+ * open does), checked where it really is, and each missing component is
+ * made with mkdirat and opened with O_NOFOLLOW below the previous
+ * descriptor, so a link planted meanwhile is refused rather than followed.
+ * The final directory is checked again.
+ */
+static int open_dir(const char *url, const char *path, size_t dlen,
+                    int *out, rn_errbuf *err)
+{
+    char *d = rn_strndup(path, dlen);
+    size_t have = dlen; /* d[0, have) is the part that exists */
+    int fd = -1, rc = 0;
+
+    *out = -1;
+    if (!d)
         return rn_error_set(err, RN_ENOMEM, "%s: out of memory", url);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            rc = sys_fail(err, errno, url, "cannot create directory");
+    for (;;) {
+        const char *p = have ? d : path[0] == '/' ? "/" : ".";
+        d[have] = '\0';
+        fd = dir_open(AT_FDCWD, p, 0);
+        if (fd >= 0)
             break;
+        if (errno != ENOENT || have == 0) {
+            rc = sys_fail(err, errno, url, "cannot create directory");
+            goto done;
         }
-        *s = '/';
+        while (have > 0 && d[have - 1] != '/')
+            have--;
+        while (have > 1 && d[have - 1] == '/')
+            have--;
+        if (have == 1 && d[0] == '/')
+            have = 0;
     }
-    rn_free(p);
+    if ((rc = rn__io_policy_check_fd(url, fd, err)))
+        goto done;
+    /* d[have] is '\0' or '/'; the original path holds the rest. */
+    while (have < dlen) {
+        const char *c = path + have;
+        size_t n;
+        int next;
+        while (*c == '/')
+            c++;
+        n = strcspn(c, "/");
+        if ((size_t)(c - path) + n > dlen)
+            n = dlen - (size_t)(c - path);
+        have = (size_t)(c - path) + n;
+        if (n == 0)
+            break;
+        memcpy(d, c, n);
+        d[n] = '\0';
+        if (mkdirat(fd, d, 0777) != 0 && errno != EEXIST) {
+            rc = sys_fail(err, errno, url, "cannot create directory");
+            goto done;
+        }
+        next = dir_open(fd, d, 1);
+        if (next < 0) {
+            rc = sys_fail(err, errno, url, "cannot create directory");
+            goto done;
+        }
+        close(fd);
+        fd = next;
+    }
+    if ((rc = rn__io_policy_check_fd(url, fd, err)))
+        goto done;
+    *out = fd;
+    fd = -1;
+done:
+    if (fd >= 0)
+        close(fd);
+    rn_free(d);
     return rc;
 }
 
-/* tmp = <dir>/.<name>.tmp-<pid>-<random> */
-static int tmp_name(rn_buf *b, const char *path)
+/* tmp = .<name>.tmp-<pid>-<random> */
+static int tmp_name(rn_buf *b, const char *name)
 {
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
     uint32_t r = 0;
     if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
         r = (uint32_t)rand();
     rn_buf_reset(b);
-    if (rn_buf_append(b, path, dirlen))
-        return RN_ELIMIT;
-    return rn_buf_printf(b, ".%s.tmp-%ld-%08x", path + dirlen, (long)getpid(),
-                         r);
+    return rn_buf_printf(b, ".%s.tmp-%ld-%08x", name, (long)getpid(), r);
 }
 
 static int file_create(const char *url, void **h, rn_errbuf *err)
 {
     const char *path = url_path(url);
+    const char *slash, *name;
     file_out *w = NULL;
     rn_buf b;
     struct stat st;
-    int rc = 0;
-    size_t plen;
+    int rc = 0, policy;
+    size_t plen, dlen;
 
     *h = NULL;
     rn_buf_init(&b, MAX_PATH_BYTES);
@@ -394,23 +510,38 @@ static int file_create(const char *url, void **h, rn_errbuf *err)
     plen = strlen(path);
     if (plen == 0 || path[plen - 1] == '/')
         return rn_error_set(err, RN_EINVAL, "%s: not a file name", url);
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return sys_fail(err, EISDIR, url, NULL);
-    w = rn_calloc(1, sizeof(*w));
-    if (!w || !(w->url = rn_strdup(url)) || !(w->path = rn_strdup(path)) ||
+    if ((rc = rn__io_policy_check_path(url, path, err)))
+        return rc;
+    policy = rn__io_policy_active();
+    slash = strrchr(path, '/');
+    name = slash ? slash + 1 : path;
+    dlen = slash ? (size_t)(slash - path) : 0;
+    if (!(w = rn_calloc(1, sizeof(*w))))
+        return rn_error_set(err, RN_ENOMEM, "%s: out of memory", url);
+    w->fd = -1;
+    w->dirfd = -1;
+    if (!(w->url = rn_strdup(url)) || !(w->name = rn_strdup(name)) ||
         !(w->buf = rn_malloc(RN_IO_BUFSIZE))) {
         rc = rn_error_set(err, RN_ENOMEM, "%s: out of memory", url);
         goto done;
     }
-    w->fd = -1;
-    if ((rc = make_parents(url, path, err)))
+    if ((rc = open_dir(url, path, dlen, &w->dirfd, err)))
         goto done;
+    /* A directory in the way. Under a policy a link there is not followed
+     * (the rename will replace it). */
+    if (fstatat(w->dirfd, name, &st, policy ? AT_SYMLINK_NOFOLLOW : 0) == 0 &&
+        S_ISDIR(st.st_mode)) {
+        rc = sys_fail(err, EISDIR, url, NULL);
+        goto done;
+    }
     for (int tries = 0; w->fd < 0; tries++) {
-        if (tmp_name(&b, path)) {
+        if (tmp_name(&b, name)) {
             rc = rn_error_set(err, RN_ELIMIT, "%s: path too long", url);
             goto done;
         }
-        w->fd = open(b.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        w->fd = openat(w->dirfd, b.ptr,
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                       0666);
         if (w->fd < 0 && (errno != EEXIST || tries >= 8)) {
             rc = sys_fail(err, errno, url, "cannot create temporary file");
             goto done;
@@ -460,23 +591,6 @@ static int file_write(void *h, const void *p, size_t n, rn_errbuf *err)
     return 0;
 }
 
-/* Makes the rename durable; best effort (some file systems refuse). */
-static void sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t n = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
-    char *dir = slash ? rn_strndup(path, n) : rn_strdup(".");
-    int fd;
-    if (!dir)
-        return;
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    rn_free(dir);
-}
-
 static int file_commit(void *h, rn_errbuf *err)
 {
     file_out *w = h;
@@ -490,17 +604,20 @@ static int file_commit(void *h, rn_errbuf *err)
     }
     if (close(w->fd) != 0) {
         w->fd = -1;
-        unlink(w->tmp);
+        unlinkat(w->dirfd, w->tmp, 0);
         rc = sys_fail(err, errno, w->url, "close");
         goto fail;
     }
     w->fd = -1;
-    if (rename(w->tmp, w->path) != 0) {
+    /* In the directory checked at create: a link at the target's name is
+     * replaced, never followed (rename(2) does not follow its target). */
+    if (renameat(w->dirfd, w->tmp, w->dirfd, w->name) != 0) {
         rc = sys_fail(err, errno, w->url, "cannot publish");
-        unlink(w->tmp);
+        unlinkat(w->dirfd, w->tmp, 0);
         goto fail;
     }
-    sync_dir(w->path);
+    /* Makes the rename durable; best effort (some file systems refuse). */
+    fsync(w->dirfd);
     out_free(w);
     return 0;
 fail:

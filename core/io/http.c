@@ -13,11 +13,21 @@
  * RUNNEL_HTTP_CONNECT_TIMEOUT and RUNNEL_HTTP_LOW_SPEED_TIME (seconds,
  * default 10 and 30: a transfer slower than 1 byte/s that long fails and
  * is retried).
+ *
+ * Under a worker's policy with block_link_local (io.h), every connection
+ * goes through guard_open (CURLOPT_OPENSOCKETFUNCTION: the address curl
+ * resolved and is about to connect to, for the first request, a redirect
+ * or a proxy) and every request through guard_prereq
+ * (CURLOPT_PREREQFUNCTION: the peer of a new or reused connection, and the
+ * request URL's host when it is an address, which a proxy would connect
+ * to for us). Both exist in Debian 12's libcurl 7.88.
  */
 #define _GNU_SOURCE
 #include "io/http.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "base/alloc.h"
@@ -149,12 +160,164 @@ static int status_error(rn_errbuf *err, const char *shown, long status,
     return rn_error_set(err, rc, "%s: HTTP %ld", shown, status);
 }
 
-/* The options every request gets. */
+/* ------------------------------------------------------------------ */
+/* The link-local guard                                                */
+
+/* What the guard of one easy handle refused, if anything. */
+typedef struct net_guard {
+    CURL *e;
+    int refused;
+    char addr[INET6_ADDRSTRLEN];
+} net_guard;
+
+/* 169.254.0.0/16 (link-local: the cloud metadata service) and 0.0.0.0/8
+ * (0.0.0.0 reaches this host's own services). */
+static int v4_blocked(const unsigned char a[4])
+{
+    return (a[0] == 169 && a[1] == 254) || a[0] == 0;
+}
+
+/* fe80::/10, fd00:ec2::254 (EC2's metadata over IPv6), :: and the IPv4
+ * blocked above when mapped (::ffff:0:0/96) or NAT64'd (64:ff9b::/96). */
+static int v6_blocked(const unsigned char a[16])
+{
+    static const unsigned char ec2[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
+                                          0,    0,    0,    0,    0, 0, 2,
+                                          0x54};
+    static const unsigned char zero[16] = {0};
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
+                                             0, 0, 0, 0, 0xff, 0xff};
+    static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0,
+                                            0, 0,    0,    0,    0, 0};
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+        return 1;
+    if (memcmp(a, ec2, 16) == 0 || memcmp(a, zero, 16) == 0)
+        return 1;
+    if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
+        return v4_blocked(a + 12);
+    return 0;
+}
+
+/* An address in text (a URL's host, curl's peer): blocked or not. Host
+ * names are not addresses: 0. IPv4 is read as inet_aton(3) and curl read
+ * it (169.254.43518, 0xa9fea9fe...). */
+static int text_blocked(const char *s)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    unsigned char a6[16];
+    struct in_addr a4;
+    size_t n = strlen(s);
+    if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+        s++;
+        n -= 2;
+    }
+    if (n == 0 || n >= sizeof(buf))
+        return 0;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    buf[strcspn(buf, "%")] = '\0'; /* a zone: fe80::1%eth0 */
+    if (inet_pton(AF_INET6, buf, a6) == 1)
+        return v6_blocked(a6);
+    if (inet_aton(buf, &a4))
+        return v4_blocked((const unsigned char *)&a4.s_addr);
+    return 0;
+}
+
+static void guard_refuse(net_guard *g, const char *addr)
+{
+    g->refused = 1;
+    snprintf(g->addr, sizeof(g->addr), "%s", addr);
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: refuses before a packet is sent. */
+static curl_socket_t guard_open(void *ud, curlsocktype purpose,
+                                struct curl_sockaddr *sa)
+{
+    net_guard *g = ud;
+    struct sockaddr_storage ss;
+    char text[INET6_ADDRSTRLEN] = "?";
+    int blocked = 0;
+    (void)purpose;
+    memset(&ss, 0, sizeof(ss));
+    memcpy(&ss, &sa->addr,
+           sa->addrlen < sizeof(ss) ? sa->addrlen : sizeof(ss));
+    if (sa->family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        blocked = v4_blocked((const unsigned char *)&in->sin_addr.s_addr);
+        inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
+    } else if (sa->family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        blocked = v6_blocked(in6->sin6_addr.s6_addr);
+        inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+    }
+    if (blocked) {
+        guard_refuse(g, text);
+        return CURL_SOCKET_BAD; /* curl tries the next address, if any */
+    }
+    return socket(sa->family, sa->socktype | SOCK_CLOEXEC, sa->protocol);
+}
+
+/* CURLOPT_PREREQFUNCTION: before each request is sent. */
+static int guard_prereq(void *ud, char *peer, char *local, int peer_port,
+                        int local_port)
+{
+    net_guard *g = ud;
+    char *url = NULL, *host = NULL;
+    CURLU *u;
+    int blocked = 0;
+    (void)local;
+    (void)peer_port;
+    (void)local_port;
+    if (peer && text_blocked(peer)) {
+        guard_refuse(g, peer);
+        return CURL_PREREQFUNC_ABORT;
+    }
+    /* The URL of this request (after a redirect, the new one). */
+    if (curl_easy_getinfo(g->e, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK ||
+        !url)
+        return CURL_PREREQFUNC_OK;
+    if ((u = curl_url()) != NULL &&
+        curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host &&
+        text_blocked(host)) {
+        guard_refuse(g, host);
+        blocked = 1;
+    }
+    curl_free(host);
+    curl_url_cleanup(u);
+    return blocked ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+}
+
+/* The error of a transfer the guard stopped: RN_EPERM, never retried. */
+static int guard_error(rn_errbuf *err, const char *shown, const net_guard *g)
+{
+    return rn_error_set(err, RN_EPERM,
+                        "%s: connecting to %s is not allowed on this worker "
+                        "(a link-local or cloud metadata address)",
+                        shown, g->addr);
+}
+
+/* The options every request gets. guard records what the worker's policy
+ * refused on this handle (reset here). */
 static int setup_easy(CURL *e, const char *url, const rn__http_auth *auth,
                       const void *body, size_t blen, struct curl_slist **hdrs,
-                      char *errbuf)
+                      char *errbuf, net_guard *guard)
 {
     struct curl_slist *h = NULL, *t;
+    guard->e = e;
+    guard->refused = 0;
+    guard->addr[0] = '\0';
+    if (rn__io_policy_blocks_link_local()) {
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, guard_open);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, guard);
+        curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, guard_prereq);
+        curl_easy_setopt(e, CURLOPT_PREREQDATA, guard);
+    }
+    if (rn__io_policy_active()) {
+        /* Not curl's other protocols (ftp, ...), redirects included. */
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    }
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
@@ -287,6 +450,7 @@ struct rn__http_stream {
     int attached;       /* e is in m */
     int paused, eof, enough, tries;
     rn_buf errbody;
+    net_guard guard;
 };
 
 static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
@@ -361,7 +525,7 @@ static int stream_start(rn__http_stream *s, rn_errbuf *err)
     curl_slist_free_all(s->hdrs);
     s->hdrs = NULL;
     if (setup_easy(s->e, s->url, s->auth.sigv4 ? &s->auth : NULL, NULL, 0,
-                   &s->hdrs, s->errbuf))
+                   &s->hdrs, s->errbuf, &s->guard))
         return rn_error_set(err, RN_ENOMEM, "%s: out of memory", s->shown);
     curl_easy_setopt(s->e, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(s->e, CURLOPT_BUFFERSIZE, (long)STREAM_BUF);
@@ -400,6 +564,8 @@ static int stream_done(rn__http_stream *s, CURLcode c, rn_errbuf *err)
         s->eof = 1; /* 416: the range starts past the end: empty */
         return 0;
     }
+    if (c != CURLE_OK && s->guard.refused)
+        return guard_error(err, s->shown, &s->guard);
     if (c == CURLE_OK || c == CURLE_HTTP_RETURNED_ERROR)
         again = status >= 500;
     else
@@ -578,6 +744,7 @@ typedef struct req_ctx {
     rn__http_req *r;
     rn_buf *resp;
     rn_buf scratch; /* the body when the caller wants none: errors */
+    net_guard guard;
     int ranged;
     int overflow;
 } req_ctx;
@@ -647,7 +814,7 @@ int rn__http_request(rn__http_req *r, rn_buf *resp, rn_errbuf *err)
         curl_easy_reset(e);
         curl_slist_free_all(hdrs);
         if (setup_easy(e, r->url, r->auth, r->body, r->body_len, &hdrs,
-                       errbuf)) {
+                       errbuf, &c.guard)) {
             rc = rn_error_set(err, RN_ENOMEM, "%s: out of memory", r->shown);
             goto done;
         }
@@ -671,6 +838,10 @@ int rn__http_request(rn__http_req *r, rn_buf *resp, rn_errbuf *err)
         cc = curl_easy_perform(e);
         r->status = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+        if (cc != CURLE_OK && c.guard.refused) {
+            rc = guard_error(err, r->shown, &c.guard);
+            goto done;
+        }
         if (c.overflow) {
             rc = rn_error_set(err, RN_ELIMIT,
                               "%s: response larger than %zu bytes", r->shown,

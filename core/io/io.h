@@ -40,6 +40,11 @@
  * the target (replacing it: a retried task publishes the same file once)
  * and fsyncs the directory; abort unlinks the temporary file.
  *
+ * Writing creates the temporary file with openat(2) in the directory it
+ * opened (O_EXCL | O_NOFOLLOW) and publishes it with renameat(2) in the
+ * same directory, so a symbolic link at the target's name is replaced,
+ * never followed.
+ *
  * Threading: the functions are reentrant; one stream or writer is used by
  * one thread at a time. Errors: 0 / a count, or a negative rn_err with the
  * reason (naming the URL) in err.
@@ -87,6 +92,68 @@ int rn_io_writer_write(struct rn_writer *w, const void *p, size_t n,
 int rn_io_writer_commit(struct rn_writer *w, rn_errbuf *err);
 /* Discards everything written and frees w. NULL ok. */
 void rn_io_writer_abort(struct rn_writer *w);
+
+/*
+ * The policy of a cluster worker: what the jobs it runs may make the engine
+ * open. Workers open manifest paths and URLs with their own rights; without
+ * a policy (`runnel run` on a laptop) nothing below applies and the layer
+ * behaves as described above. docs/IO.md, "On a cluster worker".
+ *
+ * Under a policy, local paths (plain and file://):
+ *   - must be absolute and have no ".." component (RN_EPERM), even when no
+ *     allowed root is set;
+ *   - as written, must lie in an allowed root (when n_allow > 0; in its
+ *     given or its resolved spelling) and outside every denied path;
+ *   - reads open the file (O_NONBLOCK, so a FIFO cannot hang a thread),
+ *     then check the path the descriptor really refers to (readlink of
+ *     /proc/self/fd/N): a symbolic link or a rename race cannot lead
+ *     outside. Only regular files are read;
+ *   - listings check a named file or directory the same way (by realpath)
+ *     and refuse it with RN_EPERM; inside a directory or a glob's matches,
+ *     what resolves outside is left out of the listing (every open is
+ *     checked again anyway);
+ *   - writes open the longest existing part of the target's directory,
+ *     check where it really is, create the missing directories below it
+ *     with mkdirat + openat(O_NOFOLLOW | O_DIRECTORY) one component at a
+ *     time, check the final directory again, and write and publish inside
+ *     that directory descriptor (see Writing above).
+ * Errors: "PATH: '..' is not allowed in paths on a cluster worker",
+ * "PATH: outside the directories this worker allows (--allow-path)",
+ * "PATH: a directory of the worker itself", all RN_EPERM.
+ *
+ * With block_link_local, HTTP(S) and S3 connections (redirects included,
+ * and names resolving there) to 169.254.0.0/16, fe80::/10, fd00:ec2::254,
+ * 0.0.0.0/8 and :: (also IPv4-mapped) are refused before a packet is sent
+ * (CURLOPT_OPENSOCKETFUNCTION), and every request (also on a reused or a
+ * proxy's connection) is checked again for its peer and for a URL host
+ * that is such an address (CURLOPT_PREREQFUNCTION): RN_EPERM naming the
+ * URL, never retried. Through a proxy, a host name is resolved by the
+ * proxy and cannot be checked here. Loopback stays allowed. Any policy
+ * also limits curl to http and https, redirects included.
+ *
+ * Not confined: plugin code itself. A plugin is native code running in
+ * the worker's process and may call open(2) directly; the policy covers
+ * what the engine opens for plugins (the host table's io_* functions,
+ * which every shipped plugin uses). Who may push plugins to a cluster is
+ * what keeps native code out (docs/CLUSTER.md).
+ */
+typedef struct rn_io_policy {
+    const char *const *allow; /* roots jobs may read and write in;
+                                 n_allow == 0: anywhere the process may */
+    size_t n_allow;
+    const char *const *deny;  /* never, even inside an allowed root (the
+                                 worker's TLS, local and state dirs) */
+    size_t n_deny;
+    int block_link_local;     /* refuse link-local / metadata addresses */
+} rn_io_policy;
+
+/* Sets the process-wide policy: copies p (NULL clears it). Allowed roots
+ * are resolved with realpath(3) and must exist (RN_ENOTFOUND otherwise);
+ * denied paths may not exist yet (their existing part is resolved). On
+ * error the previous policy stays. Thread-safe (checks read an immutable
+ * snapshot under a lock), but meant to be set once, before the worker
+ * runs tasks: an open in flight may meet the old and the new policy. */
+int rn_io_policy_set(const rn_io_policy *p, rn_errbuf *err);
 
 /* Compression codecs. */
 typedef enum rn_io_codec {
