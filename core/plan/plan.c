@@ -98,29 +98,32 @@ static int add_stage(rn_plan *p, rn_stage *cur, size_t *cap)
     return 0;
 }
 
+/* Every stage's chain is a slice of one array of the steps' operators
+ * in order: cutting is one pass, with no copy per step (growing each
+ * chain by one made building quadratic in the number of steps). */
 static int cut_stages(rn_plan *p, size_t first_step, size_t n_steps,
                       rn_opinst *sink, rn_errbuf *err)
 {
     rn_stage cur;
-    size_t cap = 0;
+    size_t cap = 0, used = 0;
+    rn_opinst **chain = NULL;
+
     memset(&cur, 0, sizeof(cur));
+    if (n_steps &&
+        !(chain = rn_arena_alloc(&p->arena, n_steps * sizeof(*chain))))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
     for (size_t i = first_step; i < first_step + n_steps; i++) {
         rn_opinst *oi = &p->ops[i];
         switch (oi->op->kind) {
         case RN_OP_MAP:
         case RN_OP_FLAT_MAP:
         case RN_OP_FILTER:
-        case RN_OP_PARTITION: {
-            rn_opinst **nn = rn_arena_alloc(&p->arena,
-                                            (cur.n_narrow + 1) * sizeof(*nn));
-            if (!nn)
-                return rn_error_set(err, RN_ENOMEM, "out of memory");
-            if (cur.n_narrow)
-                memcpy(nn, cur.narrow, cur.n_narrow * sizeof(*nn));
-            nn[cur.n_narrow++] = oi;
-            cur.narrow = nn;
+        case RN_OP_PARTITION:
+            if (!cur.n_narrow)
+                cur.narrow = chain + used;
+            chain[used++] = oi;
+            cur.n_narrow++;
             break;
-        }
         case RN_OP_FOLD:
         case RN_OP_FOLDBY:
             cur.terminal = oi;
