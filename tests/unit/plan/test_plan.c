@@ -1,6 +1,7 @@
 /* The planner: stages cut from a manifest, shape errors at their
- * positions, and building (and running) plans whose cost grows linearly
- * with the number of steps. */
+ * positions, the name to show, substituted values kept out of messages,
+ * and building (and running) plans whose cost grows linearly with the
+ * number of steps. */
 #define _POSIX_C_SOURCE 200809L /* setenv */
 
 #include <setjmp.h>
@@ -20,6 +21,9 @@
 #include "plan/plan.h"
 #include "plugin/registry.h"
 #include "value/value.h"
+
+/* A marker no message may ever contain. */
+#define SECRET "s3cr3t-Marker-7f1e"
 
 static rn_registry *reg;
 
@@ -97,6 +101,7 @@ static void test_stages(void **state)
                  "  - topk: {k: 3, key: 1}\n",
                  NULL);
     assert_string_equal(p->name, "wc");
+    assert_string_equal(p->display_name, "wc");
     assert_int_equal(p->n_ops, 6);
     assert_string_equal(p->source->label, "sources.from_sequence");
     assert_int_equal(p->n_stages, 2);
@@ -176,6 +181,115 @@ static void test_describe(void **state)
                         "a tree)\n");
     rn_buf_release(&b);
     rn_plan_free(p);
+}
+
+/* ---- substituted values are never shown ----------------------------- */
+
+static void assert_no_secret(const char *msg)
+{
+    if (strstr(msg, SECRET))
+        fail_msg("the value of a variable is shown: %s", msg);
+}
+
+static void test_display_name(void **state)
+{
+    rn_manifest *m = NULL;
+    rn_plan *p;
+    rn_buf b;
+    (void)state;
+
+    setenv("RN_TP_DATE", SECRET, 1);
+    p = build_ok("name: nightly-${RN_TP_DATE}\nsource: {range: {n: 3}}\n",
+                 &m);
+    assert_string_equal(p->name, "nightly-" SECRET); /* the value */
+    assert_string_equal(p->display_name, "nightly-${RN_TP_DATE}");
+    assert_string_equal(m->display_name, "nightly-${RN_TP_DATE}");
+    rn_buf_init(&b, 0);
+    rn_plan_describe(p, &b);
+    assert_no_secret(b.ptr);
+    assert_non_null(strstr(b.ptr, "pipeline nightly-${RN_TP_DATE}: "));
+    rn_buf_release(&b);
+    rn_plan_free(p);
+    rn_manifest_free(m);
+
+    /* no substitution: the name is the name */
+    p = build_ok("name: plain\nsource: {range: {n: 3}}\n", NULL);
+    assert_string_equal(p->display_name, "plain");
+    rn_plan_free(p);
+    unsetenv("RN_TP_DATE");
+}
+
+static void test_substituted_errors(void **state)
+{
+    (void)state;
+    setenv("RN_TP_K", SECRET, 1);
+    setenv("RN_TP_OP", "no_such_op_" "s3cr3t", 1);
+    setenv("RN_TP_DIR", "/nonexistent/" SECRET, 1);
+    setenv("RN_TP_MODE", "x" SECRET, 1);
+
+    build_err("source: {range: {n: 3}}\nsteps:\n"
+              "  - topk: {k: \"${RN_TP_K}\"}\n",
+              RN_ETYPE,
+              "p.yaml:3:15: agg.topk: k: expected int, got string "
+              "'${RN_TP_K}'");
+    build_err("source: {range: {n: 3}}\nsteps:\n"
+              "  - topk:\n      k: 1${RN_TP_K}\n",
+              RN_ETYPE,
+              "p.yaml:4:10: agg.topk: k: expected int, got string "
+              "'1${RN_TP_K}'");
+    build_err("source:\n  read_text:\n    urls: a\n"
+              "    compression: ${RN_TP_MODE}\n",
+              RN_EINVAL,
+              "p.yaml:4:18: textio.read_text: compression: '${RN_TP_MODE}' "
+              "is not one of: infer, none, gzip, bz2, xz, zstd, lz4");
+    build_err("source: {range: {n: 3}}\nsteps:\n  - ${RN_TP_OP}\n",
+              RN_ENOTFOUND, "p.yaml:3:5: unknown operator '${RN_TP_OP}'");
+    build_err("source: {range: {n: 3}}\nsteps:\n"
+              "  - split: {\"${RN_TP_K}\": 1}\n",
+              RN_EINVAL,
+              "p.yaml:3:13: text.split: unknown parameter '${RN_TP_K}' "
+              "(expected sep, lower)");
+    {
+        /* the loader's message names the file: the path as written */
+        rn_manifest *m = NULL;
+        rn_plan *p = NULL;
+        rn_errbuf err = {0};
+        const char *t = "plugins: [\"${RN_TP_DIR}/libx.so\"]\n"
+                        "source: {range: {n: 3}}\n";
+        assert_int_equal(rn_manifest_parse("p.yaml", t, strlen(t), &m, &err),
+                         0);
+        assert_int_not_equal(rn_plan_build(m, reg, &p, &err), 0);
+        assert_no_secret(err.msg);
+        assert_non_null(strstr(err.msg, "p.yaml:1:11: plugin "
+                                        "${RN_TP_DIR}/libx.so"));
+        rn_manifest_free(m);
+    }
+    unsetenv("RN_TP_K");
+    unsetenv("RN_TP_OP");
+    unsetenv("RN_TP_DIR");
+    unsetenv("RN_TP_MODE");
+}
+
+/* A plugin's init error that quotes its parameter (grep: "bad regex
+ * \"...\"") is cleaned by the plan. */
+static void test_init_error_redacted(void **state)
+{
+    rn_manifest *m = NULL;
+    rn_plan *p;
+    rn_errbuf err = {0};
+    (void)state;
+
+    setenv("RN_TP_PAT", "(" SECRET, 1);
+    p = build_ok("source: {range: {n: 3}}\nsteps:\n"
+                 "  - grep: {pattern: \"a${RN_TP_PAT}\", regex: true}\n",
+                 &m);
+    assert_int_not_equal(rn_plan_init_ops(p, &err), 0);
+    assert_no_secret(err.msg);
+    assert_non_null(strstr(err.msg, "p.yaml:3:5: text.grep: bad regex "
+                                    "\"a${RN_TP_PAT}\""));
+    rn_plan_free(p);
+    rn_manifest_free(m);
+    unsetenv("RN_TP_PAT");
 }
 
 /* ---- cost linear in the number of steps ----------------------------- */
@@ -264,10 +378,11 @@ static void test_build_linear(void **state)
     assert_linear(2000, 1); /* filters, flat_maps, params, folds */
 }
 
-/* `runnel lint` of a manifest of 10 000 steps. */
-static void test_lint_many_steps(void **state)
+/* `runnel lint` of the largest manifest allowed; one more step is
+ * refused before any plan is built. */
+static void test_lint_max_steps(void **state)
 {
-    char *text = many_steps(10000, 1);
+    char *text = many_steps(RN_MANIFEST_MAX_STEPS, 1);
     rn_manifest *m = NULL;
     rn_plan *p = NULL;
     rn_errbuf err = {0};
@@ -278,7 +393,7 @@ static void test_lint_many_steps(void **state)
                                        &err),
                      0);
     assert_int_equal(rn_plan_build(m, reg, &p, &err), 0);
-    assert_int_equal(p->n_ops, 10001);
+    assert_int_equal(p->n_ops, RN_MANIFEST_MAX_STEPS + 1);
     rn_buf_init(&out, 0);
     assert_int_equal(rn_plan_describe(p, &out), 0);
     if (!strstr(out.ptr, "pipeline many: 20 stages\n"))
@@ -287,13 +402,21 @@ static void test_lint_many_steps(void **state)
     rn_plan_free(p);
     rn_manifest_free(m);
     rn_free(text);
+
+    text = many_steps(RN_MANIFEST_MAX_STEPS + 1, 1);
+    assert_int_equal(rn_manifest_parse("max.yaml", text, strlen(text), &m,
+                                       &err),
+                     RN_ELIMIT);
+    assert_string_equal(err.msg, "max.yaml:10004:5: steps: more than 10000 "
+                                 "steps (the limit)");
+    rn_free(text);
 }
 
-/* A task of a chain of 10 000 steps: correct, and its buffers bounded
- * (a 512-value batch per operator was 80 MiB per task). */
+/* A task of a chain of the most steps allowed: correct, and its buffers
+ * bounded (a 512-value batch per operator was 80 MiB per task). */
 static void test_run_max_steps(void **state)
 {
-    char *text = many_steps(10000, 0);
+    char *text = many_steps(RN_MANIFEST_MAX_STEPS, 0);
     rn_manifest *m = NULL;
     rn_plan *p = NULL;
     rn_errbuf err = {0};
@@ -312,8 +435,8 @@ static void test_run_max_steps(void **state)
     rn_alloc_peak_reset();
     if (rn_local_run(p, &opts, &res, &err))
         fail_msg("%s", err.msg);
-    print_message("a task of 10000 steps: %zu bytes at the peak\n",
-                  rn_alloc_peak() - base);
+    print_message("a task of %d steps: %zu bytes at the peak\n",
+                  RN_MANIFEST_MAX_STEPS, rn_alloc_peak() - base);
     assert_true(rn_alloc_peak() - base < ((size_t)16 << 20));
     rn_buf_init(&b, 0);
     for (size_t i = 0; i < res.n_parts; i++)
@@ -335,8 +458,11 @@ int main(void)
         cmocka_unit_test(test_stages),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_display_name),
+        cmocka_unit_test(test_substituted_errors),
+        cmocka_unit_test(test_init_error_redacted),
         cmocka_unit_test(test_build_linear),
-        cmocka_unit_test(test_lint_many_steps),
+        cmocka_unit_test(test_lint_max_steps),
         cmocka_unit_test(test_run_max_steps),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
