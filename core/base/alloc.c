@@ -20,6 +20,7 @@ typedef union hdr {
 
 static atomic_size_t in_use;
 static atomic_size_t peak;
+static atomic_uint_fast64_t total;
 static atomic_uint_fast64_t fail_countdown; /* 0 = never fail */
 
 static int should_fail(void)
@@ -39,6 +40,7 @@ static void account(size_t add, size_t sub)
     if (add) {
         now = atomic_fetch_add_explicit(&in_use, add, memory_order_relaxed) +
               add;
+        atomic_fetch_add_explicit(&total, add, memory_order_relaxed);
         size_t p = atomic_load_explicit(&peak, memory_order_relaxed);
         while (now > p && !atomic_compare_exchange_weak(&peak, &p, now))
             ;
@@ -125,6 +127,16 @@ size_t rn_alloc_in_use(void)
 size_t rn_alloc_peak(void)
 {
     return atomic_load(&peak);
+}
+
+void rn_alloc_peak_reset(void)
+{
+    atomic_store(&peak, atomic_load(&in_use));
+}
+
+uint64_t rn_alloc_total(void)
+{
+    return (uint64_t)atomic_load(&total);
 }
 
 void rn_alloc_fail_after(uint64_t n)

@@ -37,6 +37,14 @@ void rn_alloc_tune_for_daemon(void);
 /* Bytes currently allocated through the wrapper, and the peak. */
 size_t rn_alloc_in_use(void);
 size_t rn_alloc_peak(void);
+/* Starts a new peak from the bytes in use now, so the peak of one piece
+ * of work can be read as rn_alloc_peak() - (in use before it). Process-
+ * wide: meaningful only while no other thread allocates (tests, tools). */
+void rn_alloc_peak_reset(void);
+/* Bytes ever allocated (every rn_malloc, and what rn_realloc grows by),
+ * never decreasing: the work a piece of code puts on the allocator,
+ * which the peak hides when memory is copied and freed as it goes. */
+uint64_t rn_alloc_total(void);
 
 /* Tests: make the n-th allocation from now (1 = the next) and every later
  * one fail; 0 disables. */

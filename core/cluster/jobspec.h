@@ -24,15 +24,27 @@
 
 #include "runnel_scheduler.pb-c.h"
 
-/* Appends to out a YAML document that parses (rn_manifest_parse) into
- * the same pipeline as m: scalars as substituted, `name` always present,
- * plugins[i] replaced by refs[i] when refs and refs[i] are not NULL.
+/* Appends to out a YAML document that parses (rn_manifest_parse_job, or
+ * rn_manifest_parse) into the same pipeline as m: scalars as substituted,
+ * `name` always present, plugins[i] replaced by refs[i] when refs and
+ * refs[i] are not NULL. A literal "${" in a value is written "$${".
  *
  * Scalars keep their YAML type: a plain scalar stays plain (strings are
  * written quoted), a quoted one stays a string, except that a quoted
  * scalar which held a ${VAR} and reads as a number or bool is written
  * plain (so `k: "${K}"` still binds an int parameter; the one difference
- * is an ANY parameter, which then sees the number, not the text). */
+ * is an ANY parameter, which then sees the number, not the text).
+ *
+ * Every scalar that ${VAR} substitution made (keys and `name` too; a
+ * plugin path only when no ref replaces it) is written with the local
+ * tag `!var` (RN_MTAG_VAR) in front: `k: !var 10`, `urls: !var "s3://b/x"`.
+ * The tag changes nothing of the value or its type (the style after it
+ * decides, as above); it marks the value as one never to show, so a
+ * scheduler's or worker's message about it says "${...}" (manifest.h).
+ * The raw text ("${K}") is not sent: it is the client's.
+ *
+ * RN_ELIMIT when the text would be larger than RN_MANIFEST_MAX_BYTES
+ * (values can be longer than the references they replace). */
 int rn_jobspec_manifest(const rn_manifest *m, const char *const *refs,
                         rn_buf *out, rn_errbuf *err);
 

@@ -7,12 +7,18 @@
 
 enum { TERM_COLLECT, TERM_FOLD, TERM_SINK };
 
+/* The output batches of a chain's operators take at most this much
+ * together: a chain of thousands of steps gets smaller batches (down to
+ * CHAIN_MIN_BATCH values) instead of 8 KiB per step and per task. */
+#define CHAIN_BUF_BYTES ((size_t)2 << 20)
+#define CHAIN_MIN_BATCH 16
+
 typedef struct rn_node {
     rn_chain *chain;
     int idx;                  /* -1: the input feeder (source) */
     const rn_opinst *oi;      /* NULL for the feeder */
     rn_task_ctx ctx;
-    rn_value buf[RN_CHAIN_BATCH]; /* lent to ctx.pub: emit_buf, emit_n */
+    rn_value *buf;            /* lent to ctx.pub: emit_buf, emit_n, _cap */
     rn_arena scratch;
     rn_partition *collect;    /* PARTITION operators: their whole input */
 } rn_node;
@@ -22,6 +28,7 @@ struct rn_chain {
     rn_node feeder;
     rn_node *nodes;
     size_t n_nodes;
+    rn_value *bufs; /* every node's batch, one allocation */
     int term;
     const rn_opinst *toi;
     rn_task_ctx tctx;
@@ -67,7 +74,7 @@ static int flush_node(rn_node *nd)
 static int node_emit(rn_task_ctx *ctx, const rn_value *v)
 {
     rn_node *nd = ctx->target;
-    if (nd->ctx.pub.emit_n == RN_CHAIN_BATCH) {
+    if (nd->ctx.pub.emit_n == nd->ctx.pub.emit_cap) {
         int rc = flush_node(nd);
         if (rc)
             return rc;
@@ -121,80 +128,103 @@ static int terminal(rn_chain *c, const rn_value *vals, size_t n)
     }
 }
 
+/* Pushes vals through operators i.. down to the terminal. The batch an
+ * operator produced is handed on in this loop, not by a call, so the
+ * stack does not grow with the number of steps; only an operator whose
+ * batch fills while it still runs (a flat_map) hands it on from inside
+ * (node_emit), one level deeper. Each operator's scratch memory is reset
+ * once what came of its batch has reached the end. */
 static int deliver(rn_chain *c, size_t i, const rn_value *vals, size_t n)
 {
-    rn_node *nd;
-    const rn_op_desc *op;
-    void *st;
+    const size_t first = i;
     int rc = 0;
 
+    for (; i < c->n_nodes; i++) {
+        rn_node *nd = &c->nodes[i];
+        const rn_op_desc *op = nd->oi->op;
+        void *st = nd->oi->state;
+
+        if (c->cancel &&
+            atomic_load_explicit(c->cancel, memory_order_relaxed)) {
+            c->failed = 1;
+            return rn_error_set(c->err, RN_ECANCELED, "cancelled");
+        }
+        switch (op->kind) {
+        case RN_OP_MAP:
+            for (size_t k = 0; k < n; k++) {
+                rn_value out;
+                if ((rc = op->map(st, &nd->ctx.pub, &vals[k], &out)))
+                    return fail(c, nd->oi, rc, "map");
+                if (out.kind > RN_KIND_MAX) {
+                    rn_error_set(c->err, RN_EPLUGIN,
+                                 "map returned a value of unknown kind %u",
+                                 out.kind);
+                    return fail(c, nd->oi, RN_EPLUGIN, "map");
+                }
+                if ((rc = node_emit(&nd->ctx, &out)))
+                    return rc;
+            }
+            break;
+        case RN_OP_FILTER:
+            for (size_t k = 0; k < n; k++) {
+                int keep = op->filter(st, &nd->ctx.pub, &vals[k]);
+                if (keep < 0)
+                    return fail(c, nd->oi, keep, "filter");
+                if (keep && (rc = node_emit(&nd->ctx, &vals[k])))
+                    return rc;
+            }
+            break;
+        case RN_OP_FLAT_MAP:
+            for (size_t k = 0; k < n; k++) {
+                if ((rc = op->flat_map(st, &nd->ctx.pub, &vals[k])))
+                    return fail(c, nd->oi, rc, "flat_map");
+            }
+            break;
+        case RN_OP_PARTITION:
+            for (size_t k = 0; k < n; k++)
+                if ((rc = rn_partition_push(nd->collect, &vals[k]))) {
+                    c->failed = 1;
+                    return rn_error_set(c->err, rc, "%s (partition %u): %s",
+                                        nd->oi->label, c->partition,
+                                        rn_err_name(rc));
+                }
+            goto reset; /* it emits at the end of the task (drain) */
+        default:
+            return rn_error_set(c->err, RN_EINTERNAL,
+                                "operator kind %u in a chain", op->kind);
+        }
+        /* hand the batch on */
+        n = nd->ctx.pub.emit_n;
+        nd->ctx.pub.emit_n = 0;
+        vals = nd->buf;
+        if (n == 0) {
+            i++;
+            goto reset;
+        }
+    }
     if (c->cancel && atomic_load_explicit(c->cancel, memory_order_relaxed)) {
         c->failed = 1;
         return rn_error_set(c->err, RN_ECANCELED, "cancelled");
     }
-    if (i == c->n_nodes)
-        return terminal(c, vals, n);
-    nd = &c->nodes[i];
-    op = nd->oi->op;
-    st = nd->oi->state;
-    switch (op->kind) {
-    case RN_OP_MAP:
-        for (size_t k = 0; k < n; k++) {
-            rn_value out;
-            if ((rc = op->map(st, &nd->ctx.pub, &vals[k], &out)))
-                return fail(c, nd->oi, rc, "map");
-            if (out.kind > RN_KIND_MAX) {
-                rn_error_set(c->err, RN_EPLUGIN,
-                             "map returned a value of unknown kind %u", out.kind);
-                return fail(c, nd->oi, RN_EPLUGIN, "map");
-            }
-            if ((rc = node_emit(&nd->ctx, &out)))
-                return rc;
-        }
-        break;
-    case RN_OP_FILTER:
-        for (size_t k = 0; k < n; k++) {
-            int keep = op->filter(st, &nd->ctx.pub, &vals[k]);
-            if (keep < 0)
-                return fail(c, nd->oi, keep, "filter");
-            if (keep && (rc = node_emit(&nd->ctx, &vals[k])))
-                return rc;
-        }
-        break;
-    case RN_OP_FLAT_MAP:
-        for (size_t k = 0; k < n; k++) {
-            if ((rc = op->flat_map(st, &nd->ctx.pub, &vals[k])))
-                return fail(c, nd->oi, rc, "flat_map");
-        }
-        break;
-    case RN_OP_PARTITION:
-        for (size_t k = 0; k < n; k++)
-            if ((rc = rn_partition_push(nd->collect, &vals[k]))) {
-                c->failed = 1;
-                return rn_error_set(c->err, rc, "%s (partition %u): %s",
-                                    nd->oi->label, c->partition,
-                                    rn_err_name(rc));
-            }
-        return 0;
-    default:
-        return rn_error_set(c->err, RN_EINTERNAL, "operator kind %u in a chain",
-                            op->kind);
-    }
-    rc = flush_node(nd);
-    rn_arena_reset(&nd->scratch);
+    rc = terminal(c, vals, n);
+reset:
+    for (size_t k = first; k < i; k++)
+        rn_arena_reset(&c->nodes[k].scratch);
     return rc;
 }
 
 static void node_init(rn_chain *c, rn_node *nd, int idx, const rn_opinst *oi,
+                      rn_value *buf, size_t batch,
                       atomic_uint_fast64_t *bytes_read)
 {
     nd->chain = c;
     nd->idx = idx;
     nd->oi = oi;
+    nd->buf = buf;
     rn_arena_init(&nd->scratch, 64 * 1024);
     rn_task_ctx_init(&nd->ctx, &nd->scratch, &c->task, c->err);
     nd->ctx.pub.emit_buf = nd->buf; /* rn_emit stores without a call */
-    nd->ctx.pub.emit_cap = RN_CHAIN_BATCH;
+    nd->ctx.pub.emit_cap = (uint32_t)batch;
     nd->ctx.emit = node_emit;
     nd->ctx.target = nd;
     nd->ctx.partition = c->partition;
@@ -208,6 +238,7 @@ int rn_chain_open(rn_chain **out_chain, const rn_stage *stage,
                   rn_errbuf *err)
 {
     rn_chain *c;
+    size_t batch = RN_CHAIN_BATCH;
     int rc;
 
     *out_chain = NULL;
@@ -222,15 +253,26 @@ int rn_chain_open(rn_chain **out_chain, const rn_stage *stage,
     c->acc = acc;
     rn_arena_init(&c->task, 16 * 1024);
     c->n_nodes = stage->n_narrow;
-    if (c->n_nodes && !(c->nodes = rn_calloc(c->n_nodes, sizeof(rn_node)))) {
+    if (c->n_nodes &&
+        CHAIN_BUF_BYTES / c->n_nodes / sizeof(rn_value) < RN_CHAIN_BATCH) {
+        batch = CHAIN_BUF_BYTES / c->n_nodes / sizeof(rn_value);
+        if (batch < CHAIN_MIN_BATCH)
+            batch = CHAIN_MIN_BATCH;
+    }
+    if ((c->n_nodes && !(c->nodes = rn_calloc(c->n_nodes, sizeof(rn_node)))) ||
+        !(c->bufs = rn_malloc((RN_CHAIN_BATCH + c->n_nodes * batch) *
+                              sizeof(rn_value)))) {
+        rn_free(c->nodes);
         rn_arena_release(&c->task);
         rn_free(c);
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     }
-    node_init(c, &c->feeder, -1, NULL, bytes_read);
+    /* the source keeps full batches: it reads in big pieces */
+    node_init(c, &c->feeder, -1, NULL, c->bufs, RN_CHAIN_BATCH, bytes_read);
     c->feeder.ctx.flush = feeder_flush;
     for (size_t i = 0; i < c->n_nodes; i++) {
-        node_init(c, &c->nodes[i], (int)i, stage->narrow[i], bytes_read);
+        node_init(c, &c->nodes[i], (int)i, stage->narrow[i],
+                  c->bufs + RN_CHAIN_BATCH + i * batch, batch, bytes_read);
         if (stage->narrow[i]->op->kind == RN_OP_PARTITION &&
             !(c->nodes[i].collect = rn_partition_new())) {
             rn_chain_close(c, 0);
@@ -340,6 +382,7 @@ int rn_chain_close(rn_chain *c, int ok)
     rn_arena_release(&c->tscratch);
     rn_arena_release(&c->task);
     rn_free(c->nodes);
+    rn_free(c->bufs);
     rn_free(c);
     return rc;
 }

@@ -26,6 +26,10 @@
 #include "plan/plan.h"
 #include "value/partition.h"
 
+/* Values per batch between two operators. A long chain gets smaller
+ * batches (chain.c: all its batches together stay near 2 MiB) and hands
+ * them on in a loop, so neither a task's memory nor the stack grows by
+ * more than a few hundred bytes per step. */
 #define RN_CHAIN_BATCH 512
 
 typedef struct rn_chain rn_chain;

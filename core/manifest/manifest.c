@@ -3,7 +3,7 @@
  * text size are bounded while parsing, before anything large is built),
  * ${VAR} substitution, and the manifest's top-level schema.
  */
-#define _POSIX_C_SOURCE 200809L /* open, read, O_CLOEXEC */
+#define _GNU_SOURCE /* memmem; open, read, O_CLOEXEC */
 
 #include "manifest/manifest.h"
 
@@ -84,6 +84,88 @@ const char *rn__excerpt(char *buf, size_t cap, const char *s, size_t n)
     return buf;
 }
 
+const char *rn_mnode_display(const rn_mnode *n, size_t *len)
+{
+    const char *s = "";
+    size_t l = 0;
+    if (n && n->type == RN_MN_SCALAR) {
+        if (!n->subst) {
+            s = n->text;
+            l = n->len;
+        } else if (n->raw) {
+            s = n->raw;
+            l = n->raw_len;
+        } else {
+            s = RN_MNODE_HIDDEN;
+            l = sizeof(RN_MNODE_HIDDEN) - 1;
+        }
+    }
+    if (len)
+        *len = l;
+    return s;
+}
+
+const char *rn__mnode_excerpt(char *buf, size_t cap, const rn_mnode *n)
+{
+    size_t l;
+    const char *s = rn_mnode_display(n, &l);
+    return rn__excerpt(buf, cap, s, l);
+}
+
+/* ---- redacting messages --------------------------------------------- */
+
+/* Replaces msg[at..at+n) by `with`, keeping the message within the
+ * errbuf (cut at its end). Returns the offset just after `with`. */
+static size_t msg_splice(char *msg, size_t *len, size_t at, size_t n,
+                         const char *with)
+{
+    size_t wl = strlen(with), cap = RN_ERRBUF_SIZE - 1, tail = *len - at - n;
+    if (at + wl > cap)
+        wl = cap - at;
+    if (at + wl + tail > cap)
+        tail = cap - at - wl;
+    memmove(msg + at + wl, msg + at + n, tail);
+    memcpy(msg + at, with, wl);
+    *len = at + wl + tail;
+    msg[*len] = '\0';
+    return at + wl;
+}
+
+void rn_msecrets_redact(const rn_msecret *secrets, size_t n, rn_errbuf *err)
+{
+    size_t len;
+    int cut;
+
+    if (!err || n == 0)
+        return;
+    len = strnlen(err->msg, RN_ERRBUF_SIZE - 1);
+    err->msg[len] = '\0';
+    /* a message that fills the buffer may have been cut inside a value */
+    cut = len == RN_ERRBUF_SIZE - 1;
+    for (size_t i = 0; i < n; i++) {
+        const rn_msecret *s = &secrets[i];
+        size_t at = 0;
+        char *hit;
+        if (s->len < RN_MANIFEST_REDACT_MIN)
+            continue;
+        while (at < len &&
+               (hit = memmem(err->msg + at, len - at, s->value, s->len)))
+            at = msg_splice(err->msg, &len, (size_t)(hit - err->msg),
+                            s->len, s->shown);
+        if (!cut)
+            continue;
+        /* the longest tail of the message that starts the value */
+        for (size_t k = s->len - 1 < len ? s->len - 1 : len;
+             k >= RN_MANIFEST_REDACT_MIN; k--) {
+            if (err->msg[len - k] == s->value[0] &&
+                memcmp(err->msg + len - k, s->value, k) == 0) {
+                msg_splice(err->msg, &len, len - k, k, s->shown);
+                break;
+            }
+        }
+    }
+}
+
 /* ---- the tree builder ----------------------------------------------- */
 
 typedef struct frame {
@@ -91,11 +173,33 @@ typedef struct frame {
     size_t base; /* index in the pending stack of its first child */
 } frame;
 
+/* How scalars are substituted: not at all (parameter defaults), from
+ * the environment (a manifest), or a job spec's escapes only (its values
+ * were substituted by the client: a ${VAR} there is refused, so a
+ * submitted text can never read the environment of the process parsing
+ * it). */
+enum { SUBST_NONE, SUBST_ENV, SUBST_JOB };
+
+/* A substituted value seen while parsing (rn_msecret before it is
+ * copied: value may still point into the environment). */
+typedef struct psecret {
+    const char *value;
+    size_t len;
+    const char *shown;
+} psecret;
+
 typedef struct pstate {
     rn_arena *a;
     const char *file;
     rn_errbuf *err;
     int subst;
+    int want_secrets; /* collect them (rn_manifest_parse) */
+    psecret *sec;
+    size_t nsec, capsec;
+    /* environment values recorded already, by getenv pointer (open
+     * addressing), so a variable used a million times is kept once */
+    const char **envseen;
+    size_t envn, envcap;
     rn_mnode **stk; /* children of the open containers, in order */
     size_t nstk, capstk;
     frame fr[RN_MANIFEST_MAX_DEPTH];
@@ -138,6 +242,19 @@ static int new_node(pstate *ps, int type, rn_mpos pos, rn_mnode **out)
 
 static int push(pstate *ps, rn_mnode *n)
 {
+    if (ps->depth > 0) {
+        /* bounded here, as items arrive, not when the list ends */
+        const frame *f = &ps->fr[ps->depth - 1];
+        int map = f->node->type == RN_MN_MAP;
+        size_t k = ps->nstk - f->base;
+        if (k >= (map ? 2 : 1) * RN_MANIFEST_MAX_ITEMS)
+            return rn_mpos_error(ps->err, RN_ELIMIT, n->pos,
+                                 map ? "a mapping with more than %zu keys "
+                                       "(the limit)"
+                                     : "a list with more than %zu items "
+                                       "(the limit)",
+                                 RN_MANIFEST_MAX_ITEMS);
+    }
     if (ps->nstk == ps->capstk) {
         size_t cap = ps->capstk ? ps->capstk * 2 : 64;
         rn_mnode **p = rn_realloc(ps->stk, cap * sizeof(*p));
@@ -160,6 +277,82 @@ static int is_name_char(unsigned char c)
     return is_name_start(c) || (c >= '0' && c <= '9');
 }
 
+/* Remembers a substituted value for rn_msecrets_redact (short ones are
+ * never searched for: not kept). */
+static int add_secret(pstate *ps, const char *value, size_t len,
+                      const char *shown)
+{
+    if (!ps->want_secrets || len < RN_MANIFEST_REDACT_MIN)
+        return 0;
+    if (ps->nsec == ps->capsec) {
+        size_t cap = ps->capsec ? ps->capsec * 2 : 16;
+        psecret *p = rn_realloc(ps->sec, cap * sizeof(*p));
+        if (!p)
+            return nomem(ps);
+        ps->sec = p;
+        ps->capsec = cap;
+    }
+    ps->sec[ps->nsec].value = value;
+    ps->sec[ps->nsec].len = len;
+    ps->sec[ps->nsec].shown = shown;
+    ps->nsec++;
+    return 0;
+}
+
+static size_t ptr_hash(const char *p, size_t cap)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+/* 1 when val (a getenv pointer) was recorded before; records it. */
+static int env_seen(pstate *ps, const char *val, int *seen)
+{
+    size_t i;
+    *seen = 0;
+    if (ps->envn * 2 >= ps->envcap) {
+        size_t cap = ps->envcap ? ps->envcap * 2 : 64;
+        const char **t = rn_calloc(cap, sizeof(*t));
+        if (!t)
+            return nomem(ps);
+        for (size_t k = 0; k < ps->envcap; k++)
+            if (ps->envseen[k]) {
+                for (i = ptr_hash(ps->envseen[k], cap); t[i];
+                     i = (i + 1) & (cap - 1))
+                    ;
+                t[i] = ps->envseen[k];
+            }
+        rn_free(ps->envseen);
+        ps->envseen = t;
+        ps->envcap = cap;
+    }
+    for (i = ptr_hash(val, ps->envcap); ps->envseen[i];
+         i = (i + 1) & (ps->envcap - 1))
+        if (ps->envseen[i] == val) {
+            *seen = 1;
+            return 0;
+        }
+    ps->envseen[i] = val;
+    ps->envn++;
+    return 0;
+}
+
+/* Records the value of variable name[0..nlen) for rn_msecrets_redact. */
+static int env_secret(pstate *ps, const char *name, size_t nlen,
+                      const char *val, size_t vl)
+{
+    char *shown;
+    int seen, rc;
+    if (!ps->want_secrets || vl < RN_MANIFEST_REDACT_MIN)
+        return 0;
+    if ((rc = env_seen(ps, val, &seen)) || seen)
+        return rc;
+    if (!(shown = rn_arena_alloc(ps->a, nlen + 4)))
+        return nomem(ps);
+    snprintf(shown, nlen + 4, "${%.*s}", (int)nlen, name);
+    return add_secret(ps, val, vl, shown);
+}
+
 static int budget(pstate *ps, rn_mpos pos, size_t n)
 {
     if (n > RN_MANIFEST_MAX_EXPANDED - ps->expanded)
@@ -170,20 +363,36 @@ static int budget(pstate *ps, rn_mpos pos, size_t n)
     return 0;
 }
 
+/* The error for a scalar over a limit while substituting: the per-scalar
+ * one or, when less was left of it, the budget of all scalars. */
+static int too_long(pstate *ps, rn_mpos pos, size_t max)
+{
+    if (max < RN_MANIFEST_MAX_SCALAR)
+        return rn_mpos_error(ps->err, RN_ELIMIT, pos,
+                             "scalars expand to more than %zu bytes",
+                             RN_MANIFEST_MAX_EXPANDED);
+    return rn_mpos_error(ps->err, RN_ELIMIT, pos,
+                         "a scalar longer than %zu bytes (the limit) after "
+                         "substitution",
+                         RN_MANIFEST_MAX_SCALAR);
+}
+
 /* Replaces ${VAR}, ${VAR:-default} and $${ in s[0..n); the result is a
- * NUL-terminated copy in the arena. */
+ * NUL-terminated copy in the arena. *substituted is set when a ${...}
+ * reference was replaced (not for the $${ escape or a lone '$'). */
 static int substitute(pstate *ps, rn_mpos pos, const char *s, size_t n,
                       const char **out, size_t *outlen, int *substituted)
 {
     rn_buf b;
     char name[256], ex[64];
-    size_t i = 0, start;
-    int rc = 0;
+    size_t i = 0, start, left = RN_MANIFEST_MAX_EXPANDED - ps->expanded;
+    size_t max = left < RN_MANIFEST_MAX_SCALAR ? left : RN_MANIFEST_MAX_SCALAR;
+    int rc = 0, refs = 0;
     char *t;
 
-    /* +1: a max of 0 would mean "unlimited"; budget() has the last word */
-    rn_buf_init(&b, RN_MANIFEST_MAX_EXPANDED - ps->expanded + 1);
-    if (!ps->subst || !memchr(s, '$', n))
+    /* max 0 would mean "unlimited": 0 bytes left fail in budget() */
+    rn_buf_init(&b, max ? max : 1);
+    if (ps->subst == SUBST_NONE || !memchr(s, '$', n))
         goto copy;
     while (i < n) {
         const char *dollar = memchr(s + i, '$', n - i);
@@ -207,6 +416,15 @@ static int substitute(pstate *ps, rn_mpos pos, const char *s, size_t n,
             continue;
         }
         start = j;
+        if (ps->subst == SUBST_JOB) {
+            rc = rn_mpos_error(ps->err, RN_EINVAL, pos,
+                               "'%s' in a submitted job: variables are "
+                               "substituted where a job is submitted, "
+                               "never where it runs",
+                               rn__excerpt(ex, sizeof(ex), s + start,
+                                           n - start));
+            goto done;
+        }
         j += 2;
         nlen = 0;
         if (j < n && is_name_start((unsigned char)s[j]))
@@ -251,8 +469,10 @@ static int substitute(pstate *ps, rn_mpos pos, const char *s, size_t n,
                                name, name);
             goto done;
         }
+        refs++;
         val = getenv(name);
         if (def && (!val || !*val)) {
+            /* the default is the file's own text: nothing to hide */
             rc = rn_buf_append(&b, def, dlen);
         } else if (!val) {
             rc = rn_mpos_error(ps->err, RN_EINVAL, pos,
@@ -261,7 +481,10 @@ static int substitute(pstate *ps, rn_mpos pos, const char *s, size_t n,
                                name, name);
             goto done;
         } else {
-            rc = rn_buf_append(&b, val, strlen(val));
+            size_t vl = strlen(val);
+            if ((rc = env_secret(ps, name, nlen, val, vl)))
+                goto done;
+            rc = rn_buf_append(&b, val, vl);
         }
         if (rc)
             break;
@@ -269,17 +492,19 @@ static int substitute(pstate *ps, rn_mpos pos, const char *s, size_t n,
     }
     if (rc) {
         if (rc == RN_ELIMIT)
-            rn_mpos_error(ps->err, rc, pos,
-                          "scalars expand to more than %zu bytes",
-                          RN_MANIFEST_MAX_EXPANDED);
+            too_long(ps, pos, max);
         else
             nomem(ps);
         goto done;
     }
     s = b.ptr ? b.ptr : "";
     n = b.len;
-    *substituted = 1;
+    *substituted = refs > 0;
 copy:
+    if (n > RN_MANIFEST_MAX_SCALAR) {
+        rc = too_long(ps, pos, RN_MANIFEST_MAX_SCALAR);
+        goto done;
+    }
     if ((rc = budget(ps, pos, n)))
         goto done;
     t = rn_arena_strndup(ps->a, s, n);
@@ -300,14 +525,20 @@ static int on_scalar(pstate *ps, const yaml_event_t *ev)
 {
     rn_mpos pos = mark_pos(ps, ev->start_mark);
     const char *tag = (const char *)ev->data.scalar.tag;
+    const char *raw = (const char *)ev->data.scalar.value;
+    size_t raw_len = ev->data.scalar.length;
     char ex[64];
     rn_mnode *n;
-    int rc;
+    int rc, var = 0;
 
     if ((rc = new_node(ps, RN_MN_SCALAR, pos, &n)))
         return rc;
     n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-    if (tag) {
+    if (tag && strcmp(tag, RN_MTAG_VAR) == 0) {
+        /* a value substituted where the text was written (a job spec):
+         * typed as its style says, shown as RN_MNODE_HIDDEN */
+        var = 1;
+    } else if (tag) {
         if (strcmp(tag, "!") != 0 && strcmp(tag, TAG_PREFIX "str") != 0)
             return rn_mpos_error(ps->err, RN_EINVAL, pos,
                                  "unsupported YAML tag '%s' (only !!str is "
@@ -316,10 +547,20 @@ static int on_scalar(pstate *ps, const yaml_event_t *ev)
                                              strlen(tag)));
         n->plain = 0;
     }
-    if ((rc = substitute(ps, pos, (const char *)ev->data.scalar.value,
-                         ev->data.scalar.length, &n->text, &n->len,
+    if ((rc = substitute(ps, pos, raw, raw_len, &n->text, &n->len,
                          &n->subst)))
         return rc;
+    if (var) {
+        n->subst = 1;
+        if ((rc = add_secret(ps, n->text, n->len, RN_MNODE_HIDDEN)))
+            return rc;
+    } else if (n->subst) {
+        /* the text as written, for messages (never the value); all
+         * of them together are at most the document's size */
+        if (!(n->raw = rn_arena_strndup(ps->a, raw, raw_len)))
+            return nomem(ps);
+        n->raw_len = raw_len;
+    }
     return push(ps, n);
 }
 
@@ -366,7 +607,7 @@ static int dup_error(pstate *ps, const rn_mnode *first, const rn_mnode *dup)
     char ex[64];
     return rn_mpos_error(ps->err, RN_EINVAL, dup->pos,
                          "duplicate key '%s' (first at %u:%u)",
-                         rn__excerpt(ex, sizeof(ex), dup->text, dup->len),
+                         rn__mnode_excerpt(ex, sizeof(ex), dup),
                          (unsigned)first->pos.line,
                          (unsigned)first->pos.col);
 }
@@ -499,8 +740,63 @@ static int yaml_failure(pstate *ps, const yaml_parser_t *p, const char *text,
     return rn_mpos_error(ps->err, RN_EFORMAT, pos, "%s", problem);
 }
 
-int rn__mnode_parse(rn_arena *a, const char *label, const char *text,
-                    size_t len, int subst, rn_mnode **out, rn_errbuf *err)
+/* ---- substituted values, for rn_msecrets_redact ------------------- */
+
+static int secret_cmp(const void *pa, const void *pb)
+{
+    const psecret *a = pa, *b = pb;
+    int c;
+    if (a->len != b->len)
+        return a->len > b->len ? -1 : 1; /* longest first */
+    c = memcmp(a->value, b->value, a->len);
+    if (c)
+        return c;
+    return a->shown < b->shown ? -1 : a->shown > b->shown; /* stable */
+}
+
+/* The distinct values collected while parsing, longest first, copied
+ * into the arena (an environment value may change after parsing). Only
+ * the first RN_ERRBUF_SIZE bytes of a value can ever be in a message, so
+ * only they are kept. */
+static int finish_secrets(pstate *ps, const rn_msecret **out, size_t *n)
+{
+    rn_msecret *s;
+    size_t k = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (ps->nsec == 0)
+        return 0;
+    for (size_t i = 0; i < ps->nsec; i++)
+        if (ps->sec[i].len > RN_ERRBUF_SIZE)
+            ps->sec[i].len = RN_ERRBUF_SIZE;
+    qsort(ps->sec, ps->nsec, sizeof(*ps->sec), secret_cmp);
+    if (!(s = rn_arena_alloc(ps->a, ps->nsec * sizeof(*s))))
+        return nomem(ps);
+    for (size_t i = 0; i < ps->nsec; i++) {
+        const psecret *p = &ps->sec[i];
+        if (k && s[k - 1].len == p->len &&
+            memcmp(s[k - 1].value, p->value, p->len) == 0)
+            continue;
+        if (!(s[k].value = rn_arena_strndup(ps->a, p->value, p->len)))
+            return nomem(ps);
+        s[k].len = p->len;
+        s[k].shown = p->shown;
+        k++;
+    }
+    *out = s;
+    *n = k;
+    return 0;
+}
+
+/* ---- the parser loop ------------------------------------------------ */
+
+/* Parses one document into a tree in arena a. subst: SUBST_* below.
+ * secrets (may be NULL) receives the substituted values. */
+static int parse_doc(rn_arena *a, const char *label, const char *text,
+                     size_t len, int subst, rn_mnode **out,
+                     const rn_msecret **secrets, size_t *n_secrets,
+                     rn_errbuf *err)
 {
     yaml_parser_t parser;
     yaml_event_t ev;
@@ -513,16 +809,20 @@ int rn__mnode_parse(rn_arena *a, const char *label, const char *text,
     ps.a = a;
     ps.err = err;
     ps.subst = subst;
+    ps.want_secrets = secrets != NULL;
     ps.file = rn_arena_strndup(a, label ? label : "<yaml>",
                                strlen(label ? label : "<yaml>"));
     if (!ps.file)
         return rn_error_set(err, RN_ENOMEM, "out of memory");
-    if (len > RN_MANIFEST_MAX_BYTES)
-        return rn_error_set(err, RN_ELIMIT,
-                            "%s: larger than %zu bytes (the limit)", ps.file,
-                            RN_MANIFEST_MAX_BYTES);
     if (!text)
         text = "";
+    if (len > RN_MANIFEST_MAX_BYTES)
+        return rn_mpos_error(err, RN_ELIMIT,
+                             offset_pos(&ps, text, len,
+                                        RN_MANIFEST_MAX_BYTES),
+                             "the manifest passes the limit of %zu bytes "
+                             "here",
+                             RN_MANIFEST_MAX_BYTES);
     if (!yaml_parser_initialize(&parser)) {
         rc = nomem(&ps);
         goto done;
@@ -551,6 +851,8 @@ int rn__mnode_parse(rn_arena *a, const char *label, const char *text,
             done = 1;
             break;
         case YAML_ALIAS_EVENT:
+            /* never expanded: a few aliases of aliases would multiply
+             * the tree ("billion laughs") */
             rc = rn_mpos_error(err, RN_EINVAL, mark_pos(&ps, ev.start_mark),
                                "YAML aliases (*name) are not supported");
             break;
@@ -585,18 +887,29 @@ int rn__mnode_parse(rn_arena *a, const char *label, const char *text,
         root->text = "";
         root->plain = 1;
     }
+    if (secrets && (rc = finish_secrets(&ps, secrets, n_secrets)))
+        goto done;
     *out = root;
 done:
     if (have_parser)
         yaml_parser_delete(&parser);
     rn_free(ps.stk);
+    rn_free(ps.sec);
+    rn_free(ps.envseen);
     return rc;
+}
+
+int rn__mnode_parse(rn_arena *a, const char *label, const char *text,
+                    size_t len, int subst, rn_mnode **out, rn_errbuf *err)
+{
+    return parse_doc(a, label, text, len, subst ? SUBST_ENV : SUBST_NONE,
+                     out, NULL, NULL, err);
 }
 
 int rn_mnode_parse(rn_arena *a, const char *label, const char *text,
                    size_t len, rn_mnode **out, rn_errbuf *err)
 {
-    return rn__mnode_parse(a, label, text, len, 1, out, err);
+    return parse_doc(a, label, text, len, SUBST_ENV, out, NULL, NULL, err);
 }
 
 /* ---- the manifest schema -------------------------------------------- */
@@ -655,8 +968,7 @@ static int parse_op(const rn_mnode *n, const char *what, rn_mstep *out,
                                  "%s: parameters of '%s' must be a mapping, "
                                  "got %s",
                                  what,
-                                 rn__excerpt(ex, sizeof(ex), name->text,
-                                             name->len),
+                                 rn__mnode_excerpt(ex, sizeof(ex), name),
                                  rn__mnode_describe(d, sizeof(d), params));
     } else if (n->type != RN_MN_SCALAR || rn_mnode_is_null(n)) {
         return rn_mpos_error(err, RN_EINVAL, n->pos,
@@ -669,11 +981,11 @@ static int parse_op(const rn_mnode *n, const char *what, rn_mstep *out,
                              "%s: invalid operator name '%s' (expected op "
                              "or plugin.op, made of a-z, 0-9 and '_')",
                              what,
-                             rn__excerpt(ex, sizeof(ex), name->text,
-                                         name->len));
+                             rn__mnode_excerpt(ex, sizeof(ex), name));
     out->op = name->text;
     out->pos = name->pos;
     out->params = params;
+    out->name_node = name;
     return 0;
 }
 
@@ -697,11 +1009,18 @@ static int parse_plugins(rn_manifest *m, const rn_mnode *n, rn_errbuf *err)
                              "plugins: expected a list of plugin paths or "
                              "sha256: ids, got %s",
                              rn__mnode_describe(d, sizeof(d), n));
+    if (n->n > RN_MANIFEST_MAX_PLUGINS)
+        return rn_mpos_error(err, RN_ELIMIT,
+                             n->items[RN_MANIFEST_MAX_PLUGINS]->pos,
+                             "plugins: more than %d plugins (the limit)",
+                             RN_MANIFEST_MAX_PLUGINS);
     m->plugins = rn_arena_alloc(&m->arena,
                                 (n->n ? n->n : 1) * sizeof(*m->plugins));
     m->plugin_pos = rn_arena_alloc(&m->arena,
                                    (n->n ? n->n : 1) * sizeof(rn_mpos));
-    if (!m->plugins || !m->plugin_pos)
+    m->plugin_nodes = rn_arena_alloc(&m->arena, (n->n ? n->n : 1) *
+                                                    sizeof(*m->plugin_nodes));
+    if (!m->plugins || !m->plugin_pos || !m->plugin_nodes)
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     for (size_t i = 0; i < n->n; i++) {
         const rn_mnode *it = n->items[i];
@@ -720,10 +1039,10 @@ static int parse_plugins(rn_manifest *m, const rn_mnode *n, rn_errbuf *err)
             return rn_mpos_error(err, RN_EINVAL, it->pos,
                                  "plugins: invalid plugin id '%s' (expected "
                                  "sha256: and 64 lower-case hex digits)",
-                                 rn__excerpt(ex, sizeof(ex), it->text,
-                                             it->len));
+                                 rn__mnode_excerpt(ex, sizeof(ex), it));
         m->plugins[i] = it->text;
         m->plugin_pos[i] = it->pos;
+        m->plugin_nodes[i] = it;
     }
     m->n_plugins = n->n;
     return 0;
@@ -739,6 +1058,11 @@ static int parse_steps(rn_manifest *m, const rn_mnode *n, rn_errbuf *err)
         return rn_mpos_error(err, RN_EINVAL, n->pos,
                              "steps: expected a list of operators, got %s",
                              rn__mnode_describe(d, sizeof(d), n));
+    if (n->n > RN_MANIFEST_MAX_STEPS)
+        return rn_mpos_error(err, RN_ELIMIT,
+                             n->items[RN_MANIFEST_MAX_STEPS]->pos,
+                             "steps: more than %d steps (the limit)",
+                             RN_MANIFEST_MAX_STEPS);
     m->steps = rn_arena_alloc(&m->arena, (n->n ? n->n : 1) * sizeof(rn_mstep));
     if (!m->steps)
         return rn_error_set(err, RN_ENOMEM, "out of memory");
@@ -749,8 +1073,27 @@ static int parse_steps(rn_manifest *m, const rn_mnode *n, rn_errbuf *err)
     return 0;
 }
 
+/* n bytes of s cut to at most max, never inside a UTF-8 sequence. */
+static size_t utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+static int has_control(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+            return 1;
+    return 0;
+}
+
 /* The file's base name without its extension, for a manifest with no
- * `name`. */
+ * `name`, within the name's limits. */
 static const char *default_name(rn_arena *a, const char *file)
 {
     const char *b = strrchr(file, '/'), *dot;
@@ -758,9 +1101,45 @@ static const char *default_name(rn_arena *a, const char *file)
     b = b ? b + 1 : file;
     dot = strrchr(b, '.');
     n = dot && dot != b ? (size_t)(dot - b) : strlen(b);
-    if (n == 0 || b[0] == '<')
+    if (n == 0 || b[0] == '<' || has_control(b, n))
         return "pipeline";
-    return rn_arena_strndup(a, b, n);
+    return rn_arena_strndup(a, b, utf8_cut(b, n, RN_MANIFEST_MAX_NAME));
+}
+
+/* `name`: a short printable string (it is listed, logged, shown in
+ * terminals), shown through rn_mnode_display. */
+static int parse_name(rn_manifest *m, const rn_mnode *n, rn_errbuf *err)
+{
+    char d[96];
+    size_t dl;
+    const char *shown;
+
+    if (!n) {
+        m->name = m->display_name = default_name(&m->arena, m->file);
+        return m->name ? 0 : rn_error_set(err, RN_ENOMEM, "out of memory");
+    }
+    if (n->type != RN_MN_SCALAR || rn_mnode_is_null(n) || n->len == 0)
+        return rn_mpos_error(err, RN_EINVAL, n->pos,
+                             "name: expected a non-empty string, got %s",
+                             n->type == RN_MN_SCALAR && n->len == 0 &&
+                                     !n->plain
+                                 ? "an empty string"
+                                 : rn__mnode_describe(d, sizeof(d), n));
+    shown = rn_mnode_display(n, &dl);
+    if (n->len > RN_MANIFEST_MAX_NAME)
+        return rn_mpos_error(err, RN_ELIMIT, n->pos,
+                             "name: longer than %d bytes (the limit)",
+                             RN_MANIFEST_MAX_NAME);
+    if (has_control(n->text, n->len) || has_control(shown, dl))
+        return rn_mpos_error(err, RN_EINVAL, n->pos,
+                             "name: control characters are not allowed");
+    m->name = n->text;
+    /* the raw text may be longer than the value: cut like the value */
+    m->display_name =
+        rn_arena_strndup(&m->arena, shown,
+                         utf8_cut(shown, dl, RN_MANIFEST_MAX_NAME));
+    return m->display_name ? 0
+                           : rn_error_set(err, RN_ENOMEM, "out of memory");
 }
 
 static int build(rn_manifest *m, const rn_mnode *root, rn_errbuf *err)
@@ -792,26 +1171,12 @@ static int build(rn_manifest *m, const rn_mnode *root, rn_errbuf *err)
             return rn_mpos_error(err, RN_EINVAL, k->pos,
                                  "unknown key '%s' (expected name, plugins, "
                                  "source, steps, sink)",
-                                 rn__excerpt(ex, sizeof(ex), k->text,
-                                             k->len));
+                                 rn__mnode_excerpt(ex, sizeof(ex), k));
         val[j] = root->items[i];
     }
 
-    if (val[K_NAME]) {
-        const rn_mnode *n = val[K_NAME];
-        if (n->type != RN_MN_SCALAR || rn_mnode_is_null(n) || n->len == 0)
-            return rn_mpos_error(err, RN_EINVAL, n->pos,
-                                 "name: expected a non-empty string, got %s",
-                                 n->type == RN_MN_SCALAR && n->len == 0 &&
-                                         !n->plain
-                                     ? "an empty string"
-                                     : rn__mnode_describe(d, sizeof(d), n));
-        m->name = n->text;
-    } else {
-        m->name = default_name(&m->arena, m->file);
-        if (!m->name)
-            return rn_error_set(err, RN_ENOMEM, "out of memory");
-    }
+    if ((rc = parse_name(m, val[K_NAME], err)))
+        return rc;
     if ((rc = parse_plugins(m, val[K_PLUGINS], err)))
         return rc;
     if (!val[K_SOURCE])
@@ -829,8 +1194,8 @@ static int build(rn_manifest *m, const rn_mnode *root, rn_errbuf *err)
     return 0;
 }
 
-int rn_manifest_parse(const char *label, const char *text, size_t len,
-                      rn_manifest **out, rn_errbuf *err)
+static int manifest_parse(const char *label, const char *text, size_t len,
+                          int subst, rn_manifest **out, rn_errbuf *err)
 {
     rn_manifest *m = NULL;
     rn_mnode *root = NULL;
@@ -848,7 +1213,8 @@ int rn_manifest_parse(const char *label, const char *text, size_t len,
         rc = rn_error_set(err, RN_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = rn__mnode_parse(&m->arena, m->file, text, len, 1, &root, err)))
+    if ((rc = parse_doc(&m->arena, m->file, text, len, subst, &root,
+                        &m->secrets, &m->n_secrets, err)))
         goto done;
     rc = build(m, root, err);
 done:
@@ -857,6 +1223,18 @@ done:
     else
         *out = m;
     return rc;
+}
+
+int rn_manifest_parse(const char *label, const char *text, size_t len,
+                      rn_manifest **out, rn_errbuf *err)
+{
+    return manifest_parse(label, text, len, SUBST_ENV, out, err);
+}
+
+int rn_manifest_parse_job(const char *label, const char *text, size_t len,
+                          rn_manifest **out, rn_errbuf *err)
+{
+    return manifest_parse(label, text, len, SUBST_JOB, out, err);
 }
 
 void rn_manifest_free(rn_manifest *m)
@@ -874,7 +1252,9 @@ int rn_manifest_load(const char *path, rn_manifest **out, rn_errbuf *err)
     char chunk[65536];
 
     *out = NULL;
-    rn_buf_init(&b, RN_MANIFEST_MAX_BYTES);
+    /* one byte over the limit is read, so the parser reports where the
+     * limit is passed */
+    rn_buf_init(&b, RN_MANIFEST_MAX_BYTES + 1);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         rc = rn_error_set(err, errno == ENOENT ? RN_ENOTFOUND : RN_EIO,
@@ -891,14 +1271,14 @@ int rn_manifest_load(const char *path, rn_manifest **out, rn_errbuf *err)
         }
         if (r == 0)
             break;
+        if ((size_t)r > b.max - b.len)
+            r = (ssize_t)(b.max - b.len);
         if ((rc = rn_buf_append(&b, chunk, (size_t)r))) {
-            if (rc == RN_ELIMIT)
-                rn_error_set(err, rc, "%s: larger than %zu bytes (the limit)",
-                             path, RN_MANIFEST_MAX_BYTES);
-            else
-                rn_error_set(err, rc, "%s: out of memory", path);
+            rn_error_set(err, rc, "%s: out of memory", path);
             goto done;
         }
+        if (b.len == b.max)
+            break;
     }
     rc = rn_manifest_parse(path, b.ptr ? b.ptr : "", b.len, out, err);
 done:

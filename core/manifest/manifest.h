@@ -17,9 +17,11 @@
  * the YAML 1.2 core schema: null/Null/NULL/~/empty, true/false (three
  * spellings each), ints (decimal, 0o octal, 0x hex), floats (1.5, 1e3,
  * .inf, .nan); every quoted or block (| >) scalar is a string, as is any
- * scalar tagged `!` or `!!str`. Other tags are refused. Aliases (*a) are
- * refused (they could expand a small file into a huge tree); anchors are
- * accepted and ignored. Keys must be scalars and unique in their mapping.
+ * scalar tagged `!` or `!!str`. The local tag `!var` is described below
+ * (values substituted elsewhere). Other tags are refused. Aliases (*a) are
+ * refused (they could expand a small file into a huge tree: "billion
+ * laughs"); anchors are accepted and ignored. Keys must be scalars and
+ * unique in their mapping.
  *
  * Environment substitution happens in every scalar (keys too, quoted or
  * not) after YAML parsing, so a variable's value can never change the
@@ -38,9 +40,39 @@
  * type a quoted scalar that holds a substitution by YAML rules, so both
  * `k: ${K}` and `{k: "${K}"}` bind K=10 as the int 10.
  *
- * Limits (hostile input never crashes or exhausts memory): 16 MiB of
- * text, 64 levels of nesting, 1 Mi nodes, 64 MiB of scalar text after
- * substitution.
+ * Substituted values are never shown. Variables often hold secrets (keys,
+ * tokens, private prefixes), so no message of this module, of the planner
+ * or of anything that quotes a manifest scalar through rn_mnode_display
+ * repeats them:
+ *   - a scalar that ${VAR} substitution produced (wholly or partly) has
+ *     `subst` set and keeps its text as written (`raw`, e.g.
+ *     "s3://b/${PREFIX}/x"); rn_mnode_display gives that raw text, and the
+ *     value only for scalars without substitution;
+ *   - the manifest's `display_name` is `name` shown by the same rule
+ *     ("nightly-${DATE}"): what lists, logs and job tables show;
+ *   - the cluster client re-emits a manifest with its values substituted
+ *     (workers need them) and tags every substituted scalar `!var`
+ *     (cluster/jobspec.h). Where that text is parsed, a `!var` scalar binds
+ *     exactly as its text and style say (`!var 10` is the int 10,
+ *     `!var "x"` a string; no tag means what it always did), and is
+ *     marked substituted with no raw text: it displays as "${...}"
+ *     (RN_MNODE_HIDDEN), so a worker's message never repeats it either;
+ *   - messages written by code that never sees the nodes (plugins, the
+ *     loader) are cleaned with rn_msecrets_redact: every substituted value
+ *     of RN_MANIFEST_REDACT_MIN bytes or more is replaced by "${VAR}" (or
+ *     "${...}" for a `!var` value). Shorter values cannot be told from the
+ *     message's own words and are left; so is a value a plugin prints
+ *     only in part.
+ * Operator names are identifiers, not values: a step written `- ${OP}` is
+ * shown as written while it is parsed, but once resolved its label
+ * ("text.lower") names the operator in every later message.
+ *
+ * Limits (hostile input never crashes or exhausts memory; each refused
+ * with RN_ELIMIT and "file:line:col: ..." where it is passed): 16 MiB of
+ * text, 64 levels of nesting, 1 Mi nodes, 256 Ki items in one list or
+ * keys in one mapping, 16 MiB for one scalar and 64 MiB for all scalars
+ * after substitution, 10 000 steps, 256 plugins, a `name` of 128 bytes
+ * without control characters. They are the RN_MANIFEST_MAX_* below.
  *
  * Errors read "file:line:col: message" with 1-based line and column
  * (columns count characters). Codes: RN_EFORMAT for malformed YAML,
@@ -63,10 +95,23 @@
 #include "base/arena.h"
 #include "base/error.h"
 
-#define RN_MANIFEST_MAX_BYTES ((size_t)16 << 20)
-#define RN_MANIFEST_MAX_DEPTH 64
-#define RN_MANIFEST_MAX_NODES ((size_t)1 << 20)
-#define RN_MANIFEST_MAX_EXPANDED ((size_t)64 << 20)
+/* The bounds on a manifest (see above); one place for all of them. */
+#define RN_MANIFEST_MAX_BYTES ((size_t)16 << 20)  /* text given to the parser */
+#define RN_MANIFEST_MAX_DEPTH 64                  /* nested collections */
+#define RN_MANIFEST_MAX_NODES ((size_t)1 << 20)   /* nodes in the tree */
+#define RN_MANIFEST_MAX_ITEMS ((size_t)1 << 18)   /* per list or mapping */
+#define RN_MANIFEST_MAX_SCALAR ((size_t)16 << 20) /* one scalar, substituted */
+#define RN_MANIFEST_MAX_EXPANDED ((size_t)64 << 20) /* all scalars */
+#define RN_MANIFEST_MAX_STEPS 10000
+#define RN_MANIFEST_MAX_PLUGINS 256
+#define RN_MANIFEST_MAX_NAME 128                  /* bytes of `name` */
+
+/* The local tag of a scalar whose value was substituted elsewhere. */
+#define RN_MTAG_VAR "!var"
+/* What a substituted scalar without raw text (`!var`) displays as. */
+#define RN_MNODE_HIDDEN "${...}"
+/* Shorter substituted values are not searched for by rn_msecrets_redact. */
+#define RN_MANIFEST_REDACT_MIN 4
 
 /* A position in a manifest; line and col are 1-based. */
 typedef struct rn_mpos {
@@ -89,25 +134,44 @@ typedef struct rn_mnode {
     struct rn_mnode **items; /* SEQ items; MAP values */
     size_t n;
     struct rn_mnode **keys; /* MAP keys (scalars), same n */
-    /* SCALAR: 1 when ${VAR} substitution produced some of the text. */
+    /* SCALAR: 1 when ${VAR} substitution produced some of the text (or
+     * the scalar was tagged `!var`). Then raw is the text as written,
+     * before substitution ("s3://b/${PREFIX}/x"), NULL for `!var`. */
     int subst;
+    const char *raw;
+    size_t raw_len;
 } rn_mnode;
 
-/* An operator reference: `op` is its name as written ("op" or
- * "plugin.op"), pos where that name is, params a MAP node or NULL. */
+/* A value substitution put into a manifest, and what stands for it in
+ * messages: "${NAME}" for a variable's value, RN_MNODE_HIDDEN for the
+ * value of a `!var` scalar. */
+typedef struct rn_msecret {
+    const char *value;
+    size_t len;
+    const char *shown;
+} rn_msecret;
+
+/* An operator reference: `op` is its name ("op" or "plugin.op", after
+ * substitution), pos where that name is, name_node the scalar it came
+ * from (for rn_mnode_display), params a MAP node or NULL. */
 typedef struct rn_mstep {
     const char *op;
     rn_mpos pos;
     const rn_mnode *params;
+    const rn_mnode *name_node;
 } rn_mstep;
 
 /* Everything lives in `arena`, freed by rn_manifest_free. */
 typedef struct rn_manifest {
     rn_arena arena;
     const char *file; /* the label errors use */
-    const char *name;
-    const char **plugins; /* paths or "sha256:<64 hex>" ids, as written */
+    const char *name; /* the value (substituted): what the job is */
+    /* `name` as messages, logs and job lists show it: rn_mnode_display of
+     * it ("nightly-${DATE}"), or the default name */
+    const char *display_name;
+    const char **plugins; /* paths or "sha256:<64 hex>" ids, substituted */
     rn_mpos *plugin_pos;
+    const rn_mnode **plugin_nodes; /* the scalars, for rn_mnode_display */
     size_t n_plugins;
     rn_mstep source;
     rn_mstep *steps;
@@ -115,6 +179,9 @@ typedef struct rn_manifest {
     rn_mstep sink;
     int has_sink;
     const rn_mnode *root; /* the whole document */
+    /* every distinct substituted value, longest first (rn_msecrets_redact) */
+    const rn_msecret *secrets;
+    size_t n_secrets;
 } rn_manifest;
 
 /* Reads and parses the file at `path` (used as the label in errors). */
@@ -122,6 +189,14 @@ int rn_manifest_load(const char *path, rn_manifest **out, rn_errbuf *err);
 /* Parses text[0..len) (no NUL needed); `label` names it in errors. */
 int rn_manifest_parse(const char *label, const char *text, size_t len,
                       rn_manifest **out, rn_errbuf *err);
+/* Parses a manifest received from elsewhere: the text a cluster client
+ * submitted (cluster/jobspec.h). Its values were substituted where it was
+ * submitted, so nothing is read from this process's environment: $${ is
+ * still the escape of a literal "${", but a ${VAR} is refused (else a
+ * submitted job could copy the scheduler's or a worker's environment
+ * into its output). Everything else as rn_manifest_parse. */
+int rn_manifest_parse_job(const char *label, const char *text, size_t len,
+                          rn_manifest **out, rn_errbuf *err);
 void rn_manifest_free(rn_manifest *m); /* NULL ok */
 
 /* Parses one YAML document (e.g. the flow mapping "{k: 10, key: 1}") into
@@ -129,6 +204,20 @@ void rn_manifest_free(rn_manifest *m); /* NULL ok */
  * a null scalar at 1:1. */
 int rn_mnode_parse(rn_arena *a, const char *label, const char *text,
                    size_t len, rn_mnode **out, rn_errbuf *err);
+
+/* The text messages may show for scalar n, in *len: its value when no
+ * substitution made it, else its raw text as written ("${KEY}",
+ * "s3://b/${PREFIX}/x"), else RN_MNODE_HIDDEN. Never a substituted
+ * value. NUL-terminated; views n or a static string. */
+const char *rn_mnode_display(const rn_mnode *n, size_t *len);
+
+/* Replaces, in err's message, every value of secrets[0..n) of at least
+ * RN_MANIFEST_REDACT_MIN bytes by its `shown` text, and a message cut
+ * (at the errbuf's size) inside such a value from that point on. For
+ * messages whose authors never saw the nodes: plugin errors, the
+ * loader's. secrets must be sorted longest first (as rn_manifest's are).
+ * err may be NULL. */
+void rn_msecrets_redact(const rn_msecret *secrets, size_t n, rn_errbuf *err);
 
 /* 1 when n is NULL or a scalar YAML types as null. */
 int rn_mnode_is_null(const rn_mnode *n);
@@ -206,6 +295,8 @@ int rn__mnode_parse(rn_arena *a, const char *label, const char *text,
                     size_t len, int subst, rn_mnode **out, rn_errbuf *err);
 /* A short printable excerpt of s (escaped, cut with "..."), into buf. */
 const char *rn__excerpt(char *buf, size_t cap, const char *s, size_t n);
+/* rn__excerpt of rn_mnode_display(n): how messages quote a scalar. */
+const char *rn__mnode_excerpt(char *buf, size_t cap, const rn_mnode *n);
 /* "string 'ten'", "int 10", "null", "a list", "a mapping" */
 const char *rn__mnode_describe(char *buf, size_t cap, const rn_mnode *n);
 

@@ -171,8 +171,10 @@ const char *rn__mnode_describe(char *buf, size_t cap, const rn_mnode *n)
         return "a list";
     if (n->type == RN_MN_MAP)
         return "a mapping";
+    /* the type is the value's; the text shown is never a substituted
+     * value (rn_mnode_display) */
     rn_mnode_scalar_value(n, &v);
-    rn__excerpt(ex, sizeof(ex), n->text, n->len);
+    rn__mnode_excerpt(ex, sizeof(ex), n);
     switch (v.kind) {
     case RN_NULL:
         return "null";
@@ -494,7 +496,7 @@ static int check_choice(const rn_param_spec *sp, const rn_mnode *n,
         if (rn_buf_printf(&b, "%s%s", i ? ", " : "", sp->choices[i]))
             break;
     rc = bad(err, RN_EINVAL, epos, n, "'%s' is not one of: %s",
-             rn__excerpt(ex, sizeof(ex), n->text, n->len),
+             rn__mnode_excerpt(ex, sizeof(ex), n),
              b.ptr ? b.ptr : "");
     rn_buf_release(&b);
     return rc;
@@ -508,7 +510,7 @@ static int check_range(const rn_param_spec *sp, const rn_mnode *n,
         return 0;
     return bad(err, RN_ERANGE, epos, n,
                "%s is out of range (min %.15g, max %.15g)",
-               rn__excerpt(ex, sizeof(ex), n->text, n->len), sp->min,
+               rn__mnode_excerpt(ex, sizeof(ex), n), sp->min,
                sp->max);
 }
 
@@ -692,12 +694,13 @@ static int unknown_key(const rn_op_desc *op, const char *label,
         int dist = edit_distance(k->text, k->len, nm, strlen(nm));
         if (rn_buf_printf(&b, "%s%s", i ? ", " : "", nm))
             break;
-        if (dist < best_d && (size_t)dist < k->len) {
+        /* no suggestion for a substituted key: it would hint at it */
+        if (!k->subst && dist < best_d && (size_t)dist < k->len) {
             best_d = dist;
             best = nm;
         }
     }
-    rn__excerpt(ex, sizeof(ex), k->text, k->len);
+    rn__mnode_excerpt(ex, sizeof(ex), k);
     if (op->n_params == 0)
         rc = rn_mpos_error(err, RN_EINVAL, k->pos,
                            "%s: unknown parameter '%s' (%s takes no "

@@ -31,6 +31,23 @@ static const char *make_label(rn_plan *p, const rn_plugin *pl,
     return s;
 }
 
+/* The loader's message about plugin path `ref` (a substituted value),
+ * with every occurrence of ref replaced by what the manifest shows. */
+static void hide_path(rn_errbuf *e, const char *ref, const char *shown)
+{
+    rn_msecret s;
+    s.value = ref;
+    s.len = strlen(ref);
+    s.shown = shown;
+    if (s.len >= RN_MANIFEST_REDACT_MIN) {
+        rn_msecrets_redact(&s, 1, e);
+    } else {
+        /* too short to search for without mangling the message */
+        rn_error_set(e, e->code, "%s: cannot load it (%s)", shown,
+                     rn_err_name(e->code));
+    }
+}
+
 /* Loads a manifest's plugin entry: a path (relative to the working
  * directory, else to the manifest's directory) or a sha256: id. */
 static int load_plugin(const rn_manifest *m, rn_registry *reg, size_t i,
@@ -38,6 +55,8 @@ static int load_plugin(const rn_manifest *m, rn_registry *reg, size_t i,
 {
     const char *ref = m->plugins[i];
     rn_mpos pos = m->plugin_pos[i];
+    const rn_mnode *node = m->plugin_nodes ? m->plugin_nodes[i] : NULL;
+    const char *shown = node ? rn_mnode_display(node, NULL) : ref;
     rn_errbuf e1;
     char alt[4096];
     const char *slash;
@@ -49,7 +68,7 @@ static int load_plugin(const rn_manifest *m, rn_registry *reg, size_t i,
         return ERRPOS(err, RN_ENOTFOUND, pos,
                       "plugin %s is not available here (run on a cluster it "
                       "was pushed to, or name its .so file)",
-                      ref);
+                      shown);
     }
     rc = rn_registry_add_file(reg, ref, NULL, &e1);
     if (rc == RN_ENOTFOUND && ref[0] != '/' && m->file &&
@@ -59,8 +78,12 @@ static int load_plugin(const rn_manifest *m, rn_registry *reg, size_t i,
         if (access(alt, F_OK) == 0)
             rc = rn_registry_add_file(reg, alt, NULL, &e1);
     }
-    if (rc)
+    if (rc) {
+        if (node && node->subst)
+            hide_path(&e1, ref, shown);
+        rn_msecrets_redact(m->secrets, m->n_secrets, &e1);
         return ERRPOS(err, rc, pos, "plugin %s", e1.msg);
+    }
     return 0;
 }
 
@@ -72,8 +95,20 @@ static int resolve(rn_plan *p, rn_registry *reg, const rn_mstep *st,
     rn_errbuf e1;
     int rc;
 
-    if ((rc = rn_registry_find_op(reg, st->op, &pl, &op, &e1)))
-        return ERRPOS(err, rc, st->pos, "%s", e1.msg);
+    if ((rc = rn_registry_find_op(reg, st->op, &pl, &op, &e1))) {
+        char ex[64];
+        /* the registry quotes the name it was given: a substituted one
+         * is reported as written instead */
+        if (!st->name_node || !st->name_node->subst)
+            return ERRPOS(err, rc, st->pos, "%s", e1.msg);
+        rn__mnode_excerpt(ex, sizeof(ex), st->name_node);
+        if (rc == RN_ENOTFOUND)
+            return ERRPOS(err, rc, st->pos, "unknown operator '%s'", ex);
+        return ERRPOS(err, rc, st->pos,
+                      "operator '%s' cannot be resolved (%s; write "
+                      "plugin.op)",
+                      ex, rn_err_name(rc));
+    }
     oi->plugin = pl;
     oi->op = op;
     oi->pos = st->pos;
@@ -81,6 +116,32 @@ static int resolve(rn_plan *p, rn_registry *reg, const rn_mstep *st,
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     return rn_params_bind(&p->arena, op, oi->label, st->params, st->pos,
                           &oi->params, err);
+}
+
+static int copy_secrets(rn_plan *p, const rn_msecret *s, size_t n)
+{
+    rn_msecret *d;
+    if (!n)
+        return 0;
+    if (!(d = rn_arena_alloc(&p->arena, n * sizeof(*d))))
+        return RN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        d[i].len = s[i].len;
+        d[i].value = rn_arena_strndup(&p->arena, s[i].value, s[i].len);
+        d[i].shown = rn_arena_strndup(&p->arena, s[i].shown,
+                                      strlen(s[i].shown));
+        if (!d[i].value || !d[i].shown)
+            return RN_ENOMEM;
+    }
+    p->secrets = d;
+    p->n_secrets = n;
+    return 0;
+}
+
+void rn_plan_redact(const rn_plan *plan, rn_errbuf *err)
+{
+    if (plan)
+        rn_msecrets_redact(plan->secrets, plan->n_secrets, err);
 }
 
 static int add_stage(rn_plan *p, rn_stage *cur, size_t *cap)
@@ -98,29 +159,32 @@ static int add_stage(rn_plan *p, rn_stage *cur, size_t *cap)
     return 0;
 }
 
+/* Every stage's chain is a slice of one array of the steps' operators
+ * in order: cutting is one pass, with no copy per step (growing each
+ * chain by one made building quadratic in the number of steps). */
 static int cut_stages(rn_plan *p, size_t first_step, size_t n_steps,
                       rn_opinst *sink, rn_errbuf *err)
 {
     rn_stage cur;
-    size_t cap = 0;
+    size_t cap = 0, used = 0;
+    rn_opinst **chain = NULL;
+
     memset(&cur, 0, sizeof(cur));
+    if (n_steps &&
+        !(chain = rn_arena_alloc(&p->arena, n_steps * sizeof(*chain))))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
     for (size_t i = first_step; i < first_step + n_steps; i++) {
         rn_opinst *oi = &p->ops[i];
         switch (oi->op->kind) {
         case RN_OP_MAP:
         case RN_OP_FLAT_MAP:
         case RN_OP_FILTER:
-        case RN_OP_PARTITION: {
-            rn_opinst **nn = rn_arena_alloc(&p->arena,
-                                            (cur.n_narrow + 1) * sizeof(*nn));
-            if (!nn)
-                return rn_error_set(err, RN_ENOMEM, "out of memory");
-            if (cur.n_narrow)
-                memcpy(nn, cur.narrow, cur.n_narrow * sizeof(*nn));
-            nn[cur.n_narrow++] = oi;
-            cur.narrow = nn;
+        case RN_OP_PARTITION:
+            if (!cur.n_narrow)
+                cur.narrow = chain + used;
+            chain[used++] = oi;
+            cur.n_narrow++;
             break;
-        }
         case RN_OP_FOLD:
         case RN_OP_FOLDBY:
             cur.terminal = oi;
@@ -154,6 +218,15 @@ int rn_plan_build(const rn_manifest *m, rn_registry *reg, rn_plan **out,
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     p->name = m->name ? rn_arena_strndup(&p->arena, m->name, strlen(m->name))
                       : "pipeline";
+    p->display_name =
+        m->display_name ? rn_arena_strndup(&p->arena, m->display_name,
+                                           strlen(m->display_name))
+                        : "pipeline";
+    if (!p->name || !p->display_name ||
+        (rc = copy_secrets(p, m->secrets, m->n_secrets))) {
+        rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+        goto done;
+    }
     for (size_t i = 0; i < m->n_plugins; i++)
         if ((rc = load_plugin(m, reg, i, err)))
             goto done;
@@ -238,7 +311,7 @@ int rn_plan_single(rn_plugin *pl, const rn_op_desc *op, const rn_value *params,
     *out = NULL;
     if (!(p = plan_new()))
         return rn_error_set(err, RN_ENOMEM, "out of memory");
-    p->name = "harness";
+    p->name = p->display_name = "harness";
     p->ops = rn_arena_alloc(&p->arena, sizeof(rn_opinst));
     if (!p->ops) {
         rn_plan_free(p);
@@ -291,6 +364,8 @@ int rn_plan_init_ops(rn_plan *plan, rn_errbuf *err)
             if (err->msg[0] == '\0')
                 rn_error_set(err, rc, "init failed (%s) without a message",
                              rn_err_name(rc));
+            /* a plugin may quote its parameters: never their values */
+            rn_plan_redact(plan, err);
             rn_error_prefix(err, "%s:%u:%u: %s: ",
                             oi->pos.file ? oi->pos.file : "<manifest>",
                             oi->pos.line, oi->pos.col, oi->label);
@@ -317,7 +392,7 @@ void rn_plan_free(rn_plan *plan)
 
 int rn_plan_describe(const rn_plan *plan, rn_buf *out)
 {
-    rn_buf_printf(out, "pipeline %s: %zu stage%s\n", plan->name,
+    rn_buf_printf(out, "pipeline %s: %zu stage%s\n", plan->display_name,
                   plan->n_stages, plan->n_stages == 1 ? "" : "s");
     if (plan->source)
         rn_buf_printf(out, "  source   %s\n", plan->source->label);

@@ -12,7 +12,16 @@
  * partition. A task is: (plan, stage, one input) -> one output partition;
  * it is the unit the cluster ships.
  *
- * Ownership: the plan owns its arena (bound params, labels) and the
+ * Building is linear in the number of steps (time and memory): the
+ * stages' chains are slices of one array, nothing is copied per step.
+ *
+ * Values substituted from ${VAR} are never shown (manifest.h): errors
+ * quote manifest scalars through rn_mnode_display, `display_name` is the
+ * name to list, log or send as the job's name, and rn_plan_redact cleans
+ * messages that plugins wrote (init errors are cleaned here already).
+ *
+ * Ownership: the plan owns its arena (bound params, labels, a copy of the
+ * manifest's substituted values) and the
  * operator states made by rn_plan_init_ops. Plugins are borrowed from the
  * registry, which must outlive the plan. Read-only after init: tasks on
  * many threads share one plan.
@@ -48,7 +57,15 @@ typedef struct rn_stage {
 
 typedef struct rn_plan {
     rn_arena arena;
-    const char *name;
+    const char *name;         /* the manifest's name: its value */
+    /* The name to show: in lists of jobs, logs, `runnel lint`, the job
+     * name a client sends. The manifest's display_name: `name` as written
+     * when ${VAR} substitution made it ("nightly-${DATE}"), "${...}" when
+     * it came from a job spec's `!var`, else the name itself. Never holds
+     * a substituted value. */
+    const char *display_name;
+    const rn_msecret *secrets; /* the manifest's, copied (rn_plan_redact) */
+    size_t n_secrets;
     rn_opinst *source;
     rn_opinst *ops;      /* all operators: source first, then steps, sink */
     size_t n_ops;
@@ -73,7 +90,13 @@ int rn_plan_init_ops(rn_plan *plan, rn_errbuf *err);
 /* Destroys operator states and frees the plan. NULL is a no-op. */
 void rn_plan_free(rn_plan *plan);
 
-/* Human-readable plan (stages and operators) for `runnel lint`. */
+/* Replaces, in err's message, every value ${VAR} substitution put into
+ * the plan's manifest by "${VAR}" (rn_msecrets_redact): for messages
+ * plugins wrote while the plan ran. plan and err may be NULL. */
+void rn_plan_redact(const rn_plan *plan, rn_errbuf *err);
+
+/* Human-readable plan (stages and operators) for `runnel lint`; names the
+ * pipeline by display_name. */
 int rn_plan_describe(const rn_plan *plan, rn_buf *out);
 
 #endif

@@ -2,15 +2,29 @@
  * libFuzzer target for the manifest parser: arbitrary bytes must give a
  * manifest or an error, never a crash, a leak or unbounded memory. When a
  * manifest parses, its steps are also bound against a small table so the
- * parameter conversions (sizes, durations, lists, ANY) are exercised.
+ * parameter conversions (sizes, durations, lists, ANY) are exercised, and
+ * it goes through a job spec (cluster/jobspec.c) and back: the text the
+ * client writes must always parse where it runs (rn_manifest_parse_job)
+ * into the same pipeline, and its binding errors must never show the
+ * value of ${FUZZ_SECRET}.
  */
-#define _POSIX_C_SOURCE 200809L /* setenv */
+#define _GNU_SOURCE /* setenv, memmem */
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "base/buf.h"
+#include "cluster/jobspec.h"
 #include "manifest/manifest.h"
+
+/* What ${FUZZ_SECRET} holds: no message may contain it, unless the input
+ * has it written out (libFuzzer learns strings from comparisons). */
+#define FUZZ_SECRET "q7Zk-secret-3vX9"
+
+static int checking; /* the input does not hold FUZZ_SECRET itself */
 
 static const char *const modes[] = {"fast", "slow", NULL};
 
@@ -29,11 +43,73 @@ static const rn_param_spec params[] = {
 static const rn_op_desc op = {
     RN_OP_HEAD(RN_OP_MAP, "fuzz", "fuzzing table"), RN_OP_PARAMS(params)};
 
-static void bind(rn_arena *a, const rn_mstep *s)
+static void never_shown(const rn_errbuf *err)
 {
-    rn_errbuf err;
+    if (checking && memmem(err->msg, strlen(err->msg), FUZZ_SECRET,
+               sizeof(FUZZ_SECRET) - 1)) {
+        fprintf(stderr, "a substituted value is shown: %s\n", err->msg);
+        abort();
+    }
+}
+
+/* Binds a step; returns the result's code and message into err. */
+static int bind(rn_arena *a, const rn_mstep *s, rn_errbuf *err)
+{
     rn_value v;
-    rn_params_bind(a, &op, s->op, s->params, s->pos, &v, &err);
+    int rc;
+    rn_error_clear(err);
+    rc = rn_params_bind(a, &op, s->op, s->params, s->pos, &v, err);
+    never_shown(err);
+    return rc;
+}
+
+/* Both sides bind the same step the same way (an error on one is an
+ * error with the same code on the other). */
+static void same_binding(rn_arena *a, const rn_mstep *s1, const rn_mstep *s2)
+{
+    rn_errbuf e1, e2;
+    int r1 = bind(a, s1, &e1), r2 = bind(a, s2, &e2);
+    if (r1 != r2 && r1 != RN_ENOMEM && r2 != RN_ENOMEM) {
+        fprintf(stderr, "binds differently after the job spec: %d (%s) "
+                        "vs %d (%s)\n", r1, e1.msg, r2, e2.msg);
+        abort();
+    }
+}
+
+/* The job spec of m parses back into the same pipeline. */
+static void roundtrip(const rn_manifest *m, rn_arena *a)
+{
+    rn_manifest *m2 = NULL;
+    rn_errbuf err;
+    rn_buf out;
+    int rc;
+
+    rn_buf_init(&out, 0);
+    rc = rn_jobspec_manifest(m, NULL, &out, &err);
+    if (rc == 0)
+        rc = rn_manifest_parse_job("job", out.ptr, out.len, &m2, &err);
+    if (rc == 0) {
+        if (m2->n_steps != m->n_steps || m2->n_plugins != m->n_plugins ||
+            m2->has_sink != m->has_sink || strcmp(m2->name, m->name) ||
+            strcmp(m2->source.op, m->source.op)) {
+            fprintf(stderr, "the job spec is another pipeline:\n%s\n",
+                    out.ptr);
+            abort();
+        }
+        same_binding(a, &m->source, &m2->source);
+        for (size_t i = 0; i < m->n_steps; i++)
+            same_binding(a, &m->steps[i], &m2->steps[i]);
+        if (m->has_sink)
+            same_binding(a, &m->sink, &m2->sink);
+        if (checking && strstr(m2->display_name, FUZZ_SECRET))
+            abort();
+    } else if (rc != RN_ENOMEM && rc != RN_ELIMIT) {
+        fprintf(stderr, "the job spec does not parse: %s\n%s\n", err.msg,
+                out.ptr ? out.ptr : "");
+        abort();
+    }
+    rn_manifest_free(m2);
+    rn_buf_release(&out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -48,16 +124,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!once) {
         /* something for ${VAR} to find; other names stay unset */
         setenv("FUZZ", "10", 1);
+        setenv("FUZZ_SECRET", FUZZ_SECRET, 1);
         once = 1;
     }
-    if (rn_manifest_parse("fuzz.yaml", (const char *)data, size, &m, &err))
+    checking = !memmem(data, size, FUZZ_SECRET, sizeof(FUZZ_SECRET) - 1);
+    if (rn_manifest_parse("fuzz.yaml", (const char *)data, size, &m, &err)) {
+        never_shown(&err);
+        /* the same bytes submitted as a job: never read the environment */
+        if (rn_manifest_parse_job("job", (const char *)data, size, &m,
+                                  &err) == 0)
+            rn_manifest_free(m);
         return 0;
+    }
+    if (checking && strstr(m->display_name, FUZZ_SECRET))
+        abort();
     rn_arena_init(&a, 0);
-    bind(&a, &m->source);
+    bind(&a, &m->source, &err);
     for (size_t i = 0; i < m->n_steps; i++)
-        bind(&a, &m->steps[i]);
+        bind(&a, &m->steps[i], &err);
     if (m->has_sink)
-        bind(&a, &m->sink);
+        bind(&a, &m->sink, &err);
+    roundtrip(m, &a);
     rn_arena_release(&a);
     rn_manifest_free(m);
     return 0;

@@ -483,8 +483,8 @@ static void test_limits(void **state)
     assert_int_equal(rn_manifest_parse("m.yaml", big,
                                        RN_MANIFEST_MAX_BYTES + 1, &m, &err),
                      RN_ELIMIT);
-    assert_string_equal(err.msg, "m.yaml: larger than 16777216 bytes (the "
-                                 "limit)");
+    assert_string_equal(err.msg, "m.yaml:1:16777217: the manifest passes "
+                                 "the limit of 16777216 bytes here");
     rn_free(big);
 
     /* substitution cannot blow a small file up without bound */
