@@ -623,13 +623,16 @@ int rn_pb_check(const ProtobufCMessage *m, const rn_pb_limits *lim,
 /* ---------------------------------------------------- encoded messages -- */
 
 /* The next field of a message: its number, wire type and, for a
- * length-delimited one, where its bytes are. -1 when malformed. */
+ * length-delimited one, where its bytes are. Negative when malformed:
+ * W_CUT, W_NUMBER, W_TYPE. */
 typedef struct wfield {
     uint32_t id;
     unsigned wt;
     const uint8_t *v;
     size_t len;
 } wfield;
+
+enum { W_CUT = -1, W_NUMBER = -2, W_TYPE = -3 };
 
 static inline int next_field(const uint8_t **p, const uint8_t *end,
                              wfield *f)
@@ -640,10 +643,12 @@ static inline int next_field(const uint8_t **p, const uint8_t *end,
     /* keys of fields 1..15 and short lengths are one byte */
     if (**p < 0x80)
         key = *(*p)++;
-    else if (get_varint(p, end, &key) || key >> 32)
-        return -1;
-    if ((key >> 3) == 0)
-        return -1;
+    else if (get_varint(p, end, &key))
+        return W_CUT;
+    /* numbers are 1..2^29-1; protobuf-c takes 0 in a long key, and cuts
+     * longer ones to 32 bits, which may make them another field */
+    if ((key >> 3) == 0 || key >> 32)
+        return W_NUMBER;
     f->id = (uint32_t)(key >> 3);
     f->wt = (unsigned)(key & 7);
     switch (f->wt) {
@@ -651,30 +656,30 @@ static inline int next_field(const uint8_t **p, const uint8_t *end,
         for (unsigned k = 0; k < 10 && *p < end; k++)
             if (*(*p)++ < 0x80)
                 return 0;
-        return -1;
+        return W_CUT;
     case 1:
         if (end - *p < 8)
-            return -1;
+            return W_CUT;
         *p += 8;
         return 0;
     case 5:
         if (end - *p < 4)
-            return -1;
+            return W_CUT;
         *p += 4;
         return 0;
     case 2:
         if (*p < end && **p < 0x80)
             len = *(*p)++;
         else if (get_varint(p, end, &len))
-            return -1;
+            return W_CUT;
         if (len > (uint64_t)(end - *p))
-            return -1;
+            return W_CUT;
         f->v = *p;
         f->len = (size_t)len;
         *p += len;
         return 0;
     default: /* groups (protobuf-c has none) and wire types 6, 7 */
-        return -1;
+        return W_TYPE;
     }
 }
 
@@ -712,9 +717,12 @@ static inline long find_field(const ProtobufCMessageDescriptor *d, uint32_t id)
     return fd ? (long)(fd - d->fields) : -1;
 }
 
-static int malformed(const walk *w, const frame *f)
+static int malformed(const walk *w, const frame *f, int why)
 {
-    return fail(w, RN_EFORMAT, f, "malformed message");
+    return fail(w, RN_EFORMAT, f, "malformed message%s",
+                why == W_NUMBER ? " (a field number out of range)"
+                : why == W_TYPE ? " (a group or an unknown wire type)"
+                                : "");
 }
 
 /* Entries of field fd (NULL: unknown fields of d) from p to the end of
@@ -761,8 +769,8 @@ static int wire_msg(walk *w, const ProtobufCMessageDescriptor *d,
         size_t add = 1, index = NO_INDEX;
         long idx;
 
-        if (next_field(&p, end, &wf))
-            return malformed(w, at);
+        if ((rc = next_field(&p, end, &wf)))
+            return malformed(w, at, rc);
         if ((idx = find_field(d, wf.id)) < 0) {
             if (++unknown > lim->unknown_max)
                 return fail(w, RN_ELIMIT, at, "%zu unknown fields, at most %zu",
@@ -796,7 +804,7 @@ static int wire_msg(walk *w, const ProtobufCMessageDescriptor *d,
         if (f->kind >= K_REP_SCALAR) {
             if (f->kind == K_REP_SCALAR && wf.wt == 2 &&
                 packed_count(fd->type, wf.v, wf.len, &add))
-                return malformed(w, &fr);
+                return malformed(w, &fr, W_CUT);
             if (f->kind != K_REP_SCALAR && wf.wt != 2)
                 continue; /* a wrong wire type: protobuf-c refuses it */
             if (f->slot != NO_SLOT) {
@@ -845,7 +853,8 @@ static int wire_msg(walk *w, const ProtobufCMessageDescriptor *d,
 int rn_pb_check_wire(const ProtobufCMessageDescriptor *d, const void *data,
                      size_t n, const rn_pb_limits *lim, rn_errbuf *err)
 {
-    const uint8_t *p = data;
+    static const uint8_t none[1];
+    const uint8_t *p = data ? data : none;
     const pmsg *pm;
     walk w;
     frame root = {NULL, NULL, NO_INDEX};

@@ -104,8 +104,8 @@ int rn_pb_check_wire(const ProtobufCMessageDescriptor *d, const void *data,
  * from roots[0..n) (their fields, recursively) or a field of one, of a
  * kind that takes the entry (a repeated, string or bytes field; "[]"
  * only on a repeated string or bytes field; RN_PB_ANY_TEXT only on a
- * string). RN_EINVAL naming the first that does not, so a misspelt entry
- * cannot silently leave a field at its default. */
+ * string), once. RN_EINVAL naming the first that does not, so a misspelt
+ * entry cannot silently leave a field at its default. */
 int rn_pb_limits_verify(const rn_pb_limits *lim,
                         const ProtobufCMessageDescriptor *const *roots,
                         size_t n, rn_errbuf *err);

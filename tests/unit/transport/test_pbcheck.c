@@ -512,24 +512,28 @@ static void test_wire_malformed(void **state)
     static const struct {
         const char *b;
         size_t n;
+        const char *why;
     } cases[] = {
-        {"\x0a\x05" "ab", 4},     /* a length past the end */
-        {"\x0a", 1},              /* no length */
-        {"\x10\xff\xff", 3},      /* a varint cut */
-        {"\x00\x01", 2},          /* field number 0 */
-        {"\x0b\x0c", 2},          /* a group */
-        {"\x0f", 1},              /* wire type 7 */
-        {"\x11\x01\x02", 3},      /* fixed64 cut */
+        {"\x0a\x05" "ab", 4, ""},   /* a length past the end */
+        {"\x0a", 1, ""},            /* no length */
+        {"\x10\xff\xff", 3, ""},    /* a varint cut */
+        {"\x11\x01\x02", 3, ""},    /* fixed64 cut */
+        {"\x00\x01", 2, " (a field number out of range)"},
+        {"\x0b\x0c", 2, " (a group or an unknown wire type)"},
+        {"\x0f", 1, " (a group or an unknown wire type)"},
     };
     rn_errbuf err;
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "HeartbeatRequest: malformed message%s",
+                 cases[i].why);
         rn_error_clear(&err);
         assert_int_equal(rn_pb_check_wire(&runnel__v1__heartbeat_request__descriptor,
                                           cases[i].b, cases[i].n, &test_limits,
                                           &err),
                          RN_EFORMAT);
-        assert_string_equal(err.msg, "HeartbeatRequest: malformed message");
+        assert_string_equal(err.msg, msg);
         /* protobuf-c refuses them too */
         assert_null(rn_pb_unpack(&runnel__v1__heartbeat_request__descriptor,
                                  cases[i].b, cases[i].n));
