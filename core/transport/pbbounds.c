@@ -39,6 +39,11 @@ static const rn_pb_bound bounds[] = {
     {"RegisterRequest.worker_id", RN_PB_ID_MAX, 0},
     /* fill_plugins (worker.c): every plugin of the worker's registry */
     {"RegisterRequest.plugins", RN_PB_PLUGINS_MAX, 0},
+    /* totals of what workers send most: the entries a sender makes plus
+     * room for the fields a newer one adds (unknown fields count), far
+     * below total_max (an unknown field costs about 50 bytes unpacked
+     * for 2 on the wire) */
+    {"RegisterRequest", 4 * RN_PB_PLUGINS_MAX, 0},
     {"RegisterReply.worker_id", RN_PB_ID_MAX, 0},
     {"RegisterReply.scheduler_id", RN_PB_ID_MAX, 0}, /* 46 bytes */
     {"ConnectRequest.worker_id", RN_PB_ID_MAX, 0},
@@ -56,6 +61,7 @@ static const rn_pb_bound bounds[] = {
     {"WorkerCommand.more", RN_PB_BURST_MAX, 0}, /* scheduler.c send_batch */
     {"HeartbeatRequest.worker_id", RN_PB_ID_MAX, 0},
     {"HeartbeatRequest.plugins", RN_PB_PLUGINS_MAX, 0}, /* fill_plugins */
+    {"HeartbeatRequest", 4 * RN_PB_PLUGINS_MAX, 0},
     /* every job the scheduler has not forgotten */
     {"HeartbeatReply.jobs", RN_PB_JOBS_MAX, 0},
     {"HeartbeatReply.jobs[]", RN_PB_ID_MAX, 0},
@@ -66,6 +72,7 @@ static const rn_pb_bound bounds[] = {
     {"TaskDoneRequest.error", RN_PB_ERROR_MAX, RN_PB_ANY_TEXT},
     {"TasksDoneRequest.worker_id", RN_PB_ID_MAX, 0},
     {"TasksDoneRequest.tasks", RN_PB_REPORT_MAX, 0}, /* MAX_REPORT_BATCH */
+    {"TasksDoneRequest", 4 * RN_PB_REPORT_MAX, 0},
     {"TasksDoneReply.accepted", RN_PB_REPORT_MAX, 0}, /* one per task */
     {"FetchPluginRequest.id", RN_PB_ID_MAX, 0},
     {"RetireRequest.worker_id", RN_PB_ID_MAX, 0},

@@ -288,6 +288,29 @@ static void test_worker_messages(void **state)
     passes(&hb.base, 1);
     hb.n_plugins = RN_PB_PLUGINS_MAX + 1;
     refused(&hb.base, "HeartbeatRequest.plugins: 257 entries, at most 256");
+    /* unknown fields spread over the plugins: each message within
+     * unknown_max, the heartbeat over its own total */
+    {
+        ProtobufCMessageUnknownField uf[4];
+        uint8_t one = 1;
+        for (size_t k = 0; k < 4; k++) {
+            uf[k].tag = 50 + (uint32_t)k;
+            uf[k].wire_type = PROTOBUF_C_WIRE_TYPE_VARINT;
+            uf[k].len = 1;
+            uf[k].data = &one;
+        }
+        for (size_t i = 0; i < RN_PB_PLUGINS_MAX; i++) {
+            refs[i].base.unknown_fields = uf;
+            refs[i].base.n_unknown_fields = 3;
+        }
+        hb.n_plugins = RN_PB_PLUGINS_MAX;
+        passes(&hb.base, 1); /* 256 + 768 */
+        refs[0].base.n_unknown_fields = 4;
+        refused(&hb.base, "HeartbeatRequest: more than 1024 repeated entries "
+                          "and unknown fields in all");
+        for (size_t i = 0; i < RN_PB_PLUGINS_MAX; i++)
+            refs[i].base.n_unknown_fields = 0;
+    }
 }
 
 /* worker.c rep_main: up to MAX_REPORT_BATCH outcomes per request, each
