@@ -554,7 +554,7 @@ static void test_replies(void **state)
     for (size_t i = 0; i < RN_PB_RESULTS_MAX; i++)
         pres[i] = &res;
     res.address = (char *)"tcp://10.1.2.3:40000";
-    fill(name, 199, 'n');
+    fill(name, 200, 'n');
     memcpy(name + 198, "\xe2\x82", 2); /* 200 bytes, the last char cut */
     ji.job_id = (char *)"j-0123456789";
     ji.name = name;
