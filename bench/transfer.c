@@ -149,7 +149,7 @@ static int serve(int port_fd, int ctl_fd, const char *shape, uint64_t bytes,
         rn_partstore_put(ps, JOB, (uint32_t)i, 1, p);
     }
     rn_partition_unref(p);
-    if (rn_rpc_server_new(&srv, "127.0.0.1:0", &err) ||
+    if (rn_rpc_server_new(&srv, "127.0.0.1:0", NULL, &err) ||
         rn_rpc_server_add(srv, RN_M_FETCH_PARTITION, h_fetch_partition, ps) ||
         rn_rpc_server_start(srv, &port, &err)) {
         fprintf(stderr, "transfer: server: %s\n", err.msg);
@@ -337,7 +337,7 @@ int main(int argc, char **argv)
     rn_rpc_init();
     char target[64];
     snprintf(target, sizeof(target), "127.0.0.1:%d", port);
-    rn_rpc_channel *ch = rn_rpc_channel_new(target);
+    rn_rpc_channel *ch = rn_rpc_channel_new(target, NULL, NULL);
 
     /* warm-up: connect, and one small fetch is not timed */
     {

@@ -47,7 +47,7 @@ int rn_client_open(const char *url, rn_client **out, rn_errbuf *err)
     if ((rc = rn_rpc_target(url, target, sizeof(target), err)))
         return rc;
     if (!(c = rn_calloc(1, sizeof(*c))) || !(c->url = rn_strdup(url)) ||
-        !(c->ch = rn_rpc_channel_new(target))) {
+        !(c->ch = rn_rpc_channel_new(target, NULL, NULL))) {
         rn_client_close(c);
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     }
@@ -452,7 +452,7 @@ static rn_rpc_channel *peer(rn_client *c, const char *address, rn_errbuf *err)
     }
     c->peers = np;
     np[c->n_peers].address = rn_strdup(address);
-    np[c->n_peers].ch = rn_rpc_channel_new(target);
+    np[c->n_peers].ch = rn_rpc_channel_new(target, NULL, NULL);
     if (!np[c->n_peers].address || !np[c->n_peers].ch) {
         rn_free(np[c->n_peers].address);
         rn_rpc_channel_free(np[c->n_peers].ch);

@@ -2054,7 +2054,7 @@ int rn_scheduler_start(const rn_scheduler_opts *o, rn_scheduler **out,
         rn_scheduler_stop(s);
         return rc;
     }
-    if ((rc = rn_rpc_server_new(&s->srv, listen, err))) {
+    if ((rc = rn_rpc_server_new(&s->srv, listen, NULL, err))) {
         rn_scheduler_stop(s);
         return rc;
     }

@@ -283,7 +283,7 @@ static rn_rpc_channel *peer_channel(rn_worker *w, const char *address,
                 w->cap_peers = cap;
             }
         }
-        if (w->n_peers < w->cap_peers && (ch = rn_rpc_channel_new(target))) {
+        if (w->n_peers < w->cap_peers && (ch = rn_rpc_channel_new(target, NULL, NULL))) {
             w->peers[w->n_peers].address = rn_strdup(address);
             if (w->peers[w->n_peers].address) {
                 w->peers[w->n_peers].ch = ch;
@@ -992,7 +992,7 @@ int rn_worker_start(const rn_worker_opts *o, rn_worker **out, rn_errbuf *err)
         return rc ? rc : rn_error_set(err, RN_EINVAL, "bad address %s", w->listen);
     }
     if (!(w->reg = rn_registry_new()) || !(w->parts = rn_partstore_new()) ||
-        !(w->sched = rn_rpc_channel_new(w->target))) {
+        !(w->sched = rn_rpc_channel_new(w->target, NULL, NULL))) {
         rn_worker_stop(w);
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     }
@@ -1003,7 +1003,7 @@ int rn_worker_start(const rn_worker_opts *o, rn_worker **out, rn_errbuf *err)
         rn_worker_stop(w);
         return rc;
     }
-    if ((rc = rn_rpc_server_new(&w->srv, w->listen, err))) {
+    if ((rc = rn_rpc_server_new(&w->srv, w->listen, NULL, err))) {
         rn_worker_stop(w);
         return rc;
     }

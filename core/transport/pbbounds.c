@@ -55,6 +55,7 @@ static const rn_pb_bound bounds[] = {
     /* one split of SubmitJobRequest.splits: as large as all of them */
     {"RunTask.split", RN_RPC_MAX_MESSAGE, 0},
     {"RunTask.manifest", RN_RPC_MAX_MESSAGE, 0}, /* the job's, as submitted */
+    {"RunTask.capability", RN_PB_ID_MAX, 0}, /* 64 hex digits */
     {"PartitionRef.job_id", RN_PB_ID_MAX, 0},
     {"WorkerCommand.forget_job", RN_PB_ID_MAX, 0},
     {"WorkerCommand.cancel_job", RN_PB_ID_MAX, 0},
@@ -84,7 +85,9 @@ static const rn_pb_bound bounds[] = {
     {"WorkerInfo.name", RN_PB_NAME_MAX, 0}, /* RegisterRequest.name */
     {"WorkerInfo.plugins", RN_PB_PLUGINS_MAX, 0}, /* the worker's heartbeat */
     {"WorkerInfo.status", RN_PB_DEFAULT, 0}, /* "running", "connecting" */
+    {"WorkerInfo.identity", RN_PB_DEFAULT, 0}, /* a certificate's CN: 64 */
     {"InfoReply.type", RN_PB_DEFAULT, 0}, /* "Scheduler" */
+    {"InfoReply.security", RN_PB_DEFAULT, 0}, /* "mutual-tls"... */
     {"InfoReply.id", RN_PB_ID_MAX, 0},
     {"InfoReply.address", RN_PB_ADDRESS_MAX, 0},
     {"InfoReply.services", 16, 0}, /* one: grpc */
@@ -125,6 +128,8 @@ static const rn_pb_bound bounds[] = {
      * ends without a fold; the scheduler does not limit splits */
     {"JobInfo.results", RN_PB_RESULTS_MAX, 0},
     {"JobInfo.client", RN_PB_NAME_MAX, RN_PB_ANY_TEXT}, /* dup_short */
+    {"JobInfo.capability", RN_PB_ID_MAX, 0}, /* 64 hex digits */
+    {"JobInfo.owner", RN_PB_DEFAULT, 0}, /* a certificate's CN: 64 */
     {"JobRequest.job_id", RN_PB_ID_MAX, 0},
     /* h_list_jobs: every job record, without results */
     {"ListJobsReply.jobs", RN_PB_JOBS_MAX, 0},
@@ -133,6 +138,7 @@ static const rn_pb_bound bounds[] = {
 
     /* ---- runnel_worker.proto */
     {"FetchPartitionRequest.job_id", RN_PB_ID_MAX, 0},
+    {"FetchPartitionRequest.capability", RN_PB_ID_MAX, 0},
 };
 
 static const rn_pb_limits limits = {

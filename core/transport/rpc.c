@@ -19,6 +19,7 @@
 #include <grpc/support/time.h>
 
 #include "base/alloc.h"
+#include "transport/pbbounds.h"
 #include "exec/ctx.h"
 
 /* Handler threads alive at once; calls past it get RESOURCE_EXHAUSTED. */
@@ -51,11 +52,32 @@ void rn_pb_free(void *msg)
                                          &rn_pb_allocator);
 }
 
+void *rn_pb_unpack_checked(const ProtobufCMessageDescriptor *d,
+                           const void *data, size_t n, rn_errbuf *err)
+{
+    const rn_pb_limits *lim = rn_pb_runnel_limits();
+    ProtobufCMessage *m;
+    /* bounded before protobuf-c allocates (or recurses) anything */
+    if (rn_pb_check_wire(d, data, n, lim, err))
+        return NULL;
+    if (!(m = protobuf_c_message_unpack(d, &rn_pb_allocator, n,
+                                        (const uint8_t *)data))) {
+        rn_error_set(err, RN_EFORMAT, "malformed %s message (%zu bytes)",
+                     d->short_name, n);
+        return NULL;
+    }
+    if (rn_pb_check(m, lim, err)) {
+        rn_pb_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 void *rn_pb_unpack(const ProtobufCMessageDescriptor *d, const void *data,
                    size_t n)
 {
-    return protobuf_c_message_unpack(d, &rn_pb_allocator, n,
-                                     (const uint8_t *)data);
+    rn_errbuf err;
+    return rn_pb_unpack_checked(d, data, n, &err);
 }
 
 /* gRPC's own log lines go through the engine's logger: its errors mostly
@@ -91,8 +113,8 @@ int rn_rpc_status_from_err(int rn_code)
     case 0: return RN_RPC_OK;
     case RN_EINVAL:
     case RN_EFORMAT:
-    case RN_ETYPE:
-    case RN_EABI: return RN_RPC_INVALID_ARGUMENT;
+    case RN_ETYPE: return RN_RPC_INVALID_ARGUMENT;
+    case RN_EABI: return RN_RPC_FAILED_PRECONDITION; /* another version */
     case RN_ENOMEM:
     case RN_ELIMIT: return RN_RPC_RESOURCE_EXHAUSTED;
     case RN_ENOTFOUND: return RN_RPC_NOT_FOUND;
@@ -147,11 +169,12 @@ int rn_rpc_target(const char *url, char *out, size_t cap, rn_errbuf *err)
     if (!url || !*url)
         return rn_error_set(err, RN_EINVAL, "no scheduler address given "
                                             "(expected tcp://HOST:PORT)");
-    if (strncmp(p, "tcp://", 6) == 0)
+    if (strncmp(p, "tcp://", 6) == 0 || strncmp(p, "tls://", 6) == 0)
         p += 6;
     else if (strstr(p, "://"))
         return rn_error_set(err, RN_EINVAL,
-                            "%s: unsupported scheme (expected tcp://HOST:PORT)",
+                            "%s: unsupported scheme (expected tcp://HOST:PORT "
+                            "or tls://HOST:PORT)",
                             url);
     colon = strrchr(p, ':');
     if (!colon || colon == p || (p[0] == '[' && colon[-1] != ']'))
@@ -169,6 +192,11 @@ int rn_rpc_target(const char *url, char *out, size_t cap, rn_errbuf *err)
         return rn_error_set(err, RN_ELIMIT, "%s: address too long", url);
     memcpy(out, p, strlen(p) + 1);
     return 0;
+}
+
+int rn_rpc_url_is_tls(const char *url)
+{
+    return url && strncmp(url, "tls://", 6) == 0;
 }
 
 static gpr_timespec deadline_in(int timeout_ms)
@@ -263,14 +291,28 @@ typedef struct method {
     void *handle; /* from grpc_server_register_method */
     rn_rpc_handler fn;
     void *ud;
+    rn_rpc_method_opts o;
+    int active; /* its calls running now */
 } method;
+
+/* Calls running now from one peer in one pool (see rn_rpc_limits). */
+typedef struct peercount {
+    struct peercount *next;
+    int pool, n;
+    char key[];
+} peercount;
+
+#define PEER_BUCKETS 256
 
 struct rn_rpc_server {
     grpc_server *srv;
     grpc_completion_queue *ncq; /* notifications of new calls */
     char *listen;
+    int tls;
+    char *ca_pem, *cert_pem, *key_pem;
     method *methods;
     size_t n_methods, cap_methods;
+    rn_rpc_limits lim;
     pthread_t accept_tid;
     int accept_started;
     pthread_mutex_t lock;
@@ -278,6 +320,8 @@ struct rn_rpc_server {
     int stopping;
     int shutdown_done;
     int active; /* handler threads alive */
+    int pool_active[RN_RPC_POOLS];
+    peercount *peers[PEER_BUCKETS];
     int posted; /* requests posted and not yet completed */
     char shutdown_tag;
 };
@@ -292,7 +336,9 @@ struct rn_rpc_call {
     grpc_call_details details; /* unregistered calls */
     int sent_md, finished, close_seen, cancelled;
     int close_posted;
+    peercount *counted; /* its entry in the server's per-peer counts */
     char peer[128];
+    char subject[256]; /* "" without TLS */
     char tag_op, tag_close;
 };
 
@@ -403,6 +449,11 @@ const char *rn_rpc_peer(rn_rpc_call *c)
     return c->peer;
 }
 
+const char *rn_rpc_peer_subject(rn_rpc_call *c)
+{
+    return c->s->tls ? c->subject : NULL;
+}
+
 int rn_rpc_recv(rn_rpc_call *c, rn_buf *msg, int timeout_ms)
 {
     grpc_byte_buffer *bb = NULL;
@@ -421,6 +472,17 @@ int rn_rpc_recv(rn_rpc_call *c, rn_buf *msg, int timeout_ms)
     }
     if (!bb)
         return 0;
+    if (c->method >= 0 && c->s->methods[c->method].o.max_request &&
+        grpc_byte_buffer_length(bb) > c->s->methods[c->method].o.max_request) {
+        /* refused before it is copied anywhere */
+        rn_rpc_finish(c, RN_RPC_RESOURCE_EXHAUSTED,
+                      "request too large: %zu bytes, this method takes at "
+                      "most %zu",
+                      grpc_byte_buffer_length(bb),
+                      c->s->methods[c->method].o.max_request);
+        grpc_byte_buffer_destroy(bb);
+        return RN_ELIMIT;
+    }
     rc = read_bb(bb, msg);
     grpc_byte_buffer_destroy(bb);
     return rc ? rc : 1;
@@ -429,15 +491,25 @@ int rn_rpc_recv(rn_rpc_call *c, rn_buf *msg, int timeout_ms)
 int rn_rpc_recv_pb(rn_rpc_call *c, const ProtobufCMessageDescriptor *d,
                    void **out, int timeout_ms)
 {
+    size_t max = RN_RPC_MAX_MESSAGE;
+    rn_errbuf err;
     rn_buf b;
     int rc;
     *out = NULL;
-    rn_buf_init(&b, RN_RPC_MAX_MESSAGE);
+    rn_buf_init(&b, max);
     rc = rn_rpc_recv(c, &b, timeout_ms);
-    if (rc == 1 && !(*out = rn_pb_unpack(d, b.ptr ? b.ptr : "", b.len))) {
-        rn_rpc_finish(c, RN_RPC_INVALID_ARGUMENT,
-                      "malformed %s message (%zu bytes)", d->short_name, b.len);
-        rc = RN_EFORMAT;
+    if (rc == RN_ELIMIT) { /* the first finish counts: rn_rpc_recv's */
+        rn_rpc_finish(c, RN_RPC_RESOURCE_EXHAUSTED,
+                      "%s message too large (more than %zu bytes)",
+                      d->short_name, max);
+    } else if (rc == 1) {
+        rn_error_clear(&err);
+        if (!(*out = rn_pb_unpack_checked(d, b.ptr ? b.ptr : "", b.len, &err))) {
+            if (err.code == RN_EFORMAT && !strstr(err.msg, "malformed"))
+                rn_error_prefix(&err, "malformed %s message: ", d->short_name);
+            rn_rpc_finish_err(c, &err);
+            rc = err.code;
+        }
     }
     rn_buf_release(&b);
     return rc;
@@ -534,18 +606,26 @@ int rn_rpc_send_wait(rn_rpc_call *c, rn_rpc_sending *sending, int timeout_ms)
     return r == 1 ? 0 : RN_EREMOTE;
 }
 
+/* Releases what dispatch counted for c (lock held). */
+static void uncount_locked(rn_rpc_server *s, rn_rpc_call *c)
+{
+    s->active--;
+    if (c->method >= 0) {
+        s->methods[c->method].active--;
+        s->pool_active[s->methods[c->method].o.pool]--;
+    }
+    if (c->counted)
+        c->counted->n--; /* entries stay: at most one per peer and pool */
+    c->counted = NULL;
+}
+
 static void *call_main(void *arg)
 {
     rn_rpc_call *c = arg;
     rn_rpc_server *s = c->s;
     grpc_op op;
     int cancelled = 0;
-    char *peer = grpc_call_get_peer(c->call);
 
-    if (peer) {
-        snprintf(c->peer, sizeof(c->peer), "%s", peer);
-        gpr_free(peer);
-    }
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     op.data.recv_close_on_server.cancelled = &cancelled;
@@ -563,26 +643,125 @@ static void *call_main(void *arg)
     if (c->close_posted && !c->close_seen)
         grpc_completion_queue_pluck(c->cq, &c->tag_close,
                                     gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
-    call_free(c);
     pthread_mutex_lock(&s->lock);
-    s->active--;
+    uncount_locked(s, c);
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
+    call_free(c);
     return NULL;
+}
+
+/* Who is calling: the certificate's subject (verified by the handshake)
+ * with TLS, else the connection's address. */
+static void identify(rn_rpc_server *s, rn_rpc_call *c)
+{
+    char *peer = grpc_call_get_peer(c->call);
+    if (peer) {
+        snprintf(c->peer, sizeof(c->peer), "%s", peer);
+        gpr_free(peer);
+    }
+    if (s->tls) {
+        grpc_auth_context *ctx = grpc_call_auth_context(c->call);
+        grpc_auth_property_iterator it;
+        const grpc_auth_property *p;
+        if (ctx) {
+            it = grpc_auth_context_find_properties_by_name(
+                ctx, GRPC_X509_SUBJECT_PROPERTY_NAME);
+            if ((p = grpc_auth_property_iterator_next(&it)) && p->value &&
+                p->value_length < sizeof(c->subject)) {
+                memcpy(c->subject, p->value, p->value_length);
+                c->subject[p->value_length] = '\0';
+            }
+            grpc_auth_context_release(ctx);
+        }
+    }
+}
+
+static uint32_t key_hash(const char *k, int pool)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)pool;
+    for (; *k; k++)
+        h = (h ^ (uint8_t)*k) * 16777619u;
+    return h;
+}
+
+/* The count of calls from c's peer in pool (lock held); NULL when out of
+ * memory. */
+static peercount *peer_entry_locked(rn_rpc_server *s, rn_rpc_call *c, int pool)
+{
+    const char *key = s->tls ? c->subject : c->peer;
+    uint32_t b = key_hash(key, pool) % PEER_BUCKETS;
+    size_t n;
+    peercount *e;
+    for (e = s->peers[b]; e; e = e->next)
+        if (e->pool == pool && strcmp(e->key, key) == 0)
+            return e;
+    /* without TLS a peer is a connection: drop idle entries as they go */
+    for (peercount **pp = &s->peers[b]; *pp;) {
+        if ((*pp)->n == 0 && !s->tls) {
+            peercount *dead = *pp;
+            *pp = dead->next;
+            rn_free(dead);
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+    n = strlen(key);
+    if (!(e = rn_calloc(1, sizeof(*e) + n + 1)))
+        return NULL;
+    memcpy(e->key, key, n + 1);
+    e->pool = pool;
+    e->next = s->peers[b];
+    s->peers[b] = e;
+    return e;
+}
+
+/* Counts the call against the server's, its pool's, its peer's and its
+ * method's limits; 0, or the reason it is refused in why. */
+static int count_locked(rn_rpc_server *s, rn_rpc_call *c, char *why, size_t cap)
+{
+    const method *m = c->method >= 0 ? &s->methods[c->method] : NULL;
+    int pool = m ? m->o.pool : 0;
+    peercount *e = NULL;
+    if (s->active >= MAX_ACTIVE_CALLS || s->pool_active[pool] >= s->lim.pool_max[pool]) {
+        snprintf(why, cap, "server busy: too many calls");
+        return -1;
+    }
+    if (m && m->o.max_active && m->active >= m->o.max_active) {
+        snprintf(why, cap, "server busy: too many %s calls at once",
+                 strrchr(m->path, '/') ? strrchr(m->path, '/') + 1 : m->path);
+        return -1;
+    }
+    if (!(e = peer_entry_locked(s, c, pool))) {
+        snprintf(why, cap, "out of memory");
+        return -1;
+    }
+    if (e->n >= s->lim.per_peer_max) {
+        snprintf(why, cap, "too many calls at once from %.180s (at most %d)",
+                 s->tls ? c->subject : c->peer, s->lim.per_peer_max);
+        return -1;
+    }
+    e->n++;
+    c->counted = e;
+    s->active++;
+    s->pool_active[pool]++;
+    if (m)
+        s->methods[c->method].active++;
+    return 0;
 }
 
 static void dispatch(rn_rpc_server *s, rn_rpc_call *c)
 {
     pthread_t tid;
     pthread_attr_t attr;
+    char why[256];
     int busy;
+    identify(s, c);
     pthread_mutex_lock(&s->lock);
-    busy = s->active >= MAX_ACTIVE_CALLS;
-    if (!busy)
-        s->active++;
+    busy = count_locked(s, c, why, sizeof(why));
     pthread_mutex_unlock(&s->lock);
     if (busy) {
-        rn_rpc_finish(c, RN_RPC_RESOURCE_EXHAUSTED, "server busy: too many calls");
+        rn_rpc_finish(c, RN_RPC_RESOURCE_EXHAUSTED, "%s", why);
         call_free(c);
         return;
     }
@@ -590,7 +769,7 @@ static void dispatch(rn_rpc_server *s, rn_rpc_call *c)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&tid, &attr, call_main, c) != 0) {
         pthread_mutex_lock(&s->lock);
-        s->active--;
+        uncount_locked(s, c);
         pthread_mutex_unlock(&s->lock);
         rn_rpc_finish(c, RN_RPC_RESOURCE_EXHAUSTED, "cannot start a thread");
         call_free(c);
@@ -633,17 +812,29 @@ static void *accept_main(void *arg)
     return NULL;
 }
 
-int rn_rpc_server_new(rn_rpc_server **out, const char *listen, rn_errbuf *err)
+int rn_rpc_server_new(rn_rpc_server **out, const char *listen,
+                      const rn_rpc_tls *tls, rn_errbuf *err)
 {
     rn_rpc_server *s = rn_calloc(1, sizeof(*s));
-    grpc_arg args[4];
+    grpc_arg args[5];
     grpc_channel_args cargs;
 
     *out = NULL;
-    if (!s || !(s->listen = rn_strdup(listen))) {
+    if (!s || !(s->listen = rn_strdup(listen)) ||
+        (tls && (!(s->ca_pem = rn_strdup(tls->ca_pem)) ||
+                 !(s->cert_pem = rn_strdup(tls->cert_pem)) ||
+                 !(s->key_pem = rn_strdup(tls->key_pem))))) {
+        if (s) {
+            rn_free(s->listen);
+            rn_free(s->ca_pem);
+            rn_free(s->cert_pem);
+            rn_free(s->key_pem);
+        }
         rn_free(s);
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     }
+    s->tls = tls != NULL;
+    rn_rpc_server_set_limits(s, NULL);
     set_arg_int(&args[0], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                 (int)RN_RPC_MAX_MESSAGE);
     /* clients send keepalive pings on long streams: allow them */
@@ -653,7 +844,10 @@ int rn_rpc_server_new(rn_rpc_server **out, const char *listen, rn_errbuf *err)
     /* gRPC sets SO_REUSEPORT by default: a second scheduler on a busy
      * port would "start" and share its connections. Refuse instead. */
     set_arg_int(&args[3], GRPC_ARG_ALLOW_REUSEPORT, 0);
-    cargs.num_args = 4;
+    /* HTTP/2 streams one connection may have open: more wait on the
+     * client's side, they do not reach the handlers */
+    set_arg_int(&args[4], GRPC_ARG_MAX_CONCURRENT_STREAMS, 100);
+    cargs.num_args = 5;
     cargs.args = args;
     s->srv = grpc_server_create(&cargs, NULL);
     s->ncq = grpc_completion_queue_create_for_next(NULL);
@@ -664,10 +858,31 @@ int rn_rpc_server_new(rn_rpc_server **out, const char *listen, rn_errbuf *err)
     return 0;
 }
 
+void rn_rpc_server_set_limits(rn_rpc_server *s, const rn_rpc_limits *l)
+{
+    if (l)
+        s->lim = *l;
+    else
+        memset(&s->lim, 0, sizeof(s->lim));
+    for (int i = 0; i < RN_RPC_POOLS; i++)
+        if (s->lim.pool_max[i] <= 0)
+            s->lim.pool_max[i] = 512;
+    if (s->lim.per_peer_max <= 0)
+        s->lim.per_peer_max = 64;
+}
+
 int rn_rpc_server_add(rn_rpc_server *s, const char *path, rn_rpc_handler fn,
                       void *ud)
 {
+    return rn_rpc_server_add_ex(s, path, fn, ud, NULL);
+}
+
+int rn_rpc_server_add_ex(rn_rpc_server *s, const char *path, rn_rpc_handler fn,
+                         void *ud, const rn_rpc_method_opts *o)
+{
     method *m;
+    if (o && (o->pool < 0 || o->pool >= RN_RPC_POOLS))
+        return RN_EINVAL;
     if (s->n_methods == s->cap_methods) {
         size_t cap = s->cap_methods ? s->cap_methods * 2 : 16;
         method *nm = rn_realloc(s->methods, cap * sizeof(*nm));
@@ -687,20 +902,37 @@ int rn_rpc_server_add(rn_rpc_server *s, const char *path, rn_rpc_handler fn,
     }
     m->fn = fn;
     m->ud = ud;
+    if (o)
+        m->o = *o;
+    else
+        memset(&m->o, 0, sizeof(m->o));
+    m->active = 0;
     s->n_methods++;
     return 0;
 }
 
 int rn_rpc_server_start(rn_rpc_server *s, int *port, rn_errbuf *err)
 {
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-    int p = grpc_server_add_http2_port(s->srv, s->listen, creds);
+    grpc_server_credentials *creds;
+    int p;
+    if (s->tls) {
+        grpc_ssl_pem_key_cert_pair pair = {s->key_pem, s->cert_pem};
+        creds = grpc_ssl_server_credentials_create_ex(
+            s->ca_pem, &pair, 1,
+            GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
+    } else {
+        creds = grpc_insecure_server_credentials_create();
+    }
+    if (!creds)
+        return rn_error_set(err, RN_EINVAL, "cannot use the TLS certificates "
+                                            "(not PEM?)");
+    p = grpc_server_add_http2_port(s->srv, s->listen, creds);
     grpc_server_credentials_release(creds);
     if (p <= 0)
         return rn_error_set(err, RN_EIO,
                             "cannot listen on %s (address in use, or not an "
-                            "address of this machine)",
-                            s->listen);
+                            "address of this machine%s)",
+                            s->listen, s->tls ? ", or unusable TLS files" : "");
     grpc_server_start(s->srv);
     for (size_t m = 0; m < s->n_methods; m++)
         for (int k = 0; k < POSTED_PER_METHOD; k++)
@@ -774,6 +1006,19 @@ void rn_rpc_server_free(rn_rpc_server *s, int grace_ms)
         rn_free(s->methods[m].path);
     rn_free(s->methods);
     rn_free(s->listen);
+    rn_free(s->ca_pem);
+    rn_free(s->cert_pem);
+    if (s->key_pem) {
+        /* the private key does not linger in freed memory */
+        memset(s->key_pem, 0, strlen(s->key_pem));
+        rn_free(s->key_pem);
+    }
+    for (int b = 0; b < PEER_BUCKETS; b++)
+        while (s->peers[b]) {
+            peercount *e = s->peers[b];
+            s->peers[b] = e->next;
+            rn_free(e);
+        }
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
     rn_free(s);
@@ -784,6 +1029,7 @@ void rn_rpc_server_free(rn_rpc_server *s, int grace_ms)
 struct rn_rpc_channel {
     grpc_channel *ch;
     char *target;
+    const char *peer_name; /* with TLS: the role's DNS name we expect */
 };
 
 struct rn_rpc_stream {
@@ -795,15 +1041,17 @@ struct rn_rpc_stream {
     grpc_status_code status;
     grpc_slice details;
     const char *error_string;
+    rn_errbuf unpack_err; /* why the last message was refused */
     char method[128];
     char tag_op, tag_status;
 };
 
-rn_rpc_channel *rn_rpc_channel_new(const char *target)
+rn_rpc_channel *rn_rpc_channel_new(const char *target, const rn_rpc_tls *tls,
+                                   const char *peer_name)
 {
     rn_rpc_channel *c = rn_calloc(1, sizeof(*c));
     grpc_channel_credentials *creds;
-    grpc_arg args[6];
+    grpc_arg args[7];
     grpc_channel_args cargs;
     if (!c || !(c->target = rn_strdup(target))) {
         rn_free(c);
@@ -822,7 +1070,25 @@ rn_rpc_channel *rn_rpc_channel_new(const char *target)
     set_arg_int(&args[5], GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
     cargs.num_args = 6;
     cargs.args = args;
-    creds = grpc_insecure_credentials_create();
+    if (tls) {
+        grpc_ssl_pem_key_cert_pair pair = {tls->key_pem, tls->cert_pem};
+        /* the server proves its role by a DNS name of its certificate,
+         * not by the address we dialled (addresses of a cluster change;
+         * its CA is its own) */
+        args[6].type = GRPC_ARG_STRING;
+        args[6].key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+        args[6].value.string = (char *)(peer_name ? peer_name : "runnel");
+        cargs.num_args = 7;
+        creds = grpc_ssl_credentials_create_ex(tls->ca_pem, &pair, NULL, NULL);
+    } else {
+        creds = grpc_insecure_credentials_create();
+    }
+    if (!creds) {
+        rn_free(c->target);
+        rn_free(c);
+        return NULL;
+    }
+    c->peer_name = tls ? (peer_name ? peer_name : "runnel") : NULL;
     c->ch = grpc_channel_create(target, creds, &cargs);
     grpc_channel_credentials_release(creds);
     if (!c->ch) {
@@ -860,6 +1126,25 @@ static grpc_call *new_call(rn_rpc_channel *ch, const char *method,
     return call;
 }
 
+/* What a failed connection most likely means, from gRPC's words. */
+static const char *tls_hint(const rn_rpc_channel *ch, const char *d)
+{
+    if (!d)
+        return "";
+    if (strstr(d, "certificate verify failed"))
+        return ": the peer's certificate and ours are not of the same CA "
+               "(check ca.crt of both --tls directories)";
+    if (strstr(d, "is not in peer certificate"))
+        return ch->peer_name && strcmp(ch->peer_name, "runnel-worker") == 0
+                   ? ": the peer's certificate is not a worker's"
+                   : ": the peer's certificate is not a scheduler's";
+    if (strstr(d, "wrong version number"))
+        return ": the peer speaks plaintext (a tcp:// address, without --tls)";
+    if (!ch->peer_name && strstr(d, "Socket closed"))
+        return ": if it speaks TLS, use its tls:// address and --tls DIR";
+    return "";
+}
+
 /* "target: details" with the status mapped to an rn_err. */
 static int status_error(rn_errbuf *err, const rn_rpc_channel *ch,
                         const char *method, grpc_status_code st,
@@ -869,8 +1154,8 @@ static int status_error(rn_errbuf *err, const rn_rpc_channel *ch,
     int code = rn_rpc_err_from_status((int)st);
     const char *slash = strrchr(method, '/');
     if (st == GRPC_STATUS_UNAVAILABLE)
-        rn_error_set(err, code, "cannot reach %s (%s)", ch->target,
-                     d && *d ? d : "unavailable");
+        rn_error_set(err, code, "cannot reach %s (%s)%s", ch->target,
+                     d && *d ? d : "unavailable", tls_hint(ch, d));
     else if (st == GRPC_STATUS_DEADLINE_EXCEEDED)
         rn_error_set(err, code, "%s: %s timed out", ch->target,
                      slash ? slash + 1 : method);
@@ -964,9 +1249,11 @@ int rn_rpc_unary_pb(rn_rpc_channel *ch, const char *method, const void *req,
     *reply = NULL;
     rn_buf_init(&b, RN_RPC_MAX_MESSAGE);
     rc = unary_bb(ch, method, make_bb_pb(req), &b, timeout_ms, err);
-    if (rc == 0 && !(*reply = rn_pb_unpack(reply_desc, b.ptr ? b.ptr : "", b.len)))
-        rc = rn_error_set(err, RN_EFORMAT, "%s: malformed %s reply", ch->target,
-                          reply_desc->short_name);
+    if (rc == 0 &&
+        !(*reply = rn_pb_unpack_checked(reply_desc, b.ptr ? b.ptr : "", b.len, err))) {
+        rn_error_prefix(err, "%s: %s reply: ", ch->target, reply_desc->short_name);
+        rc = err->code;
+    }
     rn_buf_release(&b);
     return rc;
 }
@@ -1097,8 +1384,9 @@ int rn_rpc_stream_recv_pb(rn_rpc_stream *st, const ProtobufCMessageDescriptor *d
     *out = NULL;
     rn_buf_init(&b, RN_RPC_MAX_MESSAGE);
     rc = rn_rpc_stream_recv(st, &b, timeout_ms);
-    if (rc == 1 && !(*out = rn_pb_unpack(d, b.ptr ? b.ptr : "", b.len)))
-        rc = RN_EFORMAT;
+    if (rc == 1 && !(*out = rn_pb_unpack_checked(d, b.ptr ? b.ptr : "", b.len,
+                                                 &st->unpack_err)))
+        rc = st->unpack_err.code;
     rn_buf_release(&b);
     return rc;
 }

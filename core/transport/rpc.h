@@ -71,9 +71,30 @@ int rn_rpc_target(const char *url, char *out, size_t cap, rn_errbuf *err);
 /* protobuf-c allocations through the engine's counting allocator. */
 extern ProtobufCAllocator rn_pb_allocator;
 void rn_pb_free(void *msg); /* a message from any *_pb call; NULL ok */
-/* Unpacks data[0..n) (hostile bytes: never crashes). NULL when malformed. */
+/* Unpacks data[0..n) (hostile bytes: never crashes): the encoded bytes
+ * are walked against runnel's bounds (transport/pbbounds.h) before
+ * protobuf-c allocates anything, the message checked again after. NULL
+ * when malformed (RN_EFORMAT) or over a bound (RN_ELIMIT), the reason in
+ * err. */
+void *rn_pb_unpack_checked(const ProtobufCMessageDescriptor *d,
+                           const void *data, size_t n, rn_errbuf *err);
+/* The same, the reason dropped. */
 void *rn_pb_unpack(const ProtobufCMessageDescriptor *d, const void *data,
                    size_t n);
+
+/* "tls://HOST:PORT" names a peer that speaks mutual TLS, "tcp://HOST:PORT"
+ * (or "HOST:PORT") one that speaks plaintext. */
+int rn_rpc_url_is_tls(const char *url);
+
+/* Mutual TLS material: PEM text, NUL-terminated (security/tls.h loads it
+ * from a --tls directory). gRPC copies it when a server or channel is
+ * made with it. Both sides present a certificate and verify the other's
+ * against ca_pem, the cluster's CA, and nothing else. */
+typedef struct rn_rpc_tls {
+    const char *ca_pem;
+    const char *cert_pem;
+    const char *key_pem;
+} rn_rpc_tls;
 
 /* ------------------------------------------------------------ server -- */
 
@@ -85,12 +106,35 @@ typedef struct rn_rpc_call rn_rpc_call;
  * UNKNOWN sent for it). Runs on a thread of its own. */
 typedef void (*rn_rpc_handler)(rn_rpc_call *call, void *ud);
 
-/* listen: "HOST:PORT" (":0" or port 0 picks a free port). */
+/* listen: "HOST:PORT" (":0" or port 0 picks a free port). tls: NULL for
+ * plaintext; else every client must present a certificate of the CA. */
 int rn_rpc_server_new(rn_rpc_server **out, const char *listen,
-                      rn_errbuf *err);
-/* Registers a method (before start). */
+                      const rn_rpc_tls *tls, rn_errbuf *err);
+/* Registers a method (before start), in pool 0 with the default bounds. */
 int rn_rpc_server_add(rn_rpc_server *s, const char *method,
                       rn_rpc_handler fn, void *ud);
+
+/* Calls are counted per pool and per peer, so that no peer, and no kind
+ * of caller, can take every handler thread: a call past a limit is
+ * answered RESOURCE_EXHAUSTED at once, before its request is read. */
+#define RN_RPC_POOLS 4
+typedef struct rn_rpc_method_opts {
+    int pool;           /* 0 .. RN_RPC_POOLS-1 */
+    size_t max_request; /* bytes of one request message; 0: the server's */
+    int max_active;     /* calls of this method at once; 0: no own limit */
+} rn_rpc_method_opts;
+int rn_rpc_server_add_ex(rn_rpc_server *s, const char *method,
+                         rn_rpc_handler fn, void *ud,
+                         const rn_rpc_method_opts *o);
+typedef struct rn_rpc_limits {
+    int pool_max[RN_RPC_POOLS]; /* calls at once per pool; 0: 512 */
+    int per_peer_max;           /* per peer per pool; 0: 64. A peer is
+                                   its certificate's subject with TLS,
+                                   its address (with port: one
+                                   connection) without */
+} rn_rpc_limits;
+/* Before start. */
+void rn_rpc_server_set_limits(rn_rpc_server *s, const rn_rpc_limits *l);
 /* Binds and starts; *port gets the bound port. Unknown methods are
  * answered UNIMPLEMENTED at once. */
 int rn_rpc_server_start(rn_rpc_server *s, int *port, rn_errbuf *err);
@@ -100,10 +144,13 @@ void rn_rpc_server_free(rn_rpc_server *s, int grace_ms);
 
 /* Receives the next request message into msg (reset first): 1 got one,
  * 0 the client closed its side, negative when the call broke or
- * timeout_ms passed (< 0: wait for the call's deadline). */
+ * timeout_ms passed (< 0: wait for the call's deadline). A message over
+ * the method's max_request is answered RESOURCE_EXHAUSTED here and is
+ * RN_ELIMIT. */
 int rn_rpc_recv(rn_rpc_call *c, rn_buf *msg, int timeout_ms);
-/* Receives and unpacks one message: 1, 0 (end), or negative; a malformed
- * message answers INVALID_ARGUMENT itself and returns RN_EFORMAT. */
+/* Receives and unpacks one message (rn_pb_unpack_checked): 1, 0 (end), or
+ * negative; a malformed message answers INVALID_ARGUMENT itself and
+ * returns RN_EFORMAT, one over a bound RESOURCE_EXHAUSTED and RN_ELIMIT. */
 int rn_rpc_recv_pb(rn_rpc_call *c, const ProtobufCMessageDescriptor *d,
                    void **msg, int timeout_ms);
 /* Sends one reply message; negative when the client is gone or the send
@@ -143,14 +190,22 @@ void rn_rpc_finish_err(rn_rpc_call *c, const rn_errbuf *err);
 int rn_rpc_should_stop(rn_rpc_call *c);
 /* "ipv4:127.0.0.1:5000" style peer of the call. */
 const char *rn_rpc_peer(rn_rpc_call *c);
+/* The peer's verified certificate subject (gRPC's x509_subject: RFC 2253,
+ * "CN=alice,OU=client,O=runnel"), or NULL on a plaintext server. */
+const char *rn_rpc_peer_subject(rn_rpc_call *c);
 
 /* ------------------------------------------------------------ client -- */
 
 typedef struct rn_rpc_channel rn_rpc_channel;
 typedef struct rn_rpc_stream rn_rpc_stream;
 
-/* target: "HOST:PORT" (see rn_rpc_target). Connects lazily. */
-rn_rpc_channel *rn_rpc_channel_new(const char *target);
+/* target: "HOST:PORT" (see rn_rpc_target). Connects lazily. tls: NULL
+ * for plaintext; else our certificate is presented and the server's is
+ * verified against the CA and must name peer_name (a DNS name of its
+ * certificate, security/identity.h: "runnel-scheduler", "runnel-worker")
+ * instead of the host dialled. */
+rn_rpc_channel *rn_rpc_channel_new(const char *target, const rn_rpc_tls *tls,
+                                   const char *peer_name);
 void rn_rpc_channel_free(rn_rpc_channel *ch); /* NULL ok */
 const char *rn_rpc_channel_target(const rn_rpc_channel *ch);
 
@@ -179,7 +234,8 @@ int rn_rpc_stream_close_send(rn_rpc_stream *st);
 /* 1 got a message, 0 end of stream (then call finish for the status),
  * negative on a broken call or after timeout_ms (< 0: no extra limit). */
 int rn_rpc_stream_recv(rn_rpc_stream *st, rn_buf *msg, int timeout_ms);
-/* As recv, unpacking; a malformed message is RN_EFORMAT. */
+/* As recv, unpacking (rn_pb_unpack_checked); a malformed message is
+ * RN_EFORMAT, one over a bound RN_ELIMIT. */
 int rn_rpc_stream_recv_pb(rn_rpc_stream *st,
                           const ProtobufCMessageDescriptor *d, void **msg,
                           int timeout_ms);

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the bounds of wire messages
  * (core/transport/pbcheck.c): the bytes a peer sends, checked as the RPC
- * layer does: rn_pb_check_wire, then (when it passes) rn_pb_unpack and
+ * layer does: rn_pb_check_wire, then (when it passes) protobuf-c's unpack and
  * rn_pb_check.
  *
  * The first byte picks the message type (bits 0-2) and the table of
@@ -103,12 +103,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * always by protobuf-c */
         if (rc == RN_EFORMAT && size <= SHALLOW &&
             !strstr(err.msg, "(a field number out of range)"))
-            CHECK(rn_pb_unpack(d, size ? data : (const uint8_t *)"", size) ==
+            CHECK(protobuf_c_message_unpack(d, &rn_pb_allocator, size,
+                                        size ? data : (const uint8_t *)"") ==
                   NULL);
         return 0;
     }
 
-    if (!(m = rn_pb_unpack(d, size ? data : (const uint8_t *)"", size)))
+    if (!(m = protobuf_c_message_unpack(d, &rn_pb_allocator, size,
+                                        size ? data : (const uint8_t *)"")))
         return 0;
     rn_error_clear(&err);
     rc = rn_pb_check(m, lim, &err);

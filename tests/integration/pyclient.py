@@ -661,7 +661,8 @@ def step_errors(m, stub, sched_ch, job):
                   sp.ReportMissingRequest(job_id="j-nope", task_id=1,
                                           address="tcp://127.0.0.1:1"),
                   timeout=CALL_TIMEOUT)
-    clean = {SC.NOT_FOUND, SC.INVALID_ARGUMENT}
+    # an id too long for a JobRequest is refused by the bounds on requests
+    clean = {SC.NOT_FOUND, SC.INVALID_ARGUMENT, SC.RESOURCE_EXHAUSTED}
     for what, jid in (("an empty job id", ""),
                       ("a job id of 100000 bytes", "j-" + "x" * 100000),
                       ("a job id with format directives", "%s%n%x%s%n"),

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "security/ca.h"
+
 char *rn_test_tmpdir(const char *tag)
 {
     const char *base = getenv("TMPDIR");
@@ -76,4 +78,39 @@ char *rn_test_read_file(const char *path, size_t *len)
     if (len)
         *len = n;
     return buf;
+}
+
+int rn_test_pki(const char *dir)
+{
+    static const struct {
+        const char *name;
+        rn_role role;
+    } ids[] = {{"scheduler", RN_ROLE_SCHEDULER}, {"w1", RN_ROLE_WORKER},
+               {"w2", RN_ROLE_WORKER},           {"alice", RN_ROLE_CLIENT},
+               {"bob", RN_ROLE_CLIENT},          {"root", RN_ROLE_ADMIN}};
+    char ca[4096], other[4096], out[4096];
+    rn_cert_req req;
+    rn_errbuf err;
+    snprintf(ca, sizeof(ca), "%s/ca", dir);
+    snprintf(other, sizeof(other), "%s/other-ca", dir);
+    if (rn_ca_init(ca, NULL, &err) || rn_ca_init(other, NULL, &err))
+        goto fail;
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        memset(&req, 0, sizeof(req));
+        req.role = ids[i].role;
+        req.name = ids[i].name;
+        snprintf(out, sizeof(out), "%s/%s", dir, ids[i].name);
+        if (rn_ca_issue(ca, &req, out, NULL, &err))
+            goto fail;
+    }
+    memset(&req, 0, sizeof(req));
+    req.role = RN_ROLE_CLIENT;
+    req.name = "mallory";
+    snprintf(out, sizeof(out), "%s/mallory", dir);
+    if (rn_ca_issue(other, &req, out, NULL, &err))
+        goto fail;
+    return 0;
+fail:
+    fprintf(stderr, "rn_test_pki: %s\n", err.msg);
+    return -1;
 }

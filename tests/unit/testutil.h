@@ -13,4 +13,11 @@ int rn_test_write_file(const char *path, const void *data, size_t len);
 /* Reads a whole file (malloc'd, NUL-terminated); NULL on error. */
 char *rn_test_read_file(const char *path, size_t *len);
 
+/* A test cluster's certificates under dir (EC keys: ~50 ms in all):
+ * dir/ca (the CA), and issued by it dir/scheduler, dir/w1, dir/w2
+ * (workers), dir/alice, dir/bob (clients), dir/root (an admin); and
+ * dir/other-ca with dir/mallory, a client of that other CA. 0 on
+ * success. */
+int rn_test_pki(const char *dir);
+
 #endif

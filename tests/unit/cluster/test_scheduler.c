@@ -41,7 +41,7 @@ static int start(void)
         return -1;
     }
     snprintf(target, sizeof(target), "127.0.0.1:%d", rn_scheduler_port(g_s));
-    g_ch = rn_rpc_channel_new(target);
+    g_ch = rn_rpc_channel_new(target, NULL, NULL);
     return g_ch ? 0 : -1;
 }
 

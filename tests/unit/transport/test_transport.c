@@ -213,7 +213,7 @@ static int setup(void **state)
     char target[64];
     (void)state;
     rn_rpc_init();
-    if (rn_rpc_server_new(&g_srv, "127.0.0.1:0", &err))
+    if (rn_rpc_server_new(&g_srv, "127.0.0.1:0", NULL, &err))
         return -1;
     rn_rpc_server_add(g_srv, M_ECHO, h_echo, NULL);
     rn_rpc_server_add(g_srv, M_SLOW, h_slow, NULL);
@@ -229,7 +229,7 @@ static int setup(void **state)
         return -1;
     }
     snprintf(target, sizeof(target), "127.0.0.1:%d", port);
-    g_ch = rn_rpc_channel_new(target);
+    g_ch = rn_rpc_channel_new(target, NULL, NULL);
     g_part = big_partition((size_t)20 << 20);
     /* strings of 1.5 MiB, 64 KiB, 64 KiB - 1, 300 KB and small ones
      * between: pieces of views and of copies */
@@ -493,7 +493,7 @@ static void test_unknown_method(void **state)
 
 static void test_unreachable(void **state)
 {
-    rn_rpc_channel *ch = rn_rpc_channel_new("127.0.0.1:1");
+    rn_rpc_channel *ch = rn_rpc_channel_new("127.0.0.1:1", NULL, NULL);
     rn_errbuf err;
     rn_buf b;
     (void)state;
