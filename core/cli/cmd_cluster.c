@@ -15,7 +15,7 @@
 #include "base/alloc.h"
 #include "cli/cli.h"
 #include "cluster/client.h"
-#include "cluster/scheduler.h"
+#include "scheduler/scheduler.h"
 #include "cluster/worker.h"
 #include "exec/ctx.h"
 #include "exec/local.h"
@@ -25,13 +25,26 @@
 
 static const char scheduler_usage[] =
     "usage: runnel scheduler [--listen HOST:PORT] [--state-dir DIR]\n"
+    "                        [--tls DIR] [--insecure] [--push-role ROLE]\n"
     "                        [--heartbeat-timeout DURATION]\n"
     "\n"
     "Runs the scheduler: workers register with it, clients submit jobs to\n"
     "it (runnel run --scheduler, submit, info...). Runs until SIGTERM or\n"
     "SIGINT; logs go to stderr.\n"
     "\n"
-    "  --listen HOST:PORT        where to serve gRPC (default 0.0.0.0:8786)\n"
+    "  --tls DIR                 mutual TLS with the certificates in DIR\n"
+    "                            (ca.crt, tls.crt, tls.key of a scheduler:\n"
+    "                            runnel security issue); default $RUNNEL_TLS.\n"
+    "                            Every peer must then show a certificate of\n"
+    "                            the same CA, and its role decides what it\n"
+    "                            may do (docs/SECURITY.md)\n"
+    "  --listen HOST:PORT        where to serve gRPC (default 0.0.0.0:8786\n"
+    "                            with TLS, 127.0.0.1:8786 without)\n"
+    "  --insecure                allow plaintext on an address beyond\n"
+    "                            loopback: anyone who reaches it can run code\n"
+    "                            on every worker\n"
+    "  --push-role ROLE          who may push plugins: client (default: any\n"
+    "                            client) or admin (only admins)\n"
     "  --state-dir DIR           keep pushed plugins in DIR/plugins, across\n"
     "                            restarts (default: a temporary directory)\n"
     "  --heartbeat-timeout D     a worker silent this long is lost and its\n"
@@ -39,25 +52,38 @@ static const char scheduler_usage[] =
     "  --dashboard HOST:PORT     accepted; the dashboard is not built yet\n";
 
 static const char worker_usage[] =
-    "usage: runnel worker tcp://HOST:PORT [--nthreads N] [--memory-limit SIZE]\n"
+    "usage: runnel worker tcp://HOST:PORT | tls://HOST:PORT [--tls DIR]\n"
+    "                     [--nthreads N] [--memory-limit SIZE]\n"
     "                     [--local-dir DIR] [--name NAME] [--listen HOST:PORT]\n"
+    "                     [--insecure]\n"
     "\n"
-    "Runs a worker for the scheduler at tcp://HOST:PORT: it registers, runs\n"
+    "Runs a worker for the scheduler at HOST:PORT: it registers, runs\n"
     "tasks, serves its partitions to the other workers and reconnects with\n"
     "backoff when the scheduler goes away. SIGTERM (or SIGINT) retires it\n"
     "cleanly: its work is handed back to the scheduler.\n"
     "\n"
+    "  --tls DIR             mutual TLS (tls:// address) with the worker\n"
+    "                        certificate in DIR (ca.crt, tls.crt, tls.key);\n"
+    "                        default $RUNNEL_TLS\n"
     "  --nthreads N          task threads (default: one per core)\n"
     "  --memory-limit SIZE   no new task starts while more is in use (64MiB,\n"
     "                        2GB...; default: none)\n"
     "  --local-dir DIR       cache of fetched plugins (default: a temporary\n"
     "                        directory)\n"
     "  --name NAME           shown by runnel info (default: the address)\n"
-    "  --listen HOST:PORT    where peers fetch partitions (default 0.0.0.0:0,\n"
-    "                        any free port)\n";
+    "  --listen HOST:PORT    where peers fetch partitions (default: any free\n"
+    "                        port, on 0.0.0.0 with TLS, on 127.0.0.1 without)\n"
+    "  --insecure            serve partitions in plaintext beyond loopback\n"
+    "                        (a scheduler on another machine without TLS)\n"
+    "  --allow-path DIR      jobs may read and write local files only under\n"
+    "                        DIR (repeatable; default: wherever this user\n"
+    "                        may, but never the worker's own --tls and\n"
+    "                        --local-dir); paths must be absolute, without\n"
+    "                        '..', and link-local addresses (cloud metadata)\n"
+    "                        are never fetched\n";
 
 static const char client_usage[] =
-    "usage: runnel info --scheduler tcp://HOST:PORT [--json]\n"
+    "usage: runnel info --scheduler tcp://HOST:PORT [--json] [--tls DIR]\n"
     "       runnel submit MANIFEST --scheduler tcp://HOST:PORT\n"
     "       runnel jobs --scheduler tcp://HOST:PORT [--json]\n"
     "       runnel status JOB --scheduler tcp://HOST:PORT [--json] [--wait]\n"
@@ -72,26 +98,10 @@ static const char client_usage[] =
     "status  one job's state and progress; --wait follows it to its end\n"
     "cancel  stops a job\n"
     "\n"
-    "--scheduler defaults to $RUNNEL_SCHEDULER.\n";
-
-/* --name VALUE or --name=VALUE; 1 matched, -1 value missing, 0 not it. */
-static int opt_value(int argc, char **argv, int *i, const char *name,
-                     const char **val)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return 0;
-    if (argv[*i][n] == '=') {
-        *val = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *val = argv[++*i];
-    return 1;
-}
+    "--scheduler defaults to $RUNNEL_SCHEDULER. On a cluster with TLS the\n"
+    "address is tls://HOST:PORT and --tls DIR (default $RUNNEL_TLS) holds a\n"
+    "client or admin certificate: jobs belong to the certificate's name,\n"
+    "and only it (or an admin) sees, fetches or cancels them.\n";
 
 /* Blocks the signals a daemon waits for, before gRPC starts threads. */
 static void block_signals(sigset_t *set)
@@ -114,10 +124,11 @@ static int cmd_scheduler(int argc, char **argv)
 {
     rn_scheduler_opts o;
     rn_scheduler *s = NULL;
+    rn_cli_tls tls;
     rn_errbuf err;
     sigset_t set;
     int sig = 0;
-    const char *val;
+    const char *val, *tls_dir = NULL;
 
     memset(&o, 0, sizeof(o));
     for (int i = 1; i < argc; i++) {
@@ -126,15 +137,15 @@ static int cmd_scheduler(int argc, char **argv)
             fputs(scheduler_usage, stdout);
             return 0;
         }
-        if ((r = opt_value(argc, argv, &i, "--listen", &val))) {
+        if ((r = rn_cli_opt(argc, argv, &i, "--listen", &val))) {
             if (r < 0)
                 return rn_cli_usage_error("scheduler", "--listen needs HOST:PORT");
             o.listen = val;
-        } else if ((r = opt_value(argc, argv, &i, "--state-dir", &val))) {
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--state-dir", &val))) {
             if (r < 0)
                 return rn_cli_usage_error("scheduler", "--state-dir needs a directory");
             o.state_dir = val;
-        } else if ((r = opt_value(argc, argv, &i, "--heartbeat-timeout", &val))) {
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--heartbeat-timeout", &val))) {
             int64_t ns;
             if (r < 0 || rn_parse_duration(val, strlen(val), &ns) || ns < 100000000LL ||
                 ns > 3600LL * 1000000000LL)
@@ -142,21 +153,44 @@ static int cmd_scheduler(int argc, char **argv)
                                           "--heartbeat-timeout: expected a "
                                           "duration from 100ms to 1h");
             o.heartbeat_timeout_ms = (int)(ns / 1000000);
-        } else if ((r = opt_value(argc, argv, &i, "--dashboard", &val))) {
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--dashboard", &val))) {
             if (r < 0)
                 return rn_cli_usage_error("scheduler", "--dashboard needs HOST:PORT");
             fprintf(stderr, "runnel: warning: --dashboard: the dashboard is not "
                             "built yet; ignored\n");
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--tls", &val))) {
+            if (r < 0)
+                return rn_cli_usage_error("scheduler", "--tls needs a directory");
+            tls_dir = val;
+        } else if (strcmp(argv[i], "--insecure") == 0) {
+            o.insecure = 1;
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--push-role", &val))) {
+            if (r < 0 || (strcmp(val, "admin") != 0 && strcmp(val, "client") != 0))
+                return rn_cli_usage_error("scheduler", "--push-role: expected "
+                                                       "client or admin");
+            o.push_admin_only = strcmp(val, "admin") == 0;
         } else {
             return rn_cli_usage_error("scheduler", "unknown argument '%s'", argv[i]);
         }
     }
+    if (rn_cli_tls_load(tls_dir, 1u << RN_ROLE_SCHEDULER, &tls))
+        return 1;
+    if (tls.files && o.insecure) {
+        rn_cli_tls_release(&tls);
+        return rn_cli_usage_error("scheduler", "--insecure and --tls contradict "
+                                               "each other");
+    }
+    if (o.push_admin_only && !tls.files)
+        fprintf(stderr, "runnel: warning: --push-role admin means nothing "
+                        "without --tls: plaintext peers have no role\n");
+    o.tls = rn_cli_tls_rpc(&tls);
     daemon_log_level();
     block_signals(&set);
     rn_rpc_init();
     rn_error_clear(&err);
     if (rn_scheduler_start(&o, &s, &err)) {
         rn_rpc_shutdown();
+        rn_cli_tls_release(&tls);
         return rn_cli_fail(&err);
     }
     while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
@@ -164,6 +198,7 @@ static int cmd_scheduler(int argc, char **argv)
     rn_logf(RN_LOG_INFO, "scheduler: signal %d: stopping", sig);
     rn_scheduler_stop(s);
     rn_rpc_shutdown();
+    rn_cli_tls_release(&tls);
     return 0;
 }
 
@@ -171,10 +206,12 @@ static int cmd_worker(int argc, char **argv)
 {
     rn_worker_opts o;
     rn_worker *w = NULL;
+    const char *allow[64], *deny[1];
+    rn_cli_tls tls;
     rn_errbuf err;
     sigset_t set;
     int sig = 0;
-    const char *val;
+    const char *val, *tls_dir = NULL;
 
     memset(&o, 0, sizeof(o));
     for (int i = 1; i < argc; i++) {
@@ -183,7 +220,7 @@ static int cmd_worker(int argc, char **argv)
             fputs(worker_usage, stdout);
             return 0;
         }
-        if ((r = opt_value(argc, argv, &i, "--nthreads", &val))) {
+        if ((r = rn_cli_opt(argc, argv, &i, "--nthreads", &val))) {
             char *end;
             long n;
             errno = 0;
@@ -193,25 +230,37 @@ static int cmd_worker(int argc, char **argv)
                                           "--nthreads: expected a number from 1 "
                                           "to 1024");
             o.nthreads = (int)n;
-        } else if ((r = opt_value(argc, argv, &i, "--memory-limit", &val))) {
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--memory-limit", &val))) {
             int64_t b;
             if (r < 0 || rn_parse_size(val, strlen(val), &b))
                 return rn_cli_usage_error("worker",
                                           "--memory-limit: expected a size "
                                           "(4GiB, 512MB, bytes)");
             o.memory_limit = (uint64_t)b;
-        } else if ((r = opt_value(argc, argv, &i, "--local-dir", &val))) {
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--local-dir", &val))) {
             if (r < 0)
                 return rn_cli_usage_error("worker", "--local-dir needs a directory");
             o.local_dir = val;
-        } else if ((r = opt_value(argc, argv, &i, "--name", &val))) {
-            if (r < 0)
-                return rn_cli_usage_error("worker", "--name needs a value");
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--name", &val))) {
+            if (r < 0 || strlen(val) > 128)
+                return rn_cli_usage_error("worker", "--name needs a value of "
+                                                    "at most 128 bytes");
             o.name = val;
-        } else if ((r = opt_value(argc, argv, &i, "--listen", &val))) {
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--listen", &val))) {
             if (r < 0)
                 return rn_cli_usage_error("worker", "--listen needs HOST:PORT");
             o.listen = val;
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--tls", &val))) {
+            if (r < 0)
+                return rn_cli_usage_error("worker", "--tls needs a directory");
+            tls_dir = val;
+        } else if (strcmp(argv[i], "--insecure") == 0) {
+            o.insecure = 1;
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--allow-path", &val))) {
+            if (r < 0 || o.n_allow == 64)
+                return rn_cli_usage_error("worker", "--allow-path needs a "
+                                                    "directory (at most 64)");
+            allow[o.n_allow++] = val;
         } else if (argv[i][0] == '-') {
             return rn_cli_usage_error("worker", "unknown option '%s'", argv[i]);
         } else if (o.scheduler) {
@@ -223,6 +272,21 @@ static int cmd_worker(int argc, char **argv)
     if (!o.scheduler && !(o.scheduler = getenv("RUNNEL_SCHEDULER")))
         return rn_cli_usage_error("worker", "no scheduler given "
                                             "(runnel worker tcp://HOST:PORT)");
+    if (rn_cli_tls_load(tls_dir, 1u << RN_ROLE_WORKER, &tls))
+        return 1;
+    if (tls.files && o.insecure) {
+        rn_cli_tls_release(&tls);
+        return rn_cli_usage_error("worker", "--insecure and --tls contradict "
+                                            "each other");
+    }
+    o.tls = rn_cli_tls_rpc(&tls);
+    o.allow = allow;
+    if (tls.files) {
+        /* jobs never read the worker's own key */
+        deny[0] = tls_dir ? tls_dir : getenv("RUNNEL_TLS");
+        o.deny = deny;
+        o.n_deny = 1;
+    }
     daemon_log_level();
     rn_alloc_tune_for_daemon(); /* partitions come and go */
     block_signals(&set);
@@ -230,6 +294,7 @@ static int cmd_worker(int argc, char **argv)
     rn_error_clear(&err);
     if (rn_worker_start(&o, &w, &err)) {
         rn_rpc_shutdown();
+        rn_cli_tls_release(&tls);
         return rn_cli_fail(&err);
     }
     while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
@@ -238,6 +303,7 @@ static int cmd_worker(int argc, char **argv)
     rn_worker_retire(w);
     rn_worker_stop(w);
     rn_rpc_shutdown();
+    rn_cli_tls_release(&tls);
     return 0;
 }
 
@@ -245,6 +311,7 @@ static int cmd_worker(int argc, char **argv)
 
 typedef struct cargs {
     const char *scheduler;
+    const char *tls;
     const char *arg; /* MANIFEST or JOB */
     int json, wait;
 } cargs;
@@ -260,10 +327,14 @@ static int parse_client(const char *cmd, int argc, char **argv, int want_arg,
             fputs(client_usage, stdout);
             return 0;
         }
-        if ((r = opt_value(argc, argv, &i, "--scheduler", &val))) {
+        if ((r = rn_cli_opt(argc, argv, &i, "--scheduler", &val))) {
             if (r < 0)
                 return rn_cli_usage_error(cmd, "--scheduler needs tcp://HOST:PORT");
             a->scheduler = val;
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--tls", &val))) {
+            if (r < 0)
+                return rn_cli_usage_error(cmd, "--tls needs a directory");
+            a->tls = val;
         } else if (strcmp(argv[i], "--json") == 0) {
             a->json = 1;
         } else if (strcmp(argv[i], "--wait") == 0 && strcmp(cmd, "status") == 0) {
@@ -354,6 +425,8 @@ static json_t *info_json(const Runnel__V1__InfoReply *r)
         json_object_set_new(jw, "plugins", plugins_json(w->plugins, w->n_plugins));
         json_object_set_new(jw, "last_seen", json_real(w->last_seen));
         json_object_set_new(jw, "status", json_string(w->status));
+        if (w->identity[0])
+            json_object_set_new(jw, "identity", json_string(w->identity));
         json_object_set_new(ws, w->address, jw);
     }
     json_object_set_new(o, "workers", ws);
@@ -377,6 +450,12 @@ static void info_text(const Runnel__V1__InfoReply *r)
     char a[32], b[32];
     printf("%s %s\n", r->type, r->id);
     printf("  address   %s\n", r->address);
+    if (r->security[0])
+        printf("  security  %s%s\n", r->security,
+               strcmp(r->security, "plaintext-insecure") == 0
+                   ? "  WARNING: plaintext beyond loopback: anyone who reaches "
+                     "the port can run code on every worker"
+                   : "");
     printf("  up        %.0f s\n", now - r->started);
     printf("  jobs      %u running, %u queued\n", r->jobs_running, r->jobs_queued);
     printf("  workers   %zu\n", r->n_workers);
@@ -413,6 +492,8 @@ static json_t *job_json(const Runnel__V1__JobInfo *j)
     json_object_set_new(o, "submitted", json_real(j->submitted));
     json_object_set_new(o, "seconds", json_real(j->seconds));
     json_object_set_new(o, "client", json_string(j->client));
+    if (j->owner[0])
+        json_object_set_new(o, "owner", json_string(j->owner));
     json_object_set_new(o, "error", j->error[0] ? json_string(j->error) : json_null());
     return o;
 }
@@ -428,15 +509,18 @@ static int cmd_client(const char *cmd, int argc, char **argv)
 {
     cargs a;
     rn_client *c = NULL;
+    rn_cli_tls tls;
     rn_errbuf err;
     int status = 1, r;
     int want_arg = strcmp(cmd, "info") != 0 && strcmp(cmd, "jobs") != 0;
 
     if ((r = parse_client(cmd, argc, argv, want_arg, &a)) >= 0)
         return r;
+    if (rn_cli_tls_load(a.tls, RN_CLI_CLIENT_ROLES, &tls))
+        return 1;
     rn_error_clear(&err);
     rn_rpc_init();
-    if (rn_client_open(a.scheduler, &c, &err))
+    if (rn_client_open(a.scheduler, rn_cli_tls_rpc(&tls), &c, &err))
         goto done;
     if (strcmp(cmd, "info") == 0) {
         Runnel__V1__InfoReply *rep = NULL;
@@ -509,6 +593,7 @@ done:
         rn_cli_fail(&err);
     rn_client_close(c);
     rn_rpc_shutdown();
+    rn_cli_tls_release(&tls);
     return status;
 }
 

@@ -13,8 +13,8 @@
 
 static const char plugin_usage[] =
     "usage: runnel plugin inspect FILE.so [--json]\n"
-    "       runnel plugin list [--json] [--scheduler tcp://HOST:PORT]\n"
-    "       runnel plugin push FILE.so --scheduler tcp://HOST:PORT\n"
+    "       runnel plugin list [--json] [--scheduler tcp://HOST:PORT] [--tls DIR]\n"
+    "       runnel plugin push FILE.so --scheduler tcp://HOST:PORT [--tls DIR]\n"
     "\n"
     "inspect  loads FILE.so the way a worker would (every check included)\n"
     "         and prints its ABI, name, version, identity (SHA-256 of the\n"
@@ -180,15 +180,19 @@ static int cmd_inspect(int argc, char **argv)
 }
 
 /* plugin list --scheduler: what the scheduler's store holds. */
-static int list_remote(const char *url, int json)
+static int list_remote(const char *url, const char *tls_dir, int json)
 {
     Runnel__V1__ListPluginsReply *rep = NULL;
     rn_client *c = NULL;
+    rn_cli_tls tls;
     rn_errbuf err;
     int status = 1;
+    if (rn_cli_tls_load(tls_dir, RN_CLI_CLIENT_ROLES, &tls))
+        return 1;
     rn_error_clear(&err);
     rn_rpc_init();
-    if (rn_client_open(url, &c, &err) || rn_client_list_plugins(c, &rep, &err))
+    if (rn_client_open(url, rn_cli_tls_rpc(&tls), &c, &err) ||
+        rn_client_list_plugins(c, &rep, &err))
         goto done;
     if (json) {
         json_t *arr = json_array();
@@ -218,28 +222,34 @@ done:
     rn_pb_free(rep);
     rn_client_close(c);
     rn_rpc_shutdown();
+    rn_cli_tls_release(&tls);
     return status;
 }
 
 /* plugin push FILE.so --scheduler URL */
 static int cmd_push(int argc, char **argv)
 {
-    const char *path = NULL, *url = getenv("RUNNEL_SCHEDULER");
+    const char *path = NULL, *url = getenv("RUNNEL_SCHEDULER"), *val;
+    const char *tls_dir = NULL;
     rn_client *c = NULL;
+    rn_cli_tls tls;
     rn_errbuf err;
     char id[65];
-    int pushed = 0, status = 1;
+    int pushed = 0, status = 1, r;
     for (int i = 1; i < argc; i++) {
         if (rn_cli_is_help(argv[i])) {
             fputs(plugin_usage, stdout);
             return 0;
         }
-        if (strncmp(argv[i], "--scheduler", 11) == 0 &&
-            (argv[i][11] == '=' || argv[i][11] == '\0')) {
-            url = argv[i][11] == '=' ? argv[i] + 12 : i + 1 < argc ? argv[++i] : NULL;
-            if (!url || !*url)
+        if ((r = rn_cli_opt(argc, argv, &i, "--scheduler", &val))) {
+            if (r < 0)
                 return rn_cli_usage_error("plugin push", "--scheduler needs "
                                                          "tcp://HOST:PORT");
+            url = val;
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--tls", &val))) {
+            if (r < 0)
+                return rn_cli_usage_error("plugin push", "--tls needs a directory");
+            tls_dir = val;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return rn_cli_usage_error("plugin push", "unknown option '%s'", argv[i]);
         } else if (path) {
@@ -253,9 +263,11 @@ static int cmd_push(int argc, char **argv)
     if (!url)
         return rn_cli_usage_error("plugin push", "--scheduler tcp://HOST:PORT is "
                                                  "required");
+    if (rn_cli_tls_load(tls_dir, RN_CLI_CLIENT_ROLES, &tls))
+        return 1;
     rn_error_clear(&err);
     rn_rpc_init();
-    if (rn_client_open(url, &c, &err))
+    if (rn_client_open(url, rn_cli_tls_rpc(&tls), &c, &err))
         goto done;
     rn_client_set_verbose(c, 0);
     if (rn_client_push_plugin(c, path, id, &pushed, &err))
@@ -267,14 +279,15 @@ done:
         rn_cli_fail(&err);
     rn_client_close(c);
     rn_rpc_shutdown();
+    rn_cli_tls_release(&tls);
     return status;
 }
 
 static int cmd_list(int argc, char **argv)
 {
-    int json = 0;
+    int json = 0, r;
     rn_registry *reg;
-    const char *url = NULL;
+    const char *url = NULL, *tls_dir = NULL, *val;
     for (int i = 1; i < argc; i++) {
         if (rn_cli_is_help(argv[i])) {
             fputs(plugin_usage, stdout);
@@ -282,17 +295,21 @@ static int cmd_list(int argc, char **argv)
         }
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
-        else if (strncmp(argv[i], "--scheduler", 11) == 0) {
-            url = argv[i][11] == '=' ? argv[i] + 12 : i + 1 < argc ? argv[++i] : NULL;
-            if (!url || !*url)
+        else if ((r = rn_cli_opt(argc, argv, &i, "--scheduler", &val))) {
+            if (r < 0)
                 return rn_cli_usage_error("plugin list", "--scheduler needs "
                                                          "tcp://HOST:PORT");
+            url = val;
+        } else if ((r = rn_cli_opt(argc, argv, &i, "--tls", &val))) {
+            if (r < 0)
+                return rn_cli_usage_error("plugin list", "--tls needs a directory");
+            tls_dir = val;
         } else
             return rn_cli_usage_error("plugin list", "unknown argument '%s'",
                                       argv[i]);
     }
     if (url)
-        return list_remote(url, json);
+        return list_remote(url, tls_dir, json);
     if (!(reg = rn_cli_registry()))
         return 1;
     if (json) {

@@ -18,7 +18,7 @@
 
 static const char run_usage[] =
     "usage: runnel run MANIFEST [--threads N] [--workers N] [--json] [--quiet]\n"
-    "                           [--scheduler tcp://HOST:PORT]\n"
+    "                           [--scheduler tcp://HOST:PORT] [--tls DIR]\n"
     "\n"
     "Runs the pipeline in MANIFEST. Without --scheduler it runs on an\n"
     "embedded local cluster in this process. Without a sink the result is\n"
@@ -30,9 +30,13 @@ static const char run_usage[] =
     "  --json         print one JSON object: {\"name\", \"result\": [...],\n"
     "                 \"partitions\", \"tasks\", \"bytes_read\", \"seconds\"}\n"
     "  --quiet        no progress bar and no summary on stderr\n"
-    "  --scheduler U  run on the cluster at U (tcp://HOST:PORT): plugins\n"
-    "                 named by path are pushed there (once, by hash);\n"
-    "                 --threads and --workers do not apply\n"
+    "  --scheduler U  run on the cluster at U (tcp://HOST:PORT, tls://...;\n"
+    "                 default $RUNNEL_SCHEDULER): plugins named by path\n"
+    "                 are pushed there (once, by hash); --threads and\n"
+    "                 --workers do not apply\n"
+    "  --local        run here even when RUNNEL_SCHEDULER is set\n"
+    "  --tls DIR      a client certificate for a tls:// scheduler (default\n"
+    "                 $RUNNEL_TLS): runnel security issue --role client\n"
     "\n"
     "Exit status: 0 done, 1 the manifest or a task failed, 2 wrong usage.\n";
 
@@ -58,26 +62,6 @@ static int parse_int_arg(const char *cmd, const char *opt, const char *s,
     return 0;
 }
 
-/* Matches "--name VALUE" or "--name=VALUE"; advances *i. 1 when matched,
- * -1 when the value is missing. */
-static int opt_value(int argc, char **argv, int *i, const char *name,
-                     const char **val)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return 0;
-    if (argv[*i][n] == '=') {
-        *val = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *val = argv[++*i];
-    return 1;
-}
-
 static int write_result(const rn_plan *plan, const rn_run_result *res,
                         int json)
 {
@@ -85,7 +69,7 @@ static int write_result(const rn_plan *plan, const rn_run_result *res,
     int rc = 0;
     rn_buf_init(&b, 0);
     if (json) {
-        rn_value name = rn_string(plan->name, strlen(plan->name));
+        rn_value name = rn_string(plan->display_name, strlen(plan->display_name));
         rn_buf_puts(&b, "{\"name\": ");
         rn_value_to_json(&b, &name);
         rn_buf_puts(&b, ", \"result\": [");
@@ -126,8 +110,9 @@ done:
 
 int rn_cmd_run(int argc, char **argv)
 {
-    const char *path = NULL, *scheduler = NULL, *val;
-    int threads = 0, workers = 1, json = 0, quiet = 0, rc, status = 1;
+    const char *path = NULL, *scheduler = NULL, *val, *tls_dir = NULL;
+    rn_cli_tls tls;
+    int threads = 0, workers = 1, json = 0, quiet = 0, local = 0, rc, status = 1;
     rn_manifest *m = NULL;
     rn_registry *reg = NULL;
     rn_plan *plan = NULL;
@@ -136,6 +121,7 @@ int rn_cmd_run(int argc, char **argv)
     rn_errbuf err;
 
     memset(&res, 0, sizeof(res));
+    memset(&tls, 0, sizeof(tls));
     rn_error_clear(&err);
     for (int i = 1; i < argc; i++) {
         int r;
@@ -151,24 +137,34 @@ int rn_cmd_run(int argc, char **argv)
             quiet = 1;
             continue;
         }
-        if ((r = opt_value(argc, argv, &i, "--threads", &val))) {
+        if (strcmp(argv[i], "--local") == 0) {
+            local = 1;
+            continue;
+        }
+        if ((r = rn_cli_opt(argc, argv, &i, "--threads", &val))) {
             if (r < 0)
                 return rn_cli_usage_error("run", "--threads needs a value");
             if (parse_int_arg("run", "--threads", val, 1, 1024, &threads))
                 return 2;
             continue;
         }
-        if ((r = opt_value(argc, argv, &i, "--workers", &val))) {
+        if ((r = rn_cli_opt(argc, argv, &i, "--workers", &val))) {
             if (r < 0)
                 return rn_cli_usage_error("run", "--workers needs a value");
             if (parse_int_arg("run", "--workers", val, 1, 256, &workers))
                 return 2;
             continue;
         }
-        if ((r = opt_value(argc, argv, &i, "--scheduler", &val))) {
+        if ((r = rn_cli_opt(argc, argv, &i, "--scheduler", &val))) {
             if (r < 0)
                 return rn_cli_usage_error("run", "--scheduler needs a URL");
             scheduler = val;
+            continue;
+        }
+        if ((r = rn_cli_opt(argc, argv, &i, "--tls", &val))) {
+            if (r < 0)
+                return rn_cli_usage_error("run", "--tls needs a directory");
+            tls_dir = val;
             continue;
         }
         if (argv[i][0] == '-' && argv[i][1] != '\0')
@@ -179,6 +175,12 @@ int rn_cmd_run(int argc, char **argv)
     }
     if (!path)
         return rn_cli_usage_error("run", "no manifest given");
+    if (local && scheduler)
+        return rn_cli_usage_error("run", "--local and --scheduler contradict "
+                                         "each other");
+    if (!local && !scheduler && (scheduler = getenv("RUNNEL_SCHEDULER")) &&
+        !*scheduler)
+        scheduler = NULL;
     if ((rc = rn_manifest_load(path, &m, &err)))
         goto done;
     if (!(reg = rn_cli_registry()))
@@ -187,8 +189,10 @@ int rn_cmd_run(int argc, char **argv)
     opts.progress = !quiet && isatty(STDERR_FILENO);
     if (scheduler) {
         /* on the cluster: the same plan, the same output */
-        if ((rc = rn_client_run_manifest(scheduler, m, reg, quiet, opts.progress,
-                                         &plan, &res, &err)))
+        if (rn_cli_tls_load(tls_dir, RN_CLI_CLIENT_ROLES, &tls))
+            goto done;
+        if ((rc = rn_client_run_manifest(scheduler, rn_cli_tls_rpc(&tls), m, reg,
+                                         quiet, opts.progress, &plan, &res, &err)))
             goto done;
     } else {
         if ((rc = rn_plan_build(m, reg, &plan, &err)))
@@ -202,16 +206,19 @@ int rn_cmd_run(int argc, char **argv)
     }
     if (!quiet && isatty(STDERR_FILENO))
         fprintf(stderr, "runnel: %s: %llu tasks, %.1f MiB read, %.2f s\n",
-                plan->name, (unsigned long long)res.tasks,
+                plan->display_name, (unsigned long long)res.tasks,
                 (double)res.bytes_read / 1048576.0, res.seconds);
     status = 0;
 done:
+    if (plan)
+        rn_plan_redact(plan, &err); /* a ${VAR} value is never printed */
     if (status && err.msg[0])
         rn_cli_fail(&err);
     rn_run_result_release(&res);
     rn_plan_free(plan);
     rn_registry_free(reg);
     rn_manifest_free(m);
+    rn_cli_tls_release(&tls);
     return status;
 }
 

@@ -13,6 +13,7 @@
 #include "cluster/jobspec.h"
 #include "cluster/plugfetch.h"
 #include "exec/chain.h"
+#include "security/identity.h"
 #include "transport/chunk.h"
 #include "transport/methods.h"
 #include "transport/rpc.h"
@@ -31,6 +32,7 @@ typedef struct cpeer {
 
 struct rn_client {
     char *url;
+    const rn_rpc_tls *tls; /* the caller's */
     rn_rpc_channel *ch;
     cpeer *peers;
     size_t n_peers;
@@ -38,7 +40,8 @@ struct rn_client {
     rn_plugstore *cache; /* plugins fetched by id, opened on demand */
 };
 
-int rn_client_open(const char *url, rn_client **out, rn_errbuf *err)
+int rn_client_open(const char *url, const rn_rpc_tls *tls, rn_client **out,
+                   rn_errbuf *err)
 {
     char target[256];
     rn_client *c;
@@ -46,12 +49,23 @@ int rn_client_open(const char *url, rn_client **out, rn_errbuf *err)
     *out = NULL;
     if ((rc = rn_rpc_target(url, target, sizeof(target), err)))
         return rc;
+    if (rn_rpc_url_is_tls(url) && !tls)
+        return rn_error_set(err, RN_EINVAL,
+                            "%s: a tls:// scheduler needs a certificate: give "
+                            "--tls DIR (or set RUNNEL_TLS)",
+                            url);
+    if (!rn_rpc_url_is_tls(url) && tls)
+        return rn_error_set(err, RN_EINVAL,
+                            "%s: with --tls (or RUNNEL_TLS) the scheduler's "
+                            "address is tls://HOST:PORT",
+                            url);
     if (!(c = rn_calloc(1, sizeof(*c))) || !(c->url = rn_strdup(url)) ||
-        !(c->ch = rn_rpc_channel_new(target, NULL, NULL))) {
+        !(c->ch = rn_rpc_channel_new(target, tls, RN_TLS_NAME_SCHEDULER))) {
         rn_client_close(c);
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     }
     c->verbose = 1;
+    c->tls = tls;
     *out = c;
     return 0;
 }
@@ -347,7 +361,7 @@ int rn_client_submit(rn_client *c, const rn_manifest *m, rn_registry *reg,
         goto done;
     client_name(who, sizeof(who));
     req.protocol = RN_PROTOCOL_VERSION;
-    req.name = (char *)plan->name;
+    req.name = (char *)plan->display_name; /* never a ${VAR} value */
     req.manifest = text.ptr;
     req.stages = stages;
     req.n_stages = n_stages;
@@ -452,7 +466,7 @@ static rn_rpc_channel *peer(rn_client *c, const char *address, rn_errbuf *err)
     }
     c->peers = np;
     np[c->n_peers].address = rn_strdup(address);
-    np[c->n_peers].ch = rn_rpc_channel_new(target, NULL, NULL);
+    np[c->n_peers].ch = rn_rpc_channel_new(target, c->tls, RN_TLS_NAME_WORKER);
     if (!np[c->n_peers].address || !np[c->n_peers].ch) {
         rn_free(np[c->n_peers].address);
         rn_rpc_channel_free(np[c->n_peers].ch);
@@ -462,8 +476,9 @@ static rn_rpc_channel *peer(rn_client *c, const char *address, rn_errbuf *err)
     return np[c->n_peers++].ch;
 }
 
-static int fetch_one(rn_client *c, const char *job, const Runnel__V1__ResultRef *r,
-                     rn_partition **out, rn_errbuf *err)
+static int fetch_one(rn_client *c, const char *job, const char *cap,
+                     const Runnel__V1__ResultRef *r, rn_partition **out,
+                     rn_errbuf *err)
 {
     Runnel__V1__FetchPartitionRequest req = RUNNEL__V1__FETCH_PARTITION_REQUEST__INIT;
     rn_rpc_stream *st = NULL;
@@ -479,6 +494,7 @@ static int fetch_one(rn_client *c, const char *job, const Runnel__V1__ResultRef 
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     req.job_id = (char *)job;
     req.task_id = r->task_id;
+    req.capability = (char *)cap;
     snprintf(what, sizeof(what), "result from %s", r->address);
     if ((rc = rn_rpc_stream_open_pb(ch, RN_M_FETCH_PARTITION, &req, 0, &st, err)) ||
         (rc = rn_chunk_recv_partition(st, p, 30000, what, err))) {
@@ -528,7 +544,7 @@ int rn_client_results(rn_client *c, const char *job_id, int progress,
             rn_errbuf e2;
             if (parts[i])
                 continue;
-            if (fetch_one(c, job_id, r, &parts[i], &ferr) == 0)
+            if (fetch_one(c, job_id, ji->capability, r, &parts[i], &ferr) == 0)
                 continue;
             missing++;
             mr.job_id = (char *)job_id;
@@ -598,7 +614,8 @@ int rn_client_run(rn_client *c, const rn_manifest *m, rn_registry *reg,
     return rc;
 }
 
-int rn_client_run_manifest(const char *url, const rn_manifest *m,
+int rn_client_run_manifest(const char *url, const rn_rpc_tls *tls,
+                           const rn_manifest *m,
                            rn_registry *reg, int quiet, int progress,
                            rn_plan **plan, rn_run_result *res, rn_errbuf *err)
 {
@@ -606,7 +623,7 @@ int rn_client_run_manifest(const char *url, const rn_manifest *m,
     int rc;
     *plan = NULL;
     rn_rpc_init();
-    if ((rc = rn_client_open(url, &c, err)) == 0) {
+    if ((rc = rn_client_open(url, tls, &c, err)) == 0) {
         rn_client_set_verbose(c, !quiet);
         if ((rc = rn_client_prepare(c, m, reg, err)) == 0 &&
             (rc = rn_plan_build(m, reg, plan, err)) == 0)

@@ -21,13 +21,17 @@
 #include "manifest/manifest.h"
 #include "plan/plan.h"
 #include "plugin/registry.h"
+#include "transport/rpc.h"
 
 #include "runnel_scheduler.pb-c.h"
 
 typedef struct rn_client rn_client;
 
-/* url: "tcp://HOST:PORT". Connects lazily: errors show on first use. */
-int rn_client_open(const char *url, rn_client **out, rn_errbuf *err);
+/* url: "tcp://HOST:PORT", or "tls://HOST:PORT" with tls (our client or
+ * admin certificate; the caller keeps it alive while c lives). Connects
+ * lazily: errors show on first use. */
+int rn_client_open(const char *url, const rn_rpc_tls *tls, rn_client **out,
+                   rn_errbuf *err);
 void rn_client_close(rn_client *c); /* NULL ok */
 /* Messages about pushed plugins on stderr (default on). */
 void rn_client_set_verbose(rn_client *c, int verbose);
@@ -62,7 +66,8 @@ int rn_client_run(rn_client *c, const rn_manifest *m, rn_registry *reg,
                   rn_errbuf *err);
 /* All of `runnel run --scheduler url`: prepare, plan (*plan, the
  * caller's), run; messages about pushes unless quiet. */
-int rn_client_run_manifest(const char *url, const rn_manifest *m,
+int rn_client_run_manifest(const char *url, const rn_rpc_tls *tls,
+                           const rn_manifest *m,
                            rn_registry *reg, int quiet, int progress,
                            rn_plan **plan, rn_run_result *res, rn_errbuf *err);
 

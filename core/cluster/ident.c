@@ -105,3 +105,9 @@ void rn_ident_url(const char *host, int port, char *out, size_t cap)
     else
         snprintf(out, cap, "tcp://%s:%d", host, port);
 }
+
+int rn_ident_is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "[::1]") == 0 || strcmp(host, "localhost") == 0;
+}

@@ -25,6 +25,10 @@ void rn_ident_host_ip(char *out, size_t cap);
 int rn_ident_split_hostport(const char *hp, char *host, size_t hcap,
                             char *port, size_t pcap);
 
+/* 1 when host (an address or "localhost") is reachable from this
+ * machine only: 127.0.0.0/8, ::1. */
+int rn_ident_is_loopback(const char *host);
+
 /* "tcp://HOST:PORT" with brackets around an IPv6 host. */
 void rn_ident_url(const char *host, int port, char *out, size_t cap);
 

@@ -253,6 +253,7 @@ int rn_plugstore_begin(rn_plugstore *ps, const char *id, const char *name,
 {
     rn_plugput *pp;
     unsigned seq;
+    int full;
 
     *out = NULL;
     *exists = 0;
@@ -269,9 +270,15 @@ int rn_plugstore_begin(rn_plugstore *ps, const char *id, const char *name,
     pthread_mutex_lock(&ps->lock);
     *exists = find(ps, id) != NULL;
     seq = ++ps->seq;
+    full = ps->n >= RN_PLUGSTORE_MAX_PLUGINS;
     pthread_mutex_unlock(&ps->lock);
     if (*exists)
         return 0;
+    if (full)
+        return rn_error_set(err, RN_ELIMIT,
+                            "the store holds %d plugins: no more (remove some "
+                            "from %s)",
+                            RN_PLUGSTORE_MAX_PLUGINS, ps->pdir);
     if (!(pp = rn_calloc(1, sizeof(*pp))))
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     pp->ps = ps;

@@ -24,6 +24,8 @@
 #include "base/error.h"
 
 #define RN_PLUGSTORE_MAX_FILE ((uint64_t)512 << 20)
+/* Plugins one store holds (ListPluginsReply is bounded: pbbounds.h). */
+#define RN_PLUGSTORE_MAX_PLUGINS 65536
 
 typedef struct rn_plugstore rn_plugstore;
 typedef struct rn_plugput rn_plugput;

@@ -25,7 +25,7 @@ int rn_jobrun_new(const char *job_id, const char *manifest, size_t len,
     atomic_init(&jr->refs, 1);
     atomic_init(&jr->cancel, false);
     snprintf(label, sizeof(label), "job %s", job_id);
-    if ((rc = rn_manifest_parse(label, manifest, len, &jr->m, err)) ||
+    if ((rc = rn_manifest_parse_job(label, manifest, len, &jr->m, err)) ||
         (rc = rn_plan_build(jr->m, reg, &jr->plan, err)) ||
         (rc = rn_plan_init_ops(jr->plan, err))) {
         rn_jobrun_unref(jr);
@@ -180,6 +180,8 @@ int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
     if (rc == 0 && atomic_load(&jr->cancel))
         rc = rn_error_set(err, RN_ECANCELED, "job %s was cancelled", jr->job_id);
     if (rc) {
+        /* a plugin's message may quote a ${VAR} value: never shown */
+        rn_plan_redact(jr->plan, err);
         rn_partition_unref(p);
         return rc;
     }

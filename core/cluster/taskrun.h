@@ -30,6 +30,9 @@ typedef struct rn_jobrun {
     atomic_bool cancel; /* set by the scheduler's CancelJob */
     atomic_int refs;
     int64_t first_seen_ms;
+    /* the job's capability (RunTask.capability): peers and the client
+     * must show it to fetch the job's partitions */
+    char cap[65];
 } rn_jobrun;
 
 /* Parses manifest text and builds + inits the plan. Its plugins must be

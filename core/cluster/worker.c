@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "base/alloc.h"
 #include "cluster/ident.h"
 #include "cluster/jobgraph.h"
@@ -19,8 +21,11 @@
 #include "cluster/taskrun.h"
 #include "exec/ctx.h"
 #include "exec/local.h"
+#include "io/io.h"
+#include "security/identity.h"
 #include "transport/chunk.h"
 #include "transport/methods.h"
+#include "transport/pbbounds.h"
 #include "transport/rpc.h"
 #include "value/codec.h"
 
@@ -57,6 +62,7 @@ typedef struct peer {
 
 struct rn_worker {
     char *sched_url, *name, *listen;
+    const rn_rpc_tls *tls;       /* the caller's, outlives the worker */
     char target[256];
     char address[160];
     char instance[40];
@@ -89,6 +95,7 @@ struct rn_worker {
     pthread_t conn_tid, hb_tid, rep_tid, *task_tids;
     int conn_started, hb_started, rep_started, n_task_started;
     int stopping, retiring;
+    int policy_set;              /* we set core/io's policy */
     int running;
     uint64_t tasks_done, tasks_failed;
     int paused;
@@ -226,16 +233,26 @@ static int get_jobrun(rn_worker *w, const Runnel__V1__RunTask *rt,
     pthread_mutex_lock(&w->create_lock);
     if ((jr = find_jobrun(w, rt->job_id))) /* made while we waited */
         goto done;
-    if ((rc = rn_manifest_parse("job manifest", rt->manifest, strlen(rt->manifest),
+    if ((rc = rn_manifest_parse_job("job manifest", rt->manifest, strlen(rt->manifest),
                                 &m, err)))
         goto done;
-    for (size_t i = 0; i < m->n_plugins; i++)
-        if (strncmp(m->plugins[i], "sha256:", 7) == 0 &&
-            (rc = ensure_plugin(w, m->plugins[i] + 7, err)))
+    for (size_t i = 0; i < m->n_plugins; i++) {
+        /* a worker loads only what the scheduler's store verified: a
+         * path could name a file a job wrote */
+        if (strncmp(m->plugins[i], "sha256:", 7) != 0) {
+            rc = rn_error_set(err, RN_EPERM,
+                              "plugin '%.200s' is named by path: a worker only "
+                              "loads plugins by sha256: id",
+                              m->plugins[i]);
             goto done;
+        }
+        if ((rc = ensure_plugin(w, m->plugins[i] + 7, err)))
+            goto done;
+    }
     if ((rc = rn_jobrun_new(rt->job_id, rt->manifest, strlen(rt->manifest), w->reg,
                             &jr, err)))
         goto done;
+    snprintf(jr->cap, sizeof(jr->cap), "%s", rt->capability);
     jr->first_seen_ms = rn_rpc_now_ms();
     pthread_mutex_lock(&w->lock);
     if (w->n_jobs == w->cap_jobs) {
@@ -283,7 +300,7 @@ static rn_rpc_channel *peer_channel(rn_worker *w, const char *address,
                 w->cap_peers = cap;
             }
         }
-        if (w->n_peers < w->cap_peers && (ch = rn_rpc_channel_new(target, NULL, NULL))) {
+        if (w->n_peers < w->cap_peers && (ch = rn_rpc_channel_new(target, w->tls, RN_TLS_NAME_WORKER))) {
             w->peers[w->n_peers].address = rn_strdup(address);
             if (w->peers[w->n_peers].address) {
                 w->peers[w->n_peers].ch = ch;
@@ -300,7 +317,7 @@ static rn_rpc_channel *peer_channel(rn_worker *w, const char *address,
     return ch;
 }
 
-static rn_partition *fetch_input(rn_worker *w, const char *job,
+static rn_partition *fetch_input(rn_worker *w, const char *job, const char *cap,
                                  const Runnel__V1__InputRef *in, rn_errbuf *err)
 {
     Runnel__V1__FetchPartitionRequest req = RUNNEL__V1__FETCH_PARTITION_REQUEST__INIT;
@@ -323,6 +340,7 @@ static rn_partition *fetch_input(rn_worker *w, const char *job,
     }
     req.job_id = (char *)job;
     req.task_id = in->task_id;
+    req.capability = (char *)cap;
     snprintf(what, sizeof(what), "task %u's output from %s", in->task_id,
              in->address);
     if (rn_rpc_stream_open_pb(ch, RN_M_FETCH_PARTITION, &req, 0, &st, err) ||
@@ -552,7 +570,8 @@ static void run_task(rn_worker *w, qtask *q)
         goto report;
     }
     for (size_t i = 0; i < rt->n_inputs; i++)
-        if (!(inputs[i] = fetch_input(w, rt->job_id, rt->inputs[i], &err))) {
+        if (!(inputs[i] = fetch_input(w, rt->job_id, rt->capability,
+                                      rt->inputs[i], &err))) {
             outcome = RUNNEL__V1__TASK_OUTCOME__TASK_INPUT_MISSING;
             missing = rt->inputs[i]->task_id;
             goto report;
@@ -668,6 +687,10 @@ static int fill_plugins(rn_worker *w, Runnel__V1__PluginRef **refs,
                         Runnel__V1__PluginRef ***ptrs, size_t *n)
 {
     size_t k = rn_registry_count(w->reg);
+    /* the scheduler takes a bounded list: a worker that loaded more
+     * plugins in its life reports the first ones */
+    if (k > RN_PB_PLUGINS_MAX)
+        k = RN_PB_PLUGINS_MAX;
     *refs = rn_calloc(k + 1, sizeof(**refs));
     *ptrs = rn_calloc(k + 1, sizeof(**ptrs));
     *n = 0;
@@ -932,6 +955,43 @@ static void *hb_main(void *arg)
 
 /* ----------------------------------------------------- peer service -- */
 
+/* 0 when the caller may read the job's partitions: with TLS a worker's,
+ * client's or admin's certificate, and always the job's capability,
+ * which only the scheduler hands out (to the workers running the job's
+ * tasks and to the job's owner). */
+static int may_fetch(rn_worker *w, rn_rpc_call *c,
+                     const Runnel__V1__FetchPartitionRequest *req,
+                     rn_errbuf *err)
+{
+    const char *subject = rn_rpc_peer_subject(c);
+    rn_identity who;
+    rn_jobrun *jr;
+    int ok;
+    if (subject) {
+        if (rn_identity_from_subject(subject, &who, err))
+            return err->code;
+        if (who.role != RN_ROLE_WORKER && who.role != RN_ROLE_CLIENT &&
+            who.role != RN_ROLE_ADMIN)
+            return rn_error_set(err, RN_EPERM,
+                                "FetchPartition is for workers and clients: %s "
+                                "'%s' may not call it",
+                                rn_role_name(who.role), who.name);
+    }
+    if (!(jr = find_jobrun(w, req->job_id)))
+        return rn_error_set(err, RN_ENOTFOUND,
+                            "worker %s holds nothing of job '%.40s'",
+                            w->address, req->job_id);
+    ok = strlen(req->capability) == strlen(jr->cap) && jr->cap[0] &&
+         CRYPTO_memcmp(req->capability, jr->cap, strlen(jr->cap)) == 0;
+    rn_jobrun_unref(jr);
+    if (!ok)
+        return rn_error_set(err, RN_EPERM,
+                            "job %.40s: %s capability: the scheduler gives it "
+                            "to the job's owner and workers",
+                            req->job_id, req->capability[0] ? "wrong" : "no");
+    return 0;
+}
+
 static void h_fetch_partition(rn_rpc_call *c, void *ud)
 {
     rn_worker *w = ud;
@@ -939,10 +999,18 @@ static void h_fetch_partition(rn_rpc_call *c, void *ud)
     rn_partition *p;
     rn_errbuf err;
 
+    rn_error_clear(&err);
     if (rn_rpc_recv_pb(c, &runnel__v1__fetch_partition_request__descriptor,
                        (void **)&req, 10000) != 1)
         return;
-    if (!(p = rn_partstore_get(w->parts, req->job_id, req->task_id))) {
+    if (may_fetch(w, c, req, &err)) {
+        if (err.code == RN_EPERM)
+            rn_logf(RN_LOG_WARN, "worker: refused FetchPartition from %s "
+                                 "(%.200s): %s",
+                    rn_rpc_peer(c), rn_rpc_peer_subject(c) ? rn_rpc_peer_subject(c) : "plaintext",
+                    err.msg);
+        rn_rpc_finish_err(c, &err);
+    } else if (!(p = rn_partstore_get(w->parts, req->job_id, req->task_id))) {
         rn_rpc_finish(c, RN_RPC_NOT_FOUND,
                       "worker %s does not hold task %u's output of job '%.40s'",
                       w->address, req->task_id, req->job_id);
@@ -977,22 +1045,53 @@ int rn_worker_start(const rn_worker_opts *o, rn_worker **out, rn_errbuf *err)
     w->memory_limit = o->memory_limit;
     rn_ident_random_hex(w->instance, 32);
     srand((unsigned)(getpid() ^ time(NULL)));
+    w->tls = o->tls;
+    if ((rc = rn_rpc_target(o->scheduler, w->target, sizeof(w->target), err)) ||
+        rn_ident_split_hostport(w->target, shost, sizeof(shost), sport,
+                                sizeof(sport))) {
+        rn_worker_stop(w);
+        return rc ? rc : rn_error_set(err, RN_EINVAL, "bad address %s", o->scheduler);
+    }
+    if (rn_rpc_url_is_tls(o->scheduler) != (o->tls != NULL)) {
+        rn_worker_stop(w);
+        return rn_error_set(err, RN_EINVAL,
+                            o->tls ? "%s: with --tls the scheduler's address is "
+                                     "tls://HOST:PORT"
+                                   : "%s: a tls:// scheduler needs --tls DIR "
+                                     "(or RUNNEL_TLS)",
+                            o->scheduler);
+    }
+    /* peers fetch partitions from us: without TLS only over loopback,
+     * unless asked for in so many words */
     w->sched_url = rn_strdup(o->scheduler);
-    w->listen = rn_strdup(o->listen ? o->listen : "0.0.0.0:0");
+    w->listen = rn_strdup(o->listen            ? o->listen
+                          : o->tls || o->insecure ? "0.0.0.0:0"
+                          : rn_ident_is_loopback(shost) ? "127.0.0.1:0"
+                                                         : "");
     if (!w->sched_url || !w->listen) {
         rn_worker_stop(w);
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     }
-    if ((rc = rn_rpc_target(o->scheduler, w->target, sizeof(w->target), err)) ||
-        rn_ident_split_hostport(w->target, shost, sizeof(shost), sport,
-                                sizeof(sport)) ||
-        rn_ident_split_hostport(w->listen, host, sizeof(host), port,
-                                sizeof(port))) {
+    if (!w->listen[0] || (!o->tls && !o->insecure &&
+                          (rn_ident_split_hostport(w->listen, host, sizeof(host),
+                                                   port, sizeof(port)) ||
+                           !rn_ident_is_loopback(host)))) {
         rn_worker_stop(w);
-        return rc ? rc : rn_error_set(err, RN_EINVAL, "bad address %s", w->listen);
+        return rn_error_set(err, RN_EPERM,
+                            "%s: serving partitions to other machines in "
+                            "plaintext lets anyone on the network read them; "
+                            "give --tls DIR and a tls:// scheduler address "
+                            "(certificates from `runnel security issue`), or "
+                            "--insecure on a network you trust",
+                            w->listen[0] ? w->listen : o->scheduler);
+    }
+    if (rn_ident_split_hostport(w->listen, host, sizeof(host), port, sizeof(port))) {
+        rn_worker_stop(w);
+        return rn_error_set(err, RN_EINVAL, "--listen %s: expected HOST:PORT",
+                            w->listen);
     }
     if (!(w->reg = rn_registry_new()) || !(w->parts = rn_partstore_new()) ||
-        !(w->sched = rn_rpc_channel_new(w->target, NULL, NULL))) {
+        !(w->sched = rn_rpc_channel_new(w->target, o->tls, RN_TLS_NAME_SCHEDULER))) {
         rn_worker_stop(w);
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     }
@@ -1003,11 +1102,42 @@ int rn_worker_start(const rn_worker_opts *o, rn_worker **out, rn_errbuf *err)
         rn_worker_stop(w);
         return rc;
     }
-    if ((rc = rn_rpc_server_new(&w->srv, w->listen, NULL, err))) {
+    {
+        /* jobs never touch the worker's own files: its certificates,
+         * its plugin cache */
+        const char *deny[17];
+        rn_io_policy pol;
+        size_t nd = 0;
+        for (size_t i = 0; i < o->n_deny && nd < 16; i++)
+            deny[nd++] = o->deny[i];
+        deny[nd++] = rn_plugstore_dir(w->cache);
+        pol.allow = o->allow;
+        pol.n_allow = o->n_allow;
+        pol.deny = deny;
+        pol.n_deny = nd;
+        pol.block_link_local = 1;
+        if ((rc = rn_io_policy_set(&pol, err))) {
+            rn_error_prefix(err, "--allow-path: ");
+            rn_worker_stop(w);
+            return rc;
+        }
+        w->policy_set = 1;
+    }
+    if ((rc = rn_rpc_server_new(&w->srv, w->listen, o->tls, err))) {
         rn_worker_stop(w);
         return rc;
     }
-    rn_rpc_server_add(w->srv, RN_M_FETCH_PARTITION, h_fetch_partition, w);
+    {
+        /* every task thread of every peer may fetch from us at once */
+        rn_rpc_limits lim;
+        rn_rpc_method_opts mo = {0, 4096, 0};
+        memset(&lim, 0, sizeof(lim));
+        lim.pool_max[0] = 1024;
+        lim.per_peer_max = 256;
+        rn_rpc_server_set_limits(w->srv, &lim);
+        rn_rpc_server_add_ex(w->srv, RN_M_FETCH_PARTITION, h_fetch_partition, w,
+                             &mo);
+    }
     if ((rc = rn_rpc_server_start(w->srv, &w->port, err))) {
         rn_worker_stop(w);
         return rc;
@@ -1019,6 +1149,8 @@ int rn_worker_start(const rn_worker_opts *o, rn_worker **out, rn_errbuf *err)
     else if (rn_ident_route_ip(shost, sport, ip, sizeof(ip)) != 0)
         rn_ident_host_ip(ip, sizeof(ip));
     rn_ident_url(ip, w->port, w->address, sizeof(w->address));
+    if (o->tls)
+        memcpy(w->address, "tls", 3); /* "tcp://..." -> "tls://..." */
     if (!(w->name = rn_strdup(o->name && *o->name ? o->name : w->address))) {
         rn_worker_stop(w);
         return rn_error_set(err, RN_ENOMEM, "out of memory");
@@ -1052,6 +1184,22 @@ int rn_worker_start(const rn_worker_opts *o, rn_worker **out, rn_errbuf *err)
                          "cached in %s, scheduler %s",
             w->address, w->name, w->nthreads, rn_plugstore_dir(w->cache),
             w->sched_url);
+    if (o->n_allow)
+        for (size_t i = 0; i < o->n_allow; i++)
+            rn_logf(RN_LOG_INFO, "worker: jobs may read and write local files "
+                                 "under %s",
+                    o->allow[i]);
+    else if (geteuid() == 0)
+        rn_logf(RN_LOG_WARN, "worker: running as root without --allow-path: "
+                             "jobs may read and write any local file of this "
+                             "machine; run as an unprivileged user "
+                             "(examples/systemd) or give --allow-path DIR");
+    if (!o->tls && !rn_ident_is_loopback(host))
+        rn_logf(RN_LOG_WARN, "worker: INSECURE: serving partitions in plaintext "
+                             "on %s (--insecure): anyone who reaches it can "
+                             "read them with a job's capability sniffed off "
+                             "the network; use --tls",
+                w->listen);
     *out = w;
     return 0;
 }
@@ -1133,6 +1281,8 @@ void rn_worker_stop(rn_worker *w)
     }
     rn_free(w->peers);
     rn_partstore_free(w->parts);
+    if (w->policy_set)
+        rn_io_policy_set(NULL, NULL);
     rn_rpc_channel_free(w->sched);
     rn_plugstore_free(w->cache);
     rn_registry_free(w->reg);

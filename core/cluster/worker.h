@@ -8,6 +8,10 @@
  * away it reconnects with backoff; when it was declared lost meanwhile it
  * starts afresh under a new id. Protocol: docs/PROTOCOL.md.
  *
+ * With TLS every connection is mutual TLS: the scheduler's certificate
+ * must be a scheduler's, peers' a worker's, and a partition is only
+ * served to a worker or client that shows the job's capability.
+ *
  * Threads: a connection thread (register + the command stream), a
  * heartbeat thread, N task threads and the gRPC server's handlers.
  *
@@ -19,15 +23,29 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "transport/rpc.h"
 
 typedef struct rn_worker_opts {
-    const char *scheduler;  /* "tcp://HOST:PORT" */
-    const char *listen;     /* where peers connect; NULL: "0.0.0.0:0" */
+    const char *scheduler;  /* "tcp://HOST:PORT", or "tls://HOST:PORT" */
+    const char *listen;     /* where peers connect; NULL: "0.0.0.0:0"
+                               with TLS, "127.0.0.1:0" without */
+    const rn_rpc_tls *tls;  /* our certificate (role worker) for the
+                               scheduler and for peers; NULL: plaintext */
+    int insecure;           /* serve peers in plaintext beyond loopback */
     const char *name;       /* NULL: the address */
     const char *local_dir;  /* plugin cache; NULL: a temporary directory */
     int nthreads;           /* 0: one per CPU */
     uint64_t memory_limit;  /* bytes; 0: none. Over it, no new task starts
                                while another runs. */
+    /* What jobs may read and write here (core/io's policy, set for the
+     * whole process while the worker runs): local files only inside
+     * allow (none: anywhere this process may), never inside deny (the
+     * TLS directory; the local dir is added here), never link-local
+     * addresses (cloud metadata) over HTTP or S3. */
+    const char *const *allow;
+    size_t n_allow;
+    const char *const *deny;
+    size_t n_deny;
 } rn_worker_opts;
 
 typedef struct rn_worker rn_worker;

@@ -383,11 +383,15 @@ def load_protos(proto_dir, out_dir):
 
 # ---------------------------------------------------------------- helpers
 
-ADDR_RE = re.compile(r"^tcp://(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):([0-9]+)$")
+ADDR_RE = re.compile(r"^(?:tcp|tls)://(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):([0-9]+)$")
+# (ca.crt, tls.key, tls.crt) bytes with --tls DIR: every channel is then
+# mutual TLS, checking the DNS name of the server's role
+# (docs/SECURITY.md) instead of the address dialled
+TLS = None
 
 
 def parse_address(addr):
-    """tcp://IP:PORT -> (ip, port) or None; the IP must be literal."""
+    """tcp://IP:PORT (or tls://) -> (ip, port) or None; the IP must be literal."""
     m = ADDR_RE.match(addr or "")
     if not m:
         return None
@@ -407,13 +411,20 @@ def grpc_target(addr):
     return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
 
 
-def channel(target):
+def channel(target, peer_name="runnel-scheduler"):
     import grpc
-    return grpc.insecure_channel(target, options=[
+    options = [
         ("grpc.max_receive_message_length", MAX_MSG),
         ("grpc.max_send_message_length", MAX_MSG),
         ("grpc.enable_http_proxy", 0),
-    ])
+    ]
+    if TLS is None:
+        return grpc.insecure_channel(target, options=options)
+    creds = grpc.ssl_channel_credentials(root_certificates=TLS[0],
+                                         private_key=TLS[1],
+                                         certificate_chain=TLS[2])
+    return grpc.secure_channel(target, creds, options=options + [
+        ("grpc.ssl_target_name_override", peer_name)])
 
 
 def rpc_error(call, *args, **kw):
@@ -447,13 +458,15 @@ def expect_status(what, want, needle, call, *args, **kw):
     return None
 
 
-def fetch_partition(pb, wpb_grpc, addr, job_id, task_id, limit=1 << 34):
+def fetch_partition(pb, wpb_grpc, addr, job_id, task_id, capability="",
+                    limit=1 << 34):
     """FetchPartition from the worker at addr, with the chunk rules of
     docs/PROTOCOL.md; returns the bytes. Raises grpc.RpcError or Fatal."""
-    ch = channel(grpc_target(addr))
+    ch = channel(grpc_target(addr), "runnel-worker")
     try:
         stub = wpb_grpc.WorkerStub(ch)
-        req = pb.FetchPartitionRequest(job_id=job_id, task_id=task_id)
+        req = pb.FetchPartitionRequest(job_id=job_id, task_id=task_id,
+                                       capability=capability)
         buf, total = bytearray(), None
         for c in stub.FetchPartition(req, timeout=30):
             if total is None:
@@ -607,8 +620,22 @@ def step_job(m, stub, workers):
 
     say("== FetchPartition %s/%d from %s" % (job, r.task_id, r.address))
     wpb, wgrpc = m["runnel_worker_pb2"], m["runnel_worker_pb2_grpc"]
+    # the job's capability came with its results (64 hex digits); a fetch
+    # without it, or with another, is refused
+    check(re.match(r"^[0-9a-f]{64}$", last.capability or "") is not None,
+          "JobInfo.capability is 64 hex digits (%r)" % last.capability)
+    for bad_cap in ("", "0" * 64):
+        try:
+            fetch_partition(wpb, wgrpc, r.address, job, r.task_id, bad_cap)
+            check(False, "FetchPartition with capability %r succeeded" % bad_cap)
+        except grpc.RpcError as e:
+            check(e.code() == grpc.StatusCode.PERMISSION_DENIED and
+                  "capability" in (e.details() or ""),
+                  "FetchPartition with capability %r: %s '%s'"
+                  % (bad_cap, e.code().name, e.details()))
     try:
-        data = fetch_partition(wpb, wgrpc, r.address, job, r.task_id)
+        data = fetch_partition(wpb, wgrpc, r.address, job, r.task_id,
+                               last.capability)
     except grpc.RpcError as e:
         raise Fatal("FetchPartition: %s '%s'" % (e.code().name, e.details()))
     # ResultRef.bytes is the partition's in-memory size on the worker (a
@@ -704,9 +731,17 @@ def main():
     ap.add_argument("--worker-names", default="",
                     help="comma-separated names the workers must have")
     ap.add_argument("--proto-dir", default=DEFAULT_PROTO_DIR)
+    ap.add_argument("--tls", default="",
+                    help="DIR with ca.crt, tls.crt, tls.key of a client: "
+                         "mutual TLS (the scheduler's address is tls://)")
     args = ap.parse_args()
     if parse_address(args.scheduler) is None:
-        ap.error("--scheduler must be tcp://IP:PORT, got %r" % args.scheduler)
+        ap.error("--scheduler must be tcp://IP:PORT or tls://IP:PORT, got %r"
+                 % args.scheduler)
+    if args.tls:
+        global TLS
+        TLS = tuple(open(os.path.join(args.tls, f), "rb").read()
+                    for f in ("ca.crt", "tls.key", "tls.crt"))
     try:
         grpc = importlib.import_module("grpc")
         importlib.import_module("grpc_tools.protoc")

@@ -41,27 +41,40 @@ done
 # the host's own interfaces know nothing of it
 ip -4 addr show | grep -q "10\.77\.0\." && bad "a 10.77.0.x address leaked to the host" || ok
 
+# secure by default: plaintext beyond loopback is refused without
+# --insecure, by the scheduler and by a worker (test_cluster_tls.sh runs
+# the same journey with mutual TLS)
+expect_fail "scheduler on 0.0.0.0 without TLS" 1 "without --tls" \
+    timeout 20 ip netns exec "${P}s" "$RUNNEL" scheduler --listen 0.0.0.0:8786 --state-dir "$T/state"
+expect_fail "worker of a remote plaintext scheduler" 1 "--insecure" \
+    timeout 20 ip netns exec "${P}a" "$RUNNEL" worker tcp://10.77.0.1:8786 --local-dir "$T/a"
+
 # (ip netns exec execs the command: $! is the runnel process itself)
 SCHED=tcp://10.77.0.1:8786
-ip netns exec "${P}s" "$RUNNEL" scheduler --state-dir "$T/state" --heartbeat-timeout 3s >"$T/sched.log" 2>&1 &
+ip netns exec "${P}s" "$RUNNEL" scheduler --listen 0.0.0.0:8786 --insecure --state-dir "$T/state" --heartbeat-timeout 3s >"$T/sched.log" 2>&1 &
 SPID=$!
 CPIDS="$CPIDS $SPID"
 wait_for "the scheduler" 30 grep -q "listening at" "$T/sched.log"
 grep -q "listening at tcp://10.77.0.1:8786 " "$T/sched.log" && ok ||
     bad "scheduler address: $(cat "$T/sched.log")"
+grep -q "INSECURE" "$T/sched.log" && ok || bad "--insecure is not logged loudly"
 for n in a b; do
-    ip netns exec "$P$n" "$RUNNEL" worker "$SCHED" --nthreads 2 --name "host-$n" --local-dir "$T/$n" \
+    ip netns exec "$P$n" "$RUNNEL" worker "$SCHED" --insecure --nthreads 2 --name "host-$n" --local-dir "$T/$n" \
         >"$T/$n.log" 2>&1 &
     CPIDS="$CPIDS $!"
     wait_for "worker $n" 30 grep -q "registered with" "$T/$n.log"
 done
 
 R() { timeout 120 ip netns exec "${P}c" "$RUNNEL" "$@"; }
+expect_ok "info for people" R info --scheduler "$SCHED"
+grep -q "security  plaintext-insecure  WARNING" "$T/out" && ok ||
+    bad "info does not show the insecure port: $(cat "$T/out")"
 expect_ok "info from the client's host" R info --scheduler "$SCHED" --json
 $PY -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["address"] == "tcp://10.77.0.1:8786", d["address"]
+assert set(d) == {"type", "id", "address", "services", "started", "workers"}, d.keys()
 hosts = sorted(a.rsplit(":", 1)[0] for a in d["workers"])
 assert hosts == ["tcp://10.77.0.2", "tcp://10.77.0.3"], hosts
 assert sorted(w["name"] for w in d["workers"].values()) == ["host-a", "host-b"], d
@@ -86,7 +99,7 @@ assert all(any(p["name"] == "words" for p in w["plugins"]) for w in d["workers"]
 
 # the seed's last step: a third worker on a new machine joins, shows in
 # info, and takes work in the next job
-ip netns exec "${P}d" "$RUNNEL" worker "$SCHED" --nthreads 2 --name host-d --local-dir "$T/d" \
+ip netns exec "${P}d" "$RUNNEL" worker "$SCHED" --insecure --nthreads 2 --name host-d --local-dir "$T/d" \
     >"$T/d.log" 2>&1 &
 CPIDS="$CPIDS $!"
 wait_for "worker d" 30 grep -q "registered with" "$T/d.log"

@@ -14,7 +14,7 @@
 
 #include "base/alloc.h"
 #include "cluster/plugstore.h"
-#include "cluster/scheduler.h"
+#include "scheduler/scheduler.h"
 #include "plugin/loader.h"
 #include "testutil.h"
 #include "transport/methods.h"
