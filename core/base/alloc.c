@@ -22,6 +22,29 @@ static atomic_size_t in_use;
 static atomic_size_t peak;
 static atomic_uint_fast64_t total;
 static atomic_uint_fast64_t fail_countdown; /* 0 = never fail */
+/* The memory budget's limit for task threads (base/budget.h), 0 = none */
+static atomic_size_t task_limit;
+static _Thread_local int task_thread;
+
+void rn__alloc_set_task_limit(size_t bytes)
+{
+    atomic_store(&task_limit, bytes);
+}
+
+void rn__alloc_task_thread(int on)
+{
+    task_thread = on;
+}
+
+/* 1 when n more bytes would take a task thread past the budget. */
+static inline int over_budget(size_t n)
+{
+    size_t lim;
+    if (!task_thread)
+        return 0;
+    lim = atomic_load_explicit(&task_limit, memory_order_relaxed);
+    return lim && atomic_load_explicit(&in_use, memory_order_relaxed) + n > lim;
+}
 
 static int should_fail(void)
 {
@@ -52,7 +75,7 @@ static void account(size_t add, size_t sub)
 void *rn_malloc(size_t n)
 {
     hdr *h;
-    if (should_fail() || n > SIZE_MAX - sizeof(hdr))
+    if (should_fail() || n > SIZE_MAX - sizeof(hdr) || over_budget(n))
         return NULL;
     h = malloc(sizeof(hdr) + n);
     if (!h)
@@ -83,6 +106,8 @@ void *rn_realloc(void *p, size_t n)
         return NULL;
     h = (hdr *)p - 1;
     old = h->size;
+    if (n > old && over_budget(n - old))
+        return NULL;
     nh = realloc(h, sizeof(hdr) + n);
     if (!nh)
         return NULL;
@@ -150,7 +175,7 @@ void *rn_malloc_large(size_t n)
 {
     size_t len, pad;
     char *raw, *p;
-    if (should_fail() || n == 0 || n > SIZE_MAX - 2 * HUGE_PAGE)
+    if (should_fail() || n == 0 || n > SIZE_MAX - 2 * HUGE_PAGE || over_budget(n))
         return NULL;
     len = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
     raw = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,

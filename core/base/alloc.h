@@ -46,6 +46,11 @@ void rn_alloc_peak_reset(void);
  * which the peak hides when memory is copied and freed as it goes. */
 uint64_t rn_alloc_total(void);
 
+/* For base/budget.c: the limit allocations of task threads may not pass
+ * (0: none), and whether this thread is one. */
+void rn__alloc_set_task_limit(size_t bytes);
+void rn__alloc_task_thread(int on);
+
 /* Tests: make the n-th allocation from now (1 = the next) and every later
  * one fail; 0 disables. */
 void rn_alloc_fail_after(uint64_t n);

@@ -66,8 +66,10 @@ static const char worker_usage[] =
     "                        certificate in DIR (ca.crt, tls.crt, tls.key);\n"
     "                        default $RUNNEL_TLS\n"
     "  --nthreads N          task threads (default: one per core)\n"
-    "  --memory-limit SIZE   no new task starts while more is in use (64MiB,\n"
-    "                        2GB...; default: none)\n"
+    "  --memory-limit SIZE   the worker's memory budget (64MiB, 2GB...;\n"
+    "                        default: 3/4 of the machine's or cgroup's\n"
+    "                        memory): past 85% no new task starts, a task\n"
+    "                        that cannot fit fails with an error\n"
     "  --local-dir DIR       cache of fetched plugins (default: a temporary\n"
     "                        directory)\n"
     "  --name NAME           shown by runnel info (default: the address)\n"
@@ -412,7 +414,10 @@ static json_t *info_json(const Runnel__V1__InfoReply *r)
         json_object_set_new(jw, "name", json_string(w->name));
         json_object_set_new(jw, "nthreads", json_integer(w->nthreads));
         json_object_set_new(jw, "memory_limit", json_integer((json_int_t)w->memory_limit));
-        json_object_set_new(jw, "memory", json_integer((json_int_t)w->memory));
+        /* the process's memory, as Dask shows it; what the engine
+         * accounts for beside it */
+        json_object_set_new(jw, "memory", json_integer((json_int_t)(w->rss ? w->rss : w->memory)));
+        json_object_set_new(jw, "memory_accounted", json_integer((json_int_t)w->memory));
         json_object_set_new(t, "running", json_integer(w->tasks ? w->tasks->running : 0));
         json_object_set_new(t, "done",
                             json_integer(w->tasks ? (json_int_t)w->tasks->done : 0));
@@ -422,6 +427,12 @@ static json_t *info_json(const Runnel__V1__InfoReply *r)
         json_object_set_new(p, "count", json_integer(w->partitions));
         json_object_set_new(p, "bytes", json_integer((json_int_t)w->partition_bytes));
         json_object_set_new(jw, "partitions", p);
+        {
+            json_t *sp = json_object();
+            json_object_set_new(sp, "bytes", json_integer((json_int_t)w->spilled_bytes));
+            json_object_set_new(sp, "files", json_integer((json_int_t)w->spilled_files));
+            json_object_set_new(jw, "spilled", sp);
+        }
         json_object_set_new(jw, "plugins", plugins_json(w->plugins, w->n_plugins));
         json_object_set_new(jw, "last_seen", json_real(w->last_seen));
         json_object_set_new(jw, "status", json_string(w->status));
@@ -461,7 +472,7 @@ static void info_text(const Runnel__V1__InfoReply *r)
     printf("  workers   %zu\n", r->n_workers);
     for (size_t i = 0; i < r->n_workers; i++) {
         const Runnel__V1__WorkerInfo *w = r->workers[i];
-        human(a, sizeof(a), (double)w->memory);
+        human(a, sizeof(a), (double)(w->rss ? w->rss : w->memory));
         human(b, sizeof(b), (double)w->partition_bytes);
         printf("\n  %s  %s\n", w->address, w->name);
         printf("    threads %u, memory %s", w->nthreads, a);

@@ -12,12 +12,14 @@
 #include "cli/cli.h"
 #include "cluster/client.h"
 #include "exec/local.h"
+#include "base/budget.h"
 #include "manifest/manifest.h"
 #include "plan/plan.h"
 #include "value/value.h"
 
 static const char run_usage[] =
     "usage: runnel run MANIFEST [--threads N] [--workers N] [--json] [--quiet]\n"
+    "                           [--memory-limit SIZE] [--local]\n"
     "                           [--scheduler tcp://HOST:PORT] [--tls DIR]\n"
     "\n"
     "Runs the pipeline in MANIFEST. Without --scheduler it runs on an\n"
@@ -35,6 +37,9 @@ static const char run_usage[] =
     "                 are pushed there (once, by hash); --threads and\n"
     "                 --workers do not apply\n"
     "  --local        run here even when RUNNEL_SCHEDULER is set\n"
+    "  --memory-limit SIZE  the memory this run may use (64MiB, 2GB...; 0:\n"
+    "                 none); keyed tables past their share spill to disk.\n"
+    "                 Default: 3/4 of the machine's or cgroup's memory\n"
     "  --tls DIR      a client certificate for a tls:// scheduler (default\n"
     "                 $RUNNEL_TLS): runnel security issue --role client\n"
     "\n"
@@ -112,6 +117,7 @@ int rn_cmd_run(int argc, char **argv)
 {
     const char *path = NULL, *scheduler = NULL, *val, *tls_dir = NULL;
     rn_cli_tls tls;
+    int64_t mem_limit = -1;
     int threads = 0, workers = 1, json = 0, quiet = 0, local = 0, rc, status = 1;
     rn_manifest *m = NULL;
     rn_registry *reg = NULL;
@@ -161,6 +167,14 @@ int rn_cmd_run(int argc, char **argv)
             scheduler = val;
             continue;
         }
+        if ((r = rn_cli_opt(argc, argv, &i, "--memory-limit", &val))) {
+            int64_t b;
+            if (r < 0 || rn_parse_size(val, strlen(val), &b) || b < 0)
+                return rn_cli_usage_error("run", "--memory-limit: expected a size "
+                                                 "(4GiB, 512MB, bytes; 0: none)");
+            mem_limit = b;
+            continue;
+        }
         if ((r = rn_cli_opt(argc, argv, &i, "--tls", &val))) {
             if (r < 0)
                 return rn_cli_usage_error("run", "--tls needs a directory");
@@ -185,6 +199,9 @@ int rn_cmd_run(int argc, char **argv)
         goto done;
     if (!(reg = rn_cli_registry()))
         goto done;
+    /* the engine's memory budget: keyed tables spill past their share,
+     * a task that cannot fit fails in words instead of being killed */
+    rn_budget_set_limit(mem_limit >= 0 ? (uint64_t)mem_limit : rn_budget_default());
     opts.threads = (threads ? threads : rn_cpu_count()) * workers;
     opts.progress = !quiet && isatty(STDERR_FILENO);
     if (scheduler) {

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "base/alloc.h"
+#include "base/budget.h"
 #include "cluster/ident.h"
 #include "cluster/jobgraph.h"
 #include "cluster/partstore.h"
@@ -605,9 +606,11 @@ static void run_task(rn_worker *w, qtask *q)
         out = NULL;
     }
 report:
-    if (outcome == RUNNEL__V1__TASK_OUTCOME__TASK_FAILED)
+    if (outcome == RUNNEL__V1__TASK_OUTCOME__TASK_FAILED) {
+        rn_budget_explain(&err);
         rn_logf(RN_LOG_WARN, "worker: job %s task %u failed: %s", rt->job_id,
                 rt->task_id, err.msg);
+    }
     else if (outcome == RUNNEL__V1__TASK_OUTCOME__TASK_INPUT_MISSING)
         rn_logf(RN_LOG_WARN, "worker: job %s task %u: input missing: %s",
                 rt->job_id, rt->task_id, err.msg);
@@ -630,21 +633,25 @@ report:
 static void *task_main(void *arg)
 {
     rn_worker *w = arg;
+    rn_budget_task_thread(1); /* its allocations are held to the limit */
     for (;;) {
         qtask *q = NULL;
         pthread_mutex_lock(&w->lock);
         for (;;) {
-            int over = w->memory_limit && rn_alloc_in_use() > w->memory_limit &&
-                       w->running > 0;
+            /* above the budget's high-water mark no new task starts
+             * while another runs (which frees memory as it ends) */
+            int over = rn_budget_high() && w->running > 0;
             if (w->stopping || w->retiring)
                 break;
             if (w->q_head && !over)
                 break;
             if (over && !w->paused) {
                 w->paused = 1;
-                rn_logf(RN_LOG_WARN, "worker: memory in use is over the limit "
-                                     "(%llu bytes): pausing new tasks",
-                        (unsigned long long)w->memory_limit);
+                rn_logf(RN_LOG_WARN, "worker: memory in use (%.0f MiB) is past "
+                                     "%d%% of the limit (%.0f MiB): pausing new "
+                                     "tasks",
+                        (double)rn_alloc_in_use() / 1048576.0, RN_BUDGET_HIGH_PCT,
+                        (double)w->memory_limit / 1048576.0);
             }
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -924,6 +931,8 @@ static void *hb_main(void *arg)
             continue;
         req.worker_id = wid;
         req.memory = rn_alloc_in_use();
+        req.rss = rn_budget_rss();
+        rn_budget_spill_stats(&req.spilled_bytes, &req.spilled_files);
         rn_partstore_stats(w->parts, &req.partitions, &req.partition_bytes);
         fill_plugins(w, &refs, &ptrs, &n);
         req.plugins = ptrs;
@@ -1042,7 +1051,8 @@ int rn_worker_start(const rn_worker_opts *o, rn_worker **out, rn_errbuf *err)
     pthread_mutex_init(&w->create_lock, NULL);
     w->hb_ms = 1000;
     w->nthreads = o->nthreads > 0 ? o->nthreads : rn_cpu_count();
-    w->memory_limit = o->memory_limit;
+    w->memory_limit = o->memory_limit ? o->memory_limit : rn_budget_default();
+    rn_budget_set_limit(w->memory_limit);
     rn_ident_random_hex(w->instance, 32);
     srand((unsigned)(getpid() ^ time(NULL)));
     w->tls = o->tls;

@@ -35,8 +35,10 @@ typedef struct rn_worker_opts {
     const char *name;       /* NULL: the address */
     const char *local_dir;  /* plugin cache; NULL: a temporary directory */
     int nthreads;           /* 0: one per CPU */
-    uint64_t memory_limit;  /* bytes; 0: none. Over it, no new task starts
-                               while another runs. */
+    uint64_t memory_limit;  /* bytes; 0: rn_budget_default(). The
+                               process's budget (base/budget.h): past its
+                               high-water mark no new task starts while
+                               another runs; a task that needs more fails */
     /* What jobs may read and write here (core/io's policy, set for the
      * whole process while the worker runs): local files only inside
      * allow (none: anywhere this process may), never inside deny (the

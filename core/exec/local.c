@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/budget.h"
 #include "exec/acc.h"
 #include "exec/chain.h"
 #include "exec/ctx.h"
@@ -134,12 +135,15 @@ static void *worker_main(void *arg)
     rn_errbuf err;
     size_t i;
 
+    rn_budget_task_thread(1); /* held to the memory limit */
     while (!atomic_load(&sr->cancel) &&
            (i = atomic_fetch_add(&sr->next, 1)) < sr->n_tasks) {
         rn_error_clear(&err);
         int rc = run_task(sr, ta->idx, i, &err);
-        if (rc)
+        if (rc) {
+            rn_budget_explain(&err);
             record_error(sr, rc, &err);
+        }
         atomic_fetch_add(&sr->done, 1);
     }
     atomic_fetch_sub(&sr->running, 1);
@@ -348,8 +352,14 @@ int rn_local_run(rn_plan *plan, const rn_run_opts *opts, rn_run_result *res,
         n_prev = 0;
         if (is_fold) {
             rn_partition *one = NULL;
-            if ((rc = fold_finish(&sr, n_slots, &one, err)))
+            /* merging the partials is task work: held to the limit too */
+            rn_budget_task_thread(1);
+            rc = fold_finish(&sr, n_slots, &one, err);
+            rn_budget_task_thread(0);
+            if (rc) {
+                rn_budget_explain(err);
                 goto stage_done;
+            }
             prev = rn_calloc(1, sizeof(*prev));
             if (!prev) {
                 rn_partition_unref(one);

@@ -48,6 +48,9 @@ int rn__sched_info(rn__sreq *r, const void *reqp, rn_buf *reply,
         wi[i].nthreads = w->nthreads;
         wi[i].memory_limit = w->memory_limit;
         wi[i].memory = w->memory;
+        wi[i].rss = w->rss;
+        wi[i].spilled_bytes = w->spilled_bytes;
+        wi[i].spilled_files = w->spilled_files;
         tc[i].running = w->assigned;
         tc[i].done = w->tasks_done;
         tc[i].failed = w->tasks_failed;

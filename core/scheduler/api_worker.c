@@ -100,8 +100,9 @@ int rn__sched_register(rn__sreq *r, const void *reqp, rn_buf *reply,
         w = rn_calloc(1, sizeof(*w));
         if (w) {
             w->address = rn_strndup(req->address, strnlen(req->address, 159));
-            w->name = rn_strndup(req->name[0] ? req->name : req->address, 128);
-            w->instance = rn_strndup(req->instance, 64);
+            const char *name = req->name[0] ? req->name : req->address;
+            w->name = rn_strndup(name, strnlen(name, 128));
+            w->instance = rn_strndup(req->instance, strnlen(req->instance, 64));
         }
         if (!w || !w->address || !w->name || !w->instance) {
             rn__sched_worker_free(w);
@@ -294,6 +295,9 @@ int rn__sched_heartbeat(rn__sreq *r, const void *reqp, rn_buf *reply,
         goto done;
     }
     w->memory = req->memory;
+    w->rss = req->rss;
+    w->spilled_bytes = req->spilled_bytes;
+    w->spilled_files = req->spilled_files;
     w->partitions = req->partitions;
     w->partition_bytes = req->partition_bytes;
     if (req->n_plugins != w->n_plugins) {

