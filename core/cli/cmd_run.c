@@ -18,12 +18,13 @@
 
 static const char run_usage[] =
     "usage: runnel run MANIFEST [--threads N] [--workers N] [--json] [--quiet]\n"
-    "                           [--scheduler tcp://HOST:PORT] [--tls DIR]\n"
+    "                           [--scheduler URL [--tls DIR] | --local]\n"
     "\n"
-    "Runs the pipeline in MANIFEST. Without --scheduler it runs on an\n"
-    "embedded local cluster in this process. Without a sink the result is\n"
-    "printed on stdout, one element per line as JSON; with a sink, where it\n"
-    "wrote. Progress and logs go to stderr.\n"
+    "Runs the pipeline in MANIFEST. Without --scheduler (and without\n"
+    "$RUNNEL_SCHEDULER) it runs on an embedded local cluster in this\n"
+    "process. Without a sink the result is printed on stdout, one element\n"
+    "per line as JSON; with a sink, where it wrote. Progress and logs go to\n"
+    "stderr.\n"
     "\n"
     "  --threads N    threads per local worker (default: one per core)\n"
     "  --workers N    local workers (default 1); threads = workers x threads\n"
