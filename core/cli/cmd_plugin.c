@@ -13,8 +13,8 @@
 
 static const char plugin_usage[] =
     "usage: runnel plugin inspect FILE.so [--json]\n"
-    "       runnel plugin list [--json] [--scheduler tcp://HOST:PORT] [--tls DIR]\n"
-    "       runnel plugin push FILE.so --scheduler tcp://HOST:PORT [--tls DIR]\n"
+    "       runnel plugin list [--json] [--scheduler URL [--tls DIR]]\n"
+    "       runnel plugin push FILE.so --scheduler URL [--tls DIR]\n"
     "\n"
     "inspect  loads FILE.so the way a worker would (every check included)\n"
     "         and prints its ABI, name, version, identity (SHA-256 of the\n"
@@ -23,7 +23,14 @@ static const char plugin_usage[] =
     "         with --scheduler, the plugins the scheduler stores.\n"
     "push     checks FILE.so as inspect does and uploads it to the\n"
     "         scheduler unless it is there already; prints its id\n"
-    "         (sha256:...), which manifests may name instead of a path.\n";
+    "         (sha256:...), which manifests may name instead of a path.\n"
+    "         A scheduler started with --push-role admin takes plugins\n"
+    "         from admins only.\n"
+    "\n"
+    "URL is tcp://HOST:PORT (plaintext) or tls://HOST:PORT (mutual TLS);\n"
+    "push reads $RUNNEL_SCHEDULER when --scheduler is absent. With tls://,\n"
+    "--tls DIR (default $RUNNEL_TLS) holds a client or admin certificate\n"
+    "(runnel security issue).\n";
 
 static const char *flag_names(uint32_t flags, char *buf, size_t n)
 {

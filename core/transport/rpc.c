@@ -168,7 +168,7 @@ int rn_rpc_target(const char *url, char *out, size_t cap, rn_errbuf *err)
     long port;
     if (!url || !*url)
         return rn_error_set(err, RN_EINVAL, "no scheduler address given "
-                                            "(expected tcp://HOST:PORT)");
+                                            "(expected tcp://HOST:PORT or tls://HOST:PORT)");
     if (strncmp(p, "tcp://", 6) == 0 || strncmp(p, "tls://", 6) == 0)
         p += 6;
     else if (strstr(p, "://"))
@@ -179,7 +179,8 @@ int rn_rpc_target(const char *url, char *out, size_t cap, rn_errbuf *err)
     colon = strrchr(p, ':');
     if (!colon || colon == p || (p[0] == '[' && colon[-1] != ']'))
         return rn_error_set(err, RN_EINVAL,
-                            "%s: expected tcp://HOST:PORT (the port is missing)",
+                            "%s: expected tcp://HOST:PORT or tls://HOST:PORT (the port is "
+                            "missing)",
                             url);
     port = strtol(colon + 1, &end, 10);
     if (*end || end == colon + 1 || port < 0 || port > 65535)
@@ -187,7 +188,8 @@ int rn_rpc_target(const char *url, char *out, size_t cap, rn_errbuf *err)
     for (const char *q = p; q < colon; q++)
         if (*q == '/' || *q == ' ')
             return rn_error_set(err, RN_EINVAL,
-                                "%s: expected tcp://HOST:PORT", url);
+                                "%s: expected tcp://HOST:PORT or tls://HOST:PORT",
+                                url);
     if (strlen(p) + 1 > cap)
         return rn_error_set(err, RN_ELIMIT, "%s: address too long", url);
     memcpy(out, p, strlen(p) + 1);
