@@ -42,10 +42,13 @@ struct rn_merge {
     size_t k;
     unsigned nvals;
 
-    /* min-heap of the inputs that have records left, by (pending hash,
-     * input number) */
-    uint32_t *heap;
-    uint64_t *pending; /* per input: the hash of its next record */
+    /* min-heap of the inputs that have records left, by (hash of their
+     * next record, input number); the hashes sit in the heap itself so
+     * that sifting touches one array */
+    struct hent {
+        uint64_t hash;
+        uint32_t input;
+    } *heap;
     size_t nheap;
     int started;
 
@@ -64,42 +67,48 @@ struct rn_merge {
     rn_errbuf fail;
 };
 
-static int before(const rn_merge *m, uint32_t a, uint32_t b)
+static inline int before(const struct hent *a, const struct hent *b)
 {
-    return m->pending[a] < m->pending[b] ||
-           (m->pending[a] == m->pending[b] && a < b);
+    return a->hash < b->hash || (a->hash == b->hash && a->input < b->input);
 }
 
-static void heap_push(rn_merge *m, uint32_t i)
+static void heap_push(rn_merge *m, uint32_t input, uint64_t hash)
 {
+    struct hent e = {hash, input};
     size_t c = m->nheap++;
     while (c) {
         size_t p = (c - 1) / 2;
-        if (!before(m, i, m->heap[p]))
+        if (!before(&e, &m->heap[p]))
             break;
         m->heap[c] = m->heap[p];
         c = p;
     }
-    m->heap[c] = i;
+    m->heap[c] = e;
 }
 
-static uint32_t heap_pop(rn_merge *m)
+/* Puts e at the top's place and sifts it down: the top input's next
+ * hash (one pass instead of a pop and a push), or the last entry after
+ * a pop. */
+static void heap_sift_top(rn_merge *m, struct hent e)
 {
-    uint32_t top = m->heap[0], last = m->heap[--m->nheap];
     size_t c = 0, n = m->nheap;
     for (;;) {
         size_t l = 2 * c + 1, s;
         if (l >= n)
             break;
-        s = l + 1 < n && before(m, m->heap[l + 1], m->heap[l]) ? l + 1 : l;
-        if (!before(m, m->heap[s], last))
+        s = l + 1 < n && before(&m->heap[l + 1], &m->heap[l]) ? l + 1 : l;
+        if (!before(&m->heap[s], &e))
             break;
         m->heap[c] = m->heap[s];
         c = s;
     }
-    if (n)
-        m->heap[c] = last;
-    return top;
+    m->heap[c] = e;
+}
+
+static void heap_pop(rn_merge *m)
+{
+    if (--m->nheap)
+        heap_sift_top(m, m->heap[m->nheap]);
 }
 
 int rn_merge_open(rn_merge **out, const rn_merge_input *inputs, size_t k,
@@ -126,8 +135,7 @@ int rn_merge_open(rn_merge **out, const rn_merge_input *inputs, size_t k,
     m->k = k;
     m->nvals = k ? inputs[0].nvals : 1;
     if (k && (!(m->in = rn_calloc(k, sizeof(*m->in))) ||
-              !(m->heap = rn_calloc(k, sizeof(*m->heap))) ||
-              !(m->pending = rn_calloc(k, sizeof(*m->pending)))))
+              !(m->heap = rn_calloc(k, sizeof(*m->heap)))))
         goto nomem;
     if (k)
         memcpy(m->in, inputs, k * sizeof(*inputs));
@@ -145,7 +153,6 @@ void rn_merge_free(rn_merge *m)
     rn_arena_release(&m->copies);
     rn_free(m->in);
     rn_free(m->heap);
-    rn_free(m->pending);
     rn_free(m->recs);
     rn_free(m->ovals);
     rn_free(m->oinput);
@@ -169,10 +176,8 @@ static int refill(rn_merge *m, uint32_t i, rn_errbuf *err)
     int rc = m->in[i].peek(m->in[i].self, &h, err);
     if (rc < 0)
         return rc;
-    if (rc == 1) {
-        m->pending[i] = h;
-        heap_push(m, i);
-    }
+    if (rc == 1)
+        heap_push(m, i, h);
     return 0;
 }
 
@@ -229,22 +234,17 @@ nomem:
     return rn_error_set(err, RN_ENOMEM, "out of memory for a merge");
 }
 
-/* Takes every record of the smallest pending hash from the inputs. */
+/* Takes every record of the smallest pending hash from the inputs, in
+ * input order (the heap breaks ties by input number). */
 static int load_hash(rn_merge *m, rn_errbuf *err)
 {
-    uint32_t take[RN_MERGE_MAX_FANIN];
-    size_t nt = 0;
     int rc;
 
     m->nrec = m->nkeys = m->kpos = 0;
     rn_arena_reset(&m->copies);
-    m->hash = m->pending[m->heap[0]];
-    /* popped in input order: ties are broken by input number */
-    while (m->nheap && m->pending[m->heap[0]] == m->hash)
-        take[nt++] = heap_pop(m);
-
-    for (size_t t = 0; t < nt; t++) {
-        uint32_t i = take[t];
+    m->hash = m->heap[0].hash;
+    while (m->nheap && m->heap[0].hash == m->hash) {
+        uint32_t i = m->heap[0].input;
         for (;;) {
             const rn_value *vals;
             uint64_t h, nh;
@@ -260,8 +260,10 @@ static int load_hash(rn_merge *m, rn_errbuf *err)
                 return rc;
             if ((rc = m->in[i].peek(m->in[i].self, &nh, err)) < 0)
                 return rc;
-            if (rc == 0)
+            if (rc == 0) {
+                heap_pop(m);
                 break;
+            }
             if (nh < m->hash)
                 return rn_error_set(err, RN_EFORMAT,
                                     "merge input %u: hash 0x%016llx after "
@@ -269,8 +271,8 @@ static int load_hash(rn_merge *m, rn_errbuf *err)
                                     i, (unsigned long long)nh,
                                     (unsigned long long)m->hash);
             if (nh > m->hash) {
-                m->pending[i] = nh;
-                heap_push(m, i);
+                struct hent e = {nh, i};
+                heap_sift_top(m, e);
                 break;
             }
             /* another record of this hash from the same input (a
