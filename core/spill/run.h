@@ -30,11 +30,12 @@
  * was wrong.
  *
  * Memory: everything (buffers, the block index, zstd's contexts) goes
- * through rn_malloc, so the budget sees it. A writer holds about two
- * blocks (records, compressed) plus zstd's context (~1 MiB at level 1);
- * a reader one compressed and one decompressed block, the decoded values
- * of one record and zstd's decompression context (~100 KiB), plus 32
- * bytes per block of the index.
+ * through rn_malloc, so the budget sees it. A writer holds the block
+ * being filled, its assembled and compressed copies and zstd's context:
+ * about 2 MiB at the default block size and level. A reader holds one
+ * compressed and one decompressed block, the decoded values of one
+ * record (an arena of 256 KiB) and zstd's decompression context: about
+ * 1.1 MiB, plus 32 bytes per block of the index.
  *
  * Thread-safety: a writer or a reader is used by one thread at a time;
  * distinct ones are independent (many readers of one file are fine).
