@@ -439,33 +439,55 @@ int rn_codec_encode(rn_buf *out, const rn_value *items, size_t n)
 
 /* ---- decoding ------------------------------------------------------- */
 
-typedef struct dec {
-    const uint8_t *base;    /* offsets count from it, plus base_off */
-    size_t base_off;        /* stream offset of base (streaming: a window) */
-    const uint8_t *p;       /* next byte to read */
-    const uint8_t *end;     /* end of the body (start of the trailer) */
-    rn_arena *arena;
-    char *pool;             /* free string space in the current pool block */
-    size_t pool_left;
-    rn_errbuf *err;
-} dec;
+/* The value reader: the same struct serves whole partitions, the
+ * streaming decoder's window and rn_codec_vdec's callers (codec.h). Its
+ * fields:
+ *   base      offsets in messages count from it, plus base_off
+ *   base_off  offset of base (streaming: the window's stream offset)
+ *   p, end    next byte to read, end of the values (a partition's body)
+ *   arena     where strings, lists and records go
+ *   pool      free string space in the current pool block, pool_left
+ *   err       where failures are described
+ *   what      the bytes' name in messages ("encoded partition") */
+typedef rn_codec_vdec dec;
+
+static const char partition_what[] = "encoded partition";
+
+RN_FMT(5, 0)
+static int fail_whatv(rn_errbuf *err, const char *what, size_t off, int code,
+                      const char *fmt, va_list ap)
+{
+    char msg[RN_ERRBUF_SIZE / 2];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    return rn_error_set(err, code, "bad %s at byte offset %zu: %s", what, off,
+                        msg);
+}
 
 RN_FMT(4, 5)
 static int fail_at(rn_errbuf *err, size_t off, int code, const char *fmt, ...)
 {
-    char msg[RN_ERRBUF_SIZE / 2];
     va_list ap;
+    int rc;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    rc = fail_whatv(err, partition_what, off, code, fmt, ap);
     va_end(ap);
-    return rn_error_set(err, code,
-                        "bad encoded partition at byte offset %zu: %s", off,
-                        msg);
+    return rc;
 }
 
-#define FAIL(d, at, code, ...)                                               \
-    fail_at((d)->err, (size_t)((at) - (d)->base) + (d)->base_off, (code),    \
-            __VA_ARGS__)
+RN_FMT(4, 5)
+static int fail_dec(const dec *d, const uint8_t *at, int code,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, fmt);
+    rc = fail_whatv(d->err, d->what, (size_t)(at - d->base) + d->base_off,
+                    code, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+#define FAIL(d, at, code, ...) fail_dec((d), (at), (code), __VA_ARGS__)
 
 static size_t left(const dec *d)
 {
@@ -759,6 +781,7 @@ int rn_codec_decode(const void *data, size_t len, rn_partition *into,
     d.pool = NULL;
     d.pool_left = 0;
     d.err = err;
+    d.what = partition_what;
 
     at = d.p;
     if ((rc = get_varint(&d, &count, "element count")))
@@ -788,6 +811,52 @@ int rn_codec_decode(const void *data, size_t len, rn_partition *into,
                     "%zu bytes left over after the last element", left(&d));
     into->n += (size_t)count;
     return 0;
+}
+
+/* ---- single values -------------------------------------------------- */
+
+int rn_codec_value_encode(rn_buf *out, const rn_value *v)
+{
+    enc e = {out, NULL, 0};
+    size_t start = out->len;
+    uint8_t *p;
+
+    if (out->ptr) { /* the room left first: no reservation per value */
+        p = (uint8_t *)out->ptr + out->len;
+        e.end = (uint8_t *)out->ptr + out->cap - 1;
+    } else if (!(p = enc_grow(&e, NULL, 16))) {
+        return e.rc;
+    }
+    if (!(p = enc_value(&e, p, v, 0))) {
+        out->len = start;
+        if (out->ptr)
+            out->ptr[start] = '\0';
+        return e.rc;
+    }
+    out->len = (size_t)(p - (uint8_t *)out->ptr);
+    out->ptr[out->len] = '\0';
+    return 0;
+}
+
+void rn_codec_vdec_init(rn_codec_vdec *d, const void *data, size_t len,
+                        size_t base_off, rn_arena *arena, const char *what)
+{
+    static const uint8_t none[1];
+    d->base = data ? (const uint8_t *)data : none; /* no math on NULL */
+    d->base_off = base_off;
+    d->p = d->base;
+    d->end = d->base + (data ? len : 0);
+    d->arena = arena;
+    d->pool = NULL;
+    d->pool_left = 0;
+    d->err = NULL;
+    d->what = what;
+}
+
+int rn_codec_vdec_next(rn_codec_vdec *d, rn_value *out, rn_errbuf *err)
+{
+    d->err = err;
+    return get_value(d, out, 0);
 }
 
 /* ---- streaming encoder ---------------------------------------------- */
@@ -1058,6 +1127,7 @@ static void dec_at(rn_codec_dec *d, dec *x, const uint8_t *base,
     x->pool = d->pool;
     x->pool_left = d->pool_left;
     x->err = err;
+    x->what = partition_what;
 }
 
 /* Stream offset of a position of x. */

@@ -22,6 +22,7 @@
 
 #include <runnel/value.h>
 
+#include "base/arena.h"
 #include "base/buf.h"
 #include "base/error.h"
 #include "value/partition.h"
@@ -141,6 +142,55 @@ int rn_codec_dec_feed(rn_codec_dec *d, const void *p, size_t n,
  * bytes fed; on success the values are appended to `into`. */
 int rn_codec_dec_end(rn_codec_dec *d, rn_errbuf *err);
 void rn_codec_dec_release(rn_codec_dec *d);
+
+/* ---- single values --------------------------------------------------
+ *
+ * One value's encoding — its tag and payload, exactly as a partition's
+ * body holds it — without a partition's header, count or checksum, for
+ * formats that frame values their own way (spill runs: core/spill/run.c,
+ * docs/SPILL.md). The rules are those of docs/ENCODING.md, "Values" and
+ * "Limits": one encoding per value, the same checks. */
+
+/* Appends the encoding of v to out. Errors as rn_codec_encode (RN_ETYPE,
+ * RN_ELIMIT, RN_ENOMEM); on error out->len is left as it was. */
+int rn_codec_value_encode(rn_buf *out, const rn_value *v);
+
+/* A reader of encoded values laid back to back. Everything in it is
+ * private to codec.c. */
+typedef struct rn_codec_vdec {
+    const uint8_t *base;
+    size_t base_off;
+    const uint8_t *p, *end;
+    rn_arena *arena;
+    char *pool;
+    size_t pool_left;
+    rn_errbuf *err;
+    const char *what;
+} rn_codec_vdec;
+
+/* Reads values from data[0..len), which must stay valid while d is used;
+ * nothing is allocated until a value is read. Strings, lists and records
+ * go to `arena` (strings packed into pool blocks of at most 64 KiB, never
+ * more than the bytes left). Errors read "bad <what> at byte offset N:
+ * ...", N counted from data plus base_off; `what` must outlive d. */
+void rn_codec_vdec_init(rn_codec_vdec *d, const void *data, size_t len,
+                        size_t base_off, rn_arena *arena, const char *what);
+/* The next value. RN_EFORMAT (malformed, or no bytes left: "truncated"),
+ * RN_ELIMIT, RN_ENOMEM, as rn_codec_decode; after an error d is not to
+ * be read from again. */
+int rn_codec_vdec_next(rn_codec_vdec *d, rn_value *out, rn_errbuf *err);
+/* Call after resetting or releasing the arena: the string pool it held is
+ * gone (values already read go with it). */
+static inline void rn_codec_vdec_forget_pool(rn_codec_vdec *d)
+{
+    d->pool = NULL;
+    d->pool_left = 0;
+}
+/* Bytes not read yet. */
+static inline size_t rn_codec_vdec_left(const rn_codec_vdec *d)
+{
+    return (size_t)(d->end - d->p);
+}
 
 /* Reads the header at data[0..len) (at least RN_CODEC_HEADER_SIZE bytes)
  * and sets *total to the size of the whole encoding (header, body and
