@@ -24,6 +24,7 @@
 #include "exec/local.h"
 #include "io/io.h"
 #include "security/identity.h"
+#include "spill/dir.h"
 #include "transport/chunk.h"
 #include "transport/methods.h"
 #include "transport/pbbounds.h"
@@ -72,6 +73,7 @@ struct rn_worker {
     rn_registry *reg;
     rn_plugstore *cache;
     rn_partstore *parts;
+    rn_spill_dir *spill;         /* where partitions past the budget go */
     rn_rpc_server *srv;
     int port;
     rn_rpc_channel *sched;
@@ -328,9 +330,11 @@ static rn_partition *fetch_input(rn_worker *w, const char *job, const char *cap,
     char what[128];
 
     if (strcmp(in->address, w->address) == 0) {
-        if (!(p = rn_partstore_get(w->parts, job, in->task_id)))
-            rn_error_set(err, RN_ENOTFOUND, "task %u's output is no longer here",
-                         in->task_id);
+        rn_errbuf e2;
+        rn_error_clear(&e2);
+        if (!(p = rn_partstore_get_err(w->parts, job, in->task_id, &e2)))
+            rn_error_set(err, RN_ENOTFOUND, "task %u's output is no longer here%s%s",
+                         in->task_id, e2.msg[0] ? ": " : "", e2.msg);
         return p;
     }
     if (!(ch = peer_channel(w, in->address, err)))
@@ -541,6 +545,26 @@ static void *rep_main(void *arg)
     return NULL;
 }
 
+/* Past the budget's share for partitions, the least recently used go to
+ * disk; past the high-water mark of the whole budget, down to half the
+ * share. A full disk keeps them in memory, said once a minute. */
+static void keep_partitions_in_budget(rn_worker *w)
+{
+    static _Atomic int64_t last_warn;
+    uint64_t share = rn_budget_parts_share(), moved = 0;
+    rn_errbuf err;
+    if (share == UINT64_MAX)
+        return;
+    if (rn_budget_high())
+        share /= 2;
+    rn_error_clear(&err);
+    if (rn_partstore_spill(w->parts, share, &moved, &err) &&
+        rn_rpc_now_ms() - last_warn > 60000) {
+        last_warn = rn_rpc_now_ms();
+        rn_logf(RN_LOG_WARN, "worker: cannot spill partitions: %s", err.msg);
+    }
+}
+
 /* Monotonic seconds, finer than rn_rpc_now_ms (tasks of microseconds). */
 static double now_s(void)
 {
@@ -604,6 +628,7 @@ static void run_task(rn_worker *w, qtask *q)
             outcome = RUNNEL__V1__TASK_OUTCOME__TASK_FAILED;
         }
         out = NULL;
+        keep_partitions_in_budget(w);
     }
 report:
     if (outcome == RUNNEL__V1__TASK_OUTCOME__TASK_FAILED) {
@@ -930,6 +955,7 @@ static void *hb_main(void *arg)
         if (!registered)
             continue;
         req.worker_id = wid;
+        keep_partitions_in_budget(w); /* also while paused */
         req.memory = rn_alloc_in_use();
         req.rss = rn_budget_rss();
         rn_budget_spill_stats(&req.spilled_bytes, &req.spilled_files);
@@ -1005,7 +1031,9 @@ static void h_fetch_partition(rn_rpc_call *c, void *ud)
 {
     rn_worker *w = ud;
     Runnel__V1__FetchPartitionRequest *req = NULL;
-    rn_partition *p;
+    rn_partition *p = NULL;
+    uint64_t size = 0;
+    int fd = -1, rc;
     rn_errbuf err;
 
     rn_error_clear(&err);
@@ -1019,16 +1047,24 @@ static void h_fetch_partition(rn_rpc_call *c, void *ud)
                     rn_rpc_peer(c), rn_rpc_peer_subject(c) ? rn_rpc_peer_subject(c) : "plaintext",
                     err.msg);
         rn_rpc_finish_err(c, &err);
-    } else if (!(p = rn_partstore_get(w->parts, req->job_id, req->task_id))) {
+    } else if ((rc = rn_partstore_open(w->parts, req->job_id, req->task_id, &p,
+                                       &fd, &size, &err)) == RN_ENOTFOUND) {
         rn_rpc_finish(c, RN_RPC_NOT_FOUND,
                       "worker %s does not hold task %u's output of job '%.40s'",
                       w->address, req->task_id, req->job_id);
+    } else if (rc) {
+        rn_rpc_finish_err(c, &err);
     } else {
-        if (rn_chunk_send_partition(c, p, 60000, &err) == 0)
+        /* a spilled partition goes out as its file holds it: the same
+         * encoding, no decoding on the way */
+        if ((p ? rn_chunk_send_partition(c, p, 60000, &err)
+               : rn_chunk_send_file(c, fd, size, 60000, &err)) == 0)
             rn_rpc_finish_ok(c);
         else
             rn_rpc_finish_err(c, &err);
         rn_partition_unref(p);
+        if (fd >= 0)
+            close(fd);
     }
     rn_pb_free(req);
 }
@@ -1132,6 +1168,25 @@ int rn_worker_start(const rn_worker_opts *o, rn_worker **out, rn_errbuf *err)
             return rc;
         }
         w->policy_set = 1;
+    }
+    {
+        /* spilled partitions of a worker killed earlier are garbage; ours
+         * live in a directory of this process */
+        size_t swept = 0;
+        rn_errbuf e2;
+        rn_error_clear(&e2);
+        if (rn_spill_dir_sweep(rn_plugstore_dir(w->cache), &swept, &e2))
+            rn_logf(RN_LOG_WARN, "worker: %s", e2.msg);
+        else if (swept)
+            rn_logf(RN_LOG_INFO, "worker: removed %zu spill directories of "
+                                 "processes that are gone",
+                    swept);
+        if ((rc = rn_spill_dir_open(&w->spill, rn_plugstore_dir(w->cache), NULL,
+                                    err)) ||
+            (rc = rn_partstore_set_spill_dir(w->parts, rn_spill_dir_path(w->spill)))) {
+            rn_worker_stop(w);
+            return rc;
+        }
     }
     if ((rc = rn_rpc_server_new(&w->srv, w->listen, o->tls, err))) {
         rn_worker_stop(w);
@@ -1291,6 +1346,7 @@ void rn_worker_stop(rn_worker *w)
     }
     rn_free(w->peers);
     rn_partstore_free(w->parts);
+    rn_spill_dir_free(w->spill);
     if (w->policy_set)
         rn_io_policy_set(NULL, NULL);
     rn_rpc_channel_free(w->sched);

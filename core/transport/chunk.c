@@ -1,7 +1,9 @@
 /* Chunked objects over gRPC streams. */
 #include "transport/chunk.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "value/codec.h"
@@ -159,6 +161,40 @@ int rn_chunk_send(rn_rpc_call *c, const void *data, size_t n, int timeout_ms)
     int local;
     /* an empty object is one empty chunk: the loop runs once */
     return send_pieces(c, n, &src, timeout_ms, &local);
+}
+
+typedef struct file_src {
+    int fd;
+    uint64_t left;
+} file_src;
+
+static int fill_file(void *ud, uint8_t *dst, size_t cap, size_t *len)
+{
+    file_src *s = ud;
+    size_t want = s->left < cap ? (size_t)s->left : cap, got = 0;
+    while (got < want) {
+        ssize_t r = read(s->fd, dst + got, want - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return RN_EIO; /* shorter than it was: the object is broken */
+        got += (size_t)r;
+    }
+    s->left -= got;
+    *len = got;
+    return 0;
+}
+
+int rn_chunk_send_file(rn_rpc_call *c, int fd, uint64_t size, int timeout_ms,
+                       rn_errbuf *err)
+{
+    file_src s = {fd, size};
+    source src = {fill_file, &s, NULL, NULL};
+    int rc, local;
+    if ((rc = send_pieces(c, size, &src, timeout_ms, &local)))
+        rn_error_set(err, rc, local ? "cannot read a spilled partition"
+                                    : "the receiver went away");
+    return rc;
 }
 
 static int fill_encode(void *ud, uint8_t *dst, size_t cap, size_t *len)
