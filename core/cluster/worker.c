@@ -1122,19 +1122,21 @@ int rn_worker_start(const rn_worker_opts *o, rn_worker **out, rn_errbuf *err)
                           (rn_ident_split_hostport(w->listen, host, sizeof(host),
                                                    port, sizeof(port)) ||
                            !rn_ident_is_loopback(host)))) {
-        rn_worker_stop(w);
-        return rn_error_set(err, RN_EPERM,
-                            "%s: serving partitions to other machines in "
-                            "plaintext lets anyone on the network read them; "
-                            "give --tls DIR and a tls:// scheduler address "
-                            "(certificates from `runnel security issue`), or "
-                            "--insecure on a network you trust",
-                            w->listen[0] ? w->listen : o->scheduler);
+        rc = rn_error_set(err, RN_EPERM,
+                          "%s: serving partitions to other machines in "
+                          "plaintext lets anyone on the network read them; "
+                          "give --tls DIR and a tls:// scheduler address "
+                          "(certificates from `runnel security issue`), or "
+                          "--insecure on a network you trust",
+                          w->listen[0] ? w->listen : o->scheduler);
+        rn_worker_stop(w); /* after the message: it names w's field */
+        return rc;
     }
     if (rn_ident_split_hostport(w->listen, host, sizeof(host), port, sizeof(port))) {
+        rc = rn_error_set(err, RN_EINVAL, "--listen %s: expected HOST:PORT",
+                          w->listen);
         rn_worker_stop(w);
-        return rn_error_set(err, RN_EINVAL, "--listen %s: expected HOST:PORT",
-                            w->listen);
+        return rc;
     }
     if (!(w->reg = rn_registry_new()) || !(w->parts = rn_partstore_new()) ||
         !(w->sched = rn_rpc_channel_new(w->target, o->tls, RN_TLS_NAME_SCHEDULER))) {

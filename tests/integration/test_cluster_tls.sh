@@ -293,7 +293,11 @@ assert len(d["workers"]) == 3, "workers lost: %s" % list(d["workers"])
 ' "$T/out" && ok || bad "the workers after the abuse: $(cat "$T/out")"
 R1=$(rss "$SPID")
 echo "scheduler RSS: ${R0} KiB before the abuse, ${R1} KiB after"
-[ $((R1 - R0)) -lt 65536 ] && ok || bad "the scheduler grew from $R0 to $R1 KiB"
+# under AddressSanitizer freed memory sits in its quarantine and every
+# allocation has red zones: the bound allows for that
+BOUND=65536
+ldd "$RUNNEL" 2>/dev/null | grep -q libasan && BOUND=262144
+[ $((R1 - R0)) -lt $BOUND ] && ok || bad "the scheduler grew from $R0 to $R1 KiB"
 
 # ---- secure by default: no --tls, no --listen: loopback only
 ip netns exec "${P}e" "$RUNNEL" scheduler --state-dir "$T/state3" >"$T/sched3.log" 2>&1 &
