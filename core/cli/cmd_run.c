@@ -31,7 +31,9 @@ static const char run_usage[] =
     "  --threads N    threads per local worker (default: one per core)\n"
     "  --workers N    local workers (default 1); threads = workers x threads\n"
     "  --json         print one JSON object: {\"name\", \"result\": [...],\n"
-    "                 \"partitions\", \"tasks\", \"bytes_read\", \"seconds\"}\n"
+    "                 \"partitions\", \"tasks\", \"bytes_read\", \"seconds\",\n"
+    "                 \"spilled\": {\"bytes\", \"files\"}} (spilled: by this\n"
+    "                 process to stay within --memory-limit)\n"
     "  --quiet        no progress bar and no summary on stderr\n"
     "  --scheduler U  run on the cluster at U (tcp://HOST:PORT, tls://...;\n"
     "                 default $RUNNEL_SCHEDULER): plugins named by path\n"
@@ -100,12 +102,18 @@ static int write_result(const rn_plan *plan, const rn_run_result *res,
             }
         }
     }
-    if (json)
+    if (json) {
+        /* what this process wrote to disk to stay within its memory */
+        uint64_t sb, sf;
+        rn_budget_spill_stats(&sb, &sf);
         rn_buf_printf(&b,
                       "], \"partitions\": %zu, \"tasks\": %llu, "
-                      "\"bytes_read\": %llu, \"seconds\": %.3f}\n",
+                      "\"bytes_read\": %llu, \"seconds\": %.3f, "
+                      "\"spilled\": {\"bytes\": %llu, \"files\": %llu}}\n",
                       res->n_parts, (unsigned long long)res->tasks,
-                      (unsigned long long)res->bytes_read, res->seconds);
+                      (unsigned long long)res->bytes_read, res->seconds,
+                      (unsigned long long)sb, (unsigned long long)sf);
+    }
     if (b.len && fwrite(b.ptr, 1, b.len, stdout) != b.len)
         rc = RN_EIO;
 done:
