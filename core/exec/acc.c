@@ -46,13 +46,14 @@ struct rn_acc_kblock {
     size_t size; /* bytes after this header */
 };
 
-/* Chunks of entries are 2 MiB (one huge page; never copied). Offset 0 of
- * every chunk is left unused so that no index slot is 0: a slot is
- * (hash >> 32) << 32 | chunk << 16 | offset, offset in 1..CHUNK_ENTRIES,
- * and 0 marks a free slot (zeroed memory is an empty index). */
+/* Chunks of entries are 2 MiB (one huge page; never copied). A slot of
+ * the index is (hash >> 32) << 32 | chunk << 17 | where, `where` the
+ * entry's place in its chunk in 16-byte units (so that finding the
+ * entry is a shift and an add), and 0 marks a free slot (zeroed memory
+ * is an empty index): entry 0 of every chunk is left unused. */
 #define CHUNK_BYTES ((size_t)2 << 20)
 #define CHUNK_ENTRIES (CHUNK_BYTES / sizeof(rn_acc_entry) - 1) /* 43689 */
-#define MAX_CHUNKS ((size_t)1 << 16)
+#define MAX_CHUNKS ((size_t)1 << 15) /* 1.4 G keys */
 #define FIRST_ENTRIES 32 /* the first chunk's room, x4 per growth */
 #define MIN_SLOTS 128
 /* Arrays this big come from rn_malloc_large (huge pages): every lookup of
@@ -61,7 +62,8 @@ struct rn_acc_kblock {
 #define KBLOCK_MIN 4096
 #define KBLOCK_MAX ((size_t)1 << 20)
 
-_Static_assert(CHUNK_ENTRIES < 0xffff, "offsets fit 16 bits");
+_Static_assert(CHUNK_BYTES <= (size_t)16 << 17, "places fit 17 bits");
+_Static_assert(sizeof(rn_acc_entry) % 16 == 0, "entries are 16-byte units");
 
 static int bad_rc(rn_task_ctx *ctx, int rc, const char *what)
 {
@@ -72,21 +74,28 @@ static int bad_rc(rn_task_ctx *ctx, int rc, const char *what)
     return rc;
 }
 
+static inline uint64_t slot_make(uint64_t h, size_t chunk, size_t off)
+{
+    return (h >> 32) << 32 | (uint64_t)chunk << 17 |
+           off * (sizeof(rn_acc_entry) / 16);
+}
+
+static inline rn_acc_entry *slot_entry(rn_acc_entry *const *chunks,
+                                       uint64_t s)
+{
+    return (rn_acc_entry *)((char *)chunks[(uint32_t)s >> 17] +
+                            ((s & 0x1ffff) << 4));
+}
+
 static inline rn_acc_entry *entry_at(const rn_acc *a, uint64_t s)
 {
-    return a->chunks[(uint32_t)s >> 16] + (s & 0xffff);
+    return slot_entry(a->chunks, s);
 }
 
 /* Entries held by chunk c. */
 static inline size_t chunk_count(const rn_acc *a, size_t c)
 {
     return c + 1 == a->nchunks ? a->used : CHUNK_ENTRIES;
-}
-
-/* The entry at position p of the table (0 <= p < n), in chunk order. */
-static inline rn_acc_entry *entry_pos(const rn_acc *a, size_t p)
-{
-    return a->chunks[p / CHUNK_ENTRIES] + 1 + p % CHUNK_ENTRIES;
 }
 
 static inline int is_inline(uint32_t kind, uint32_t len)
@@ -334,7 +343,7 @@ static int index_resize(rn_acc *a, size_t ns)
             const rn_acc_entry *e = a->chunks[c];
             for (size_t o = 1; o <= m; o++)
                 slot_place(slots, mask, shift,
-                           (e[o].hash >> 32) << 32 | (uint64_t)c << 16 | o);
+                           slot_make(e[o].hash, c, o));
         }
     }
     a->slots = slots;
@@ -478,7 +487,7 @@ again:
         goto fail;
     e->hash = h;
     e->acc = rn_null();
-    a->slots[j] = tag << 32 | (uint64_t)(a->nchunks - 1) << 16 | (a->used + 1);
+    a->slots[j] = slot_make(h, a->nchunks - 1, a->used + 1);
     a->used++;
     a->n++;
     WITH_KEEP(a, ctx, a->oi->op->fold_init(a->oi->state, &ctx->pub, &e->acc));
@@ -546,7 +555,10 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
     void *st = a->oi->state;
     rn_arena *saved = ctx->keep;
     uint64_t hmask = a->hash_mask;
-    int rc = 0, counting = (op->flags & RN_OPF_COUNTING) != 0;
+    int rc = 0;
+    /* RN_OPF_COUNTING: an int accumulator is counted here; no kind is
+     * this one otherwise */
+    uint32_t counted = op->flags & RN_OPF_COUNTING ? RN_INT : UINT32_MAX;
 
     ctx->keep = &a->arena;
     if (!a->keyed) {
@@ -595,13 +607,15 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
                 __builtin_prefetch(&sl[hs[k] >> sh]);
             }
             for (size_t k = 0; k < m; k++) {
-                uint64_t s, tag = hs[k] >> 32;
-                size_t j = (size_t)(hs[k] >> sh);
-                while ((s = sl[j]) != 0 && s >> 32 != tag)
+                uint64_t s, h = hs[k];
+                size_t j = (size_t)(h >> sh);
+                /* a slot whose top 32 bits are not the hash's is another
+                 * key's */
+                while ((s = sl[j]) != 0 && (s ^ h) >> 32)
                     j = (j + 1) & mask;
                 es[k] = NULL;
                 if (s) {
-                    es[k] = chunks[(uint32_t)s >> 16] + (s & 0xffff);
+                    es[k] = slot_entry(chunks, s);
                     __builtin_prefetch(es[k]);
                     __builtin_prefetch((char *)es[k] + sizeof(rn_acc_entry) - 1);
                 }
@@ -625,7 +639,7 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
                     for (size_t q = k + 1; q < m; q++)
                         es[q] = NULL;
             }
-            if (counting && e->acc.kind == RN_INT)
+            if (e->acc.kind == counted)
                 e->acc.u.i++; /* RN_OPF_COUNTING: step without the call */
             else if ((rc = op->step(st, &ctx->pub, &e->acc, &vals[base + k]))) {
                 rc = bad_rc(ctx, rc, "step");
@@ -772,9 +786,24 @@ int rn_acc_load(rn_acc *a, rn_task_ctx *ctx, const rn_partition *p)
  * so the first pass leaves buckets of n/256 entries that the next passes
  * sort in cache; small buckets finish with an insertion sort, and equal
  * hashes are ordered by key (rn_value_compare) so the order depends only
- * on the set of keys. */
+ * on the set of keys. A range inside one chunk is sorted as a plain
+ * array. */
 
 #define SORT_SMALL 24
+
+/* The entries being sorted: the table's (position p in chunk order:
+ * every chunk but the last is full), or one array when chunks is NULL. */
+typedef struct sview {
+    rn_acc_entry *const *chunks;
+    rn_acc_entry *flat;
+} sview;
+
+static inline rn_acc_entry *at(const sview *v, size_t p)
+{
+    if (!v->chunks)
+        return v->flat + p;
+    return v->chunks[p / CHUNK_ENTRIES] + 1 + p % CHUNK_ENTRIES;
+}
 
 static int entry_cmp(const rn_acc_entry *x, const rn_acc_entry *y)
 {
@@ -793,99 +822,104 @@ static inline void entry_swap(rn_acc_entry *x, rn_acc_entry *y)
     *y = t;
 }
 
-static void insertion_sort(const rn_acc *a, size_t lo, size_t hi)
+static void insertion_sort(const sview *v, size_t lo, size_t hi)
 {
     for (size_t i = lo + 1; i < hi; i++) {
-        rn_acc_entry t = *entry_pos(a, i);
+        rn_acc_entry t = *at(v, i);
         size_t j = i;
-        for (; j > lo && entry_cmp(entry_pos(a, j - 1), &t) > 0; j--)
-            *entry_pos(a, j) = *entry_pos(a, j - 1);
-        *entry_pos(a, j) = t;
+        for (; j > lo && entry_cmp(at(v, j - 1), &t) > 0; j--)
+            *at(v, j) = *at(v, j - 1);
+        *at(v, j) = t;
     }
 }
 
 /* Equal hashes throughout [lo, hi): by key, in O(m log m) (a heap sort:
  * in place; only crafted keys get here in numbers). */
-static void sift_down(const rn_acc *a, size_t lo, size_t i, size_t m)
+static void sift_down(const sview *v, size_t lo, size_t i, size_t m)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, big = i;
-        if (l < m && entry_cmp(entry_pos(a, lo + l), entry_pos(a, lo + big)) > 0)
+        if (l < m && entry_cmp(at(v, lo + l), at(v, lo + big)) > 0)
             big = l;
-        if (r < m && entry_cmp(entry_pos(a, lo + r), entry_pos(a, lo + big)) > 0)
+        if (r < m && entry_cmp(at(v, lo + r), at(v, lo + big)) > 0)
             big = r;
         if (big == i)
             return;
-        entry_swap(entry_pos(a, lo + i), entry_pos(a, lo + big));
+        entry_swap(at(v, lo + i), at(v, lo + big));
         i = big;
     }
 }
 
-static void heap_sort(const rn_acc *a, size_t lo, size_t hi)
+static void heap_sort(const sview *v, size_t lo, size_t hi)
 {
     size_t m = hi - lo;
     for (size_t i = m / 2; i-- > 0;)
-        sift_down(a, lo, i, m);
+        sift_down(v, lo, i, m);
     for (size_t k = m; k-- > 1;) {
-        entry_swap(entry_pos(a, lo), entry_pos(a, lo + k));
-        sift_down(a, lo, 0, k);
+        entry_swap(at(v, lo), at(v, lo + k));
+        sift_down(v, lo, 0, k);
     }
 }
 
 /* Distributes [lo, hi) into 256 buckets by the byte at `shift`; end[d]
  * receives the end of bucket d. 1 when every entry has the same byte
  * (nothing moved). */
-static int flag_pass(const rn_acc *a, size_t lo, size_t hi, unsigned shift,
+static int flag_pass(const sview *v, size_t lo, size_t hi, unsigned shift,
                      size_t end[256])
 {
-    size_t count[256] = {0}, next[256], at = lo;
+    size_t count[256] = {0}, next[256], pos = lo;
     for (size_t p = lo; p < hi; p++)
-        count[(entry_pos(a, p)->hash >> shift) & 0xff]++;
+        count[(at(v, p)->hash >> shift) & 0xff]++;
     for (unsigned d = 0; d < 256; d++) {
         if (count[d] == hi - lo)
             return 1;
-        next[d] = at;
-        at += count[d];
-        end[d] = at;
+        next[d] = pos;
+        pos += count[d];
+        end[d] = pos;
     }
     for (unsigned d = 0; d < 256; d++) {
         while (next[d] < end[d]) {
-            rn_acc_entry *x = entry_pos(a, next[d]);
-            unsigned v = (unsigned)(x->hash >> shift) & 0xff;
-            if (v == d) {
+            rn_acc_entry *x = at(v, next[d]);
+            unsigned b = (unsigned)(x->hash >> shift) & 0xff;
+            if (b == d) {
                 next[d]++;
                 continue;
             }
-            entry_swap(x, entry_pos(a, next[v]));
-            /* the bucket's next slot is read when the next entry of v
+            entry_swap(x, at(v, next[b]));
+            /* the bucket's next slot is read when the next entry of b
              * comes, ~256 swaps later in the first pass: fetch it now */
-            if (++next[v] < end[v])
-                __builtin_prefetch(entry_pos(a, next[v]));
+            if (++next[b] < end[b])
+                __builtin_prefetch(at(v, next[b]));
         }
     }
     return 0;
 }
 
-static void sort_range(const rn_acc *a, size_t lo, size_t hi, int byte)
+static void sort_range(const sview *v, size_t lo, size_t hi, int byte)
 {
     size_t end[256], start;
+    if (v->chunks && lo / CHUNK_ENTRIES == (hi - 1) / CHUNK_ENTRIES) {
+        sview f = {NULL, at(v, lo)};
+        sort_range(&f, 0, hi - lo, byte);
+        return;
+    }
     for (;;) {
         if (hi - lo <= SORT_SMALL) {
-            insertion_sort(a, lo, hi);
+            insertion_sort(v, lo, hi);
             return;
         }
         if (byte < 0) {
-            heap_sort(a, lo, hi);
+            heap_sort(v, lo, hi);
             return;
         }
-        if (!flag_pass(a, lo, hi, (unsigned)byte * 8, end))
+        if (!flag_pass(v, lo, hi, (unsigned)byte * 8, end))
             break;
         byte--; /* one byte value throughout: the next byte */
     }
     start = lo;
     for (unsigned d = 0; d < 256; d++) {
         if (end[d] - start > 1)
-            sort_range(a, start, end[d], byte - 1);
+            sort_range(v, start, end[d], byte - 1);
         start = end[d];
     }
 }
@@ -895,8 +929,9 @@ static void sort_range(const rn_acc *a, size_t lo, size_t hi, int byte)
 static void entries_sort(rn_acc *a)
 {
     slots_free(a);
+    sview v = {a->chunks, NULL};
     if (a->n > 1)
-        sort_range(a, 0, a->n, 7);
+        sort_range(&v, 0, a->n, 7);
 }
 
 int rn_acc_sorted_each(rn_acc *a, rn_acc_each_fn fn, void *ud)
