@@ -549,6 +549,21 @@ size_t rn_acc_bytes(const rn_acc *a)
     return a->bytes + a->arena.total;
 }
 
+/* One element into its key's accumulator (the slow path's twin of the
+ * end of rn_acc_step's loop). */
+static int count_one(const rn_op_desc *op, void *st, rn_task_ctx *ctx,
+                     rn_acc_entry *e, const rn_value *in, uint32_t counted)
+{
+    int rc;
+    if (e->acc.kind == counted) {
+        e->acc.u.i++;
+        return 0;
+    }
+    if ((rc = op->step(st, &ctx->pub, &e->acc, in)))
+        return bad_rc(ctx, rc, "step");
+    return 0;
+}
+
 int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
 {
     const rn_op_desc *op = a->oi->op;
@@ -587,10 +602,11 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
         rn_value keys[RN_ACC_CHUNK];
         uint64_t hs[RN_ACC_CHUNK];
         rn_acc_entry *es[RN_ACC_CHUNK];
+        size_t k;
         /* without a key callback the elements are the keys: no copy */
         const rn_value *ks = op->key ? keys : vals + base;
         if (op->key)
-            for (size_t k = 0; k < m; k++)
+            for (k = 0; k < m; k++)
                 if ((rc = op->key(st, &ctx->pub, &vals[base + k], &keys[k]))) {
                     rc = bad_rc(ctx, rc, "key");
                     break;
@@ -598,35 +614,40 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
         if (rc)
             break;
         if (a->slots) {
+            for (size_t k = 0; k < m; k++) {
+                hs[k] = key_hash(&ks[k]) & hmask;
+                __builtin_prefetch(&a->slots[hs[k] >> a->shift]);
+            }
+        } else {
+            for (size_t k = 0; k < m; k++)
+                hs[k] = key_hash(&ks[k]) & hmask;
+        }
+        k = 0;
+    probe:
+        if (a->slots) {
             const uint64_t *sl = a->slots;
             rn_acc_entry *const *chunks = a->chunks;
             unsigned sh = a->shift;
             size_t mask = a->nslots - 1;
-            for (size_t k = 0; k < m; k++) {
-                hs[k] = key_hash(&ks[k]) & hmask;
-                __builtin_prefetch(&sl[hs[k] >> sh]);
-            }
-            for (size_t k = 0; k < m; k++) {
-                uint64_t s, h = hs[k];
+            for (size_t q = k; q < m; q++) {
+                uint64_t s, h = hs[q];
                 size_t j = (size_t)(h >> sh);
                 /* a slot whose top 32 bits are not the hash's is another
                  * key's */
                 while ((s = sl[j]) != 0 && (s ^ h) >> 32)
                     j = (j + 1) & mask;
-                es[k] = NULL;
+                es[q] = NULL;
                 if (s) {
-                    es[k] = slot_entry(chunks, s);
-                    __builtin_prefetch(es[k]);
-                    __builtin_prefetch((char *)es[k] + sizeof(rn_acc_entry) - 1);
+                    es[q] = slot_entry(chunks, s);
+                    __builtin_prefetch(es[q]);
+                    __builtin_prefetch((char *)es[q] + sizeof(rn_acc_entry) - 1);
                 }
             }
         } else {
-            for (size_t k = 0; k < m; k++) {
-                hs[k] = key_hash(&ks[k]) & hmask;
-                es[k] = NULL;
-            }
+            for (size_t q = k; q < m; q++)
+                es[q] = NULL;
         }
-        for (size_t k = 0; k < m; k++) {
+        for (; k < m; k++) {
             /* equal keys hash equal: no need to compare the hashes */
             rn_acc_entry *e = es[k];
             if (!e || !key_equal(e, &ks[k])) {
@@ -635,9 +656,15 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
                     rc = ctx->err->code ? ctx->err->code : RN_ENOMEM;
                     break;
                 }
-                if (a->cap0 != cap0) /* the first chunk moved */
-                    for (size_t q = k + 1; q < m; q++)
-                        es[q] = NULL;
+                if (a->cap0 != cap0) {
+                    /* the first chunk moved: count this key, then find
+                     * the candidates of the next ones again */
+                    if ((rc = count_one(op, st, ctx, e, &vals[base + k],
+                                        counted)))
+                        break;
+                    k++;
+                    goto probe;
+                }
             }
             if (e->acc.kind == counted)
                 e->acc.u.i++; /* RN_OPF_COUNTING: step without the call */
