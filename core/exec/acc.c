@@ -15,8 +15,10 @@
         (ctx)->keep = saved_;                                                \
     } while (0)
 
-/* Keys of a batch are looked up this many at a time (see rn_acc_step). */
-#define RN_ACC_CHUNK 32
+/* Keys of a batch are looked up this many at a time (see rn_acc_step):
+ * 64 measured ~5% less CPU than 32 on word count (more misses in
+ * flight), 128 no better. */
+#define RN_ACC_CHUNK 64
 
 /* ---- layout ----------------------------------------------------------
  *
