@@ -560,6 +560,53 @@ static void test_merge(void **state)
     rn_arena_release(&ar);
 }
 
+/* Combining two big tables does not hold both and the result at once:
+ * absorb frees the absorbed table's index first and each of its chunks
+ * once merged, so the peak stays near the memory of the two tables
+ * before (plus half the final index, the old one while it doubles, and
+ * one chunk). rn_acc_merge + release would add a whole table. */
+static void test_absorb_peak(void **state)
+{
+    (void)state;
+    const size_t n = 300000;
+    rn_opinst oi = op_of(&cnt_desc);
+    rn_arena ar;
+    rn_value *vals = malloc(2 * n * sizeof(*vals));
+    rn_acc a, b;
+    tctx t;
+    size_t before, base, peak;
+    char buf[16];
+
+    assert_non_null(vals);
+    rn_arena_init(&ar, 0);
+    tctx_init(&t);
+    for (size_t i = 0; i < 2 * n; i++) {
+        int len = snprintf(buf, sizeof(buf), "key%07zu", i);
+        vals[i] = rn_string(rn_arena_memdup(&ar, buf, (size_t)len),
+                            (size_t)len);
+    }
+    assert_int_equal(rn_acc_init(&a, &oi, &t.ctx), 0);
+    assert_int_equal(rn_acc_init(&b, &oi, &t.ctx), 0);
+    step_all(&a, &t, vals, n);
+    step_all(&b, &t, vals + n, n);
+    base = rn_alloc_in_use() - rn_acc_bytes(&a) - rn_acc_bytes(&b);
+    before = rn_acc_bytes(&a) + rn_acc_bytes(&b);
+    rn_alloc_peak_reset();
+    assert_int_equal(rn_acc_absorb(&a, &t.ctx, &b), 0);
+    peak = rn_alloc_peak() - base;
+    assert_int_equal(a.n, 2 * n);
+    print_message("absorb of 2 x %zu keys: %zu bytes before, peak %zu, "
+                  "after %zu\n", n, before, peak, rn_acc_bytes(&a));
+    assert_true(peak <= before + a.nslots * sizeof(uint64_t) / 2 +
+                             ((size_t)2 << 20) + 65536);
+    assert_true(peak < before + n * 40);
+    rn_acc_release(&a);
+    rn_acc_release(&b);
+    tctx_release(&t);
+    rn_arena_release(&ar);
+    free(vals);
+}
+
 /* A fold that is not commutative: absorb never swaps, and combines a's
  * accumulators with other's in that order. */
 static void test_absorb_order(void **state)
@@ -880,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_growth),
         cmocka_unit_test(test_first_chunk_moves),
         cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_absorb_peak),
         cmocka_unit_test(test_absorb_order),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_sorted_each_and_clear),
