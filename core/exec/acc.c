@@ -642,7 +642,8 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
                 if (s) {
                     es[q] = slot_entry(chunks, s);
                     __builtin_prefetch(es[q]);
-                    __builtin_prefetch((char *)es[q] + sizeof(rn_acc_entry) - 1);
+                    __builtin_prefetch((char *)es[q] +
+                                       sizeof(rn_acc_entry) - 1);
                 }
             }
         } else {

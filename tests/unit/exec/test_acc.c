@@ -626,7 +626,8 @@ static void test_absorb_order(void **state)
     pa[0][1] = rn_string("A", 1);
     ea[0] = rn_list(pa[0], 2);
     for (int i = 0; i < 6; i++) {
-        static const char *ks[] = {"k", "k", "m", "n", "o", "a-long-key-of-more-than-16"};
+        static const char *ks[] = {"k", "k", "m", "n", "o",
+                                   "a-long-key-of-more-than-16"};
         static const char *vs[] = {"B", "C", "x", "y", "z", "w"};
         pb[i][0] = rn_string(ks[i], strlen(ks[i]));
         pb[i][1] = rn_string(vs[i], 1);
