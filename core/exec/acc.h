@@ -107,7 +107,7 @@ typedef int (*rn_acc_each_fn)(void *ud, uint64_t hash, const rn_value *key,
                               const rn_value *acc);
 /* Visits every key of a keyed table once, in ascending hash order (equal
  * hashes in rn_value_compare order of their keys). Sorts the entries in
- * place (radix sort on the hash, no memory but ~20 KiB of stack)
+ * place (radix sort on the hash, no memory but ~25 KiB of stack)
  * and drops the index first (its memory is freed; the next lookup
  * rebuilds it), so it also lowers rn_acc_bytes. 0, or fn's return. */
 int rn_acc_sorted_each(rn_acc *a, rn_acc_each_fn fn, void *ud);
