@@ -208,10 +208,12 @@ static int fold_finish(stage_run *sr, size_t n_slots, rn_partition **result,
                         first = k;
                         continue;
                     }
-                    if ((rc = rn_acc_merge(&sr->accs[first], &ctx, &sr->accs[k])))
-                        goto done;
-                    rn_acc_release(&sr->accs[k]);
+                    /* absorb frees accs[k] as it merges (even on error),
+                     * so two big tables do not coexist at full size */
+                    rc = rn_acc_absorb(&sr->accs[first], &ctx, &sr->accs[k]);
                     sr->acc_ready[k] = 0;
+                    if (rc)
+                        goto done;
                 }
                 /* the run's result moves to its head slot */
                 if (first != n_slots && first != g) {

@@ -97,7 +97,11 @@ void rn_rpc_init(void)
 
 void rn_rpc_shutdown(void)
 {
-    grpc_shutdown();
+    /* the last user waits for gRPC's threads: a process that exits while
+     * one still reconnects a TLS channel crashed in OpenSSL's exit-time
+     * clean-up (seen under load after a connection timed out) */
+    if (grpc_is_initialized())
+        grpc_shutdown_blocking();
 }
 
 int64_t rn_rpc_now_ms(void)
