@@ -124,7 +124,7 @@ int main(int argc, char **argv)
     const char *base = getenv("TMPDIR");
     char dir[4096];
     char **paths;
-    rn_run_opts opts;
+    rn_run_write_opts opts;
     rn_errbuf err;
     uint64_t raw_total = 0, file_total = 0, count_total = 0, nrec_total = 0;
     double t0, c0, t_write = 0, c_write = 0;

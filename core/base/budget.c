@@ -151,6 +151,25 @@ void rn_budget_explain(rn_errbuf *err)
              (double)l / 1048576.0);
 }
 
+static char spill_dir[4096];
+static atomic_int have_spill_dir;
+
+int rn_budget_set_spill_dir(const char *dir)
+{
+    if (dir && strlen(dir) >= sizeof(spill_dir))
+        return RN_ELIMIT;
+    atomic_store(&have_spill_dir, 0);
+    if (dir)
+        snprintf(spill_dir, sizeof(spill_dir), "%s", dir);
+    atomic_store(&have_spill_dir, dir != NULL);
+    return 0;
+}
+
+const char *rn_budget_spill_dir(void)
+{
+    return atomic_load(&have_spill_dir) ? spill_dir : NULL;
+}
+
 void rn_budget_spilled(uint64_t bytes, uint64_t files)
 {
     atomic_fetch_add(&spilled_bytes, bytes);

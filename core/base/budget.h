@@ -67,6 +67,11 @@ void rn_budget_task_thread(int on);
 struct rn_errbuf;
 void rn_budget_explain(struct rn_errbuf *err);
 
+/* Where this process spills (a directory it owns: spill/dir.h), or NULL
+ * (nothing spills). Set once at start; the string is copied. */
+int rn_budget_set_spill_dir(const char *dir);
+const char *rn_budget_spill_dir(void);
+
 /* Spill statistics of the process: what was written to disk, in all. */
 void rn_budget_spilled(uint64_t bytes, uint64_t files);
 void rn_budget_spill_stats(uint64_t *bytes, uint64_t *files);

@@ -13,13 +13,14 @@
 #include "cluster/client.h"
 #include "exec/local.h"
 #include "base/budget.h"
+#include "spill/dir.h"
 #include "manifest/manifest.h"
 #include "plan/plan.h"
 #include "value/value.h"
 
 static const char run_usage[] =
     "usage: runnel run MANIFEST [--threads N] [--workers N] [--json] [--quiet]\n"
-    "                           [--memory-limit SIZE]\n"
+    "                           [--memory-limit SIZE] [--local-dir DIR]\n"
     "                           [--scheduler URL [--tls DIR] | --local]\n"
     "\n"
     "Runs the pipeline in MANIFEST. Without --scheduler (and without\n"
@@ -41,9 +42,13 @@ static const char run_usage[] =
     "                 --workers do not apply\n"
     "  --local        run here even when RUNNEL_SCHEDULER is set\n"
     "  --memory-limit SIZE  the memory this run may use (64MiB, 2GB...; 0:\n"
-    "                 none): a task that needs more fails with an error\n"
-    "                 naming it. Default: 3/4 of the machine's or cgroup's\n"
-    "                 memory\n"
+    "                 none): keyed tables (frequencies, distinct, foldby)\n"
+    "                 past their share spill to --local-dir and are merged\n"
+    "                 back; a task that still needs more fails with an\n"
+    "                 error naming the limit. Default: 3/4 of the machine's\n"
+    "                 or cgroup's memory\n"
+    "  --local-dir DIR  where spill files go (default $TMPDIR/runnel-UID);\n"
+    "                 removed when the run ends\n"
     "  --tls DIR      a client certificate for a tls:// scheduler (default\n"
     "                 $RUNNEL_TLS): runnel security issue --role client\n"
     "\n"
@@ -71,54 +76,78 @@ static int parse_int_arg(const char *cmd, const char *opt, const char *s,
     return 0;
 }
 
-static int write_result(const rn_plan *plan, const rn_run_result *res,
-                        int json)
-{
+/* The result on stdout: one JSON value per line, or one JSON object
+ * with --json. Values come from the collected partitions, or one by one
+ * while the run goes (a fold's result, however large: see
+ * rn_run_opts.result_fn); written in pieces of 1 MiB. */
+typedef struct printer {
     rn_buf b;
+    int json, begun, failed;
+    size_t k;         /* values printed */
+    uint64_t partitions;
+    const rn_plan *plan;
+} printer;
+
+static int flush_out(printer *pr, size_t at_least)
+{
+    if (pr->b.len < at_least)
+        return 0;
+    if (pr->b.len && fwrite(pr->b.ptr, 1, pr->b.len, stdout) != pr->b.len) {
+        pr->failed = 1;
+        return RN_EIO;
+    }
+    rn_buf_reset(&pr->b);
+    return 0;
+}
+
+static int print_value(void *ud, const rn_value *v)
+{
+    printer *pr = ud;
+    int rc;
+    if (!pr->begun && pr->json) {
+        rn_value name = rn_string(pr->plan->display_name,
+                                  strlen(pr->plan->display_name));
+        rn_buf_puts(&pr->b, "{\"name\": ");
+        rn_value_to_json(&pr->b, &name);
+        rn_buf_puts(&pr->b, ", \"result\": [");
+    }
+    pr->begun = 1;
+    if (!v)
+        return 0;
+    if (pr->json && pr->k)
+        rn_buf_puts(&pr->b, ", ");
+    if ((rc = rn_value_to_json(&pr->b, v)))
+        return rc;
+    if (!pr->json)
+        rn_buf_putc(&pr->b, '\n');
+    pr->k++;
+    return flush_out(pr, (size_t)1 << 20);
+}
+
+static int write_result(printer *pr, const rn_run_result *res)
+{
     int rc = 0;
-    rn_buf_init(&b, 0);
-    if (json) {
-        rn_value name = rn_string(plan->display_name, strlen(plan->display_name));
-        rn_buf_puts(&b, "{\"name\": ");
-        rn_value_to_json(&b, &name);
-        rn_buf_puts(&b, ", \"result\": [");
-    }
-    size_t k = 0;
-    for (size_t p = 0; p < res->n_parts; p++) {
-        const rn_partition *part = res->parts[p];
-        for (size_t i = 0; i < part->n; i++, k++) {
-            if (json && k)
-                rn_buf_puts(&b, ", ");
-            if ((rc = rn_value_to_json(&b, &part->items[i])))
-                goto done;
-            if (!json)
-                rn_buf_putc(&b, '\n');
-            if (b.len >= (1 << 20)) {
-                if (fwrite(b.ptr, 1, b.len, stdout) != b.len) {
-                    rc = RN_EIO;
-                    goto done;
-                }
-                rn_buf_reset(&b);
-            }
-        }
-    }
-    if (json) {
+    print_value(pr, NULL); /* the JSON head even without a value */
+    for (size_t p = 0; p < res->n_parts && rc == 0; p++)
+        for (size_t i = 0; i < res->parts[p]->n && rc == 0; i++)
+            rc = print_value(pr, &res->parts[p]->items[i]);
+    if (rc == 0 && pr->json) {
         /* what this process wrote to disk to stay within its memory */
         uint64_t sb, sf;
         rn_budget_spill_stats(&sb, &sf);
-        rn_buf_printf(&b,
-                      "], \"partitions\": %zu, \"tasks\": %llu, "
+        rn_buf_printf(&pr->b,
+                      "], \"partitions\": %llu, \"tasks\": %llu, "
                       "\"bytes_read\": %llu, \"seconds\": %.3f, "
                       "\"spilled\": {\"bytes\": %llu, \"files\": %llu}}\n",
-                      res->n_parts, (unsigned long long)res->tasks,
+                      (unsigned long long)(res->n_parts ? res->n_parts
+                                                        : pr->partitions),
+                      (unsigned long long)res->tasks,
                       (unsigned long long)res->bytes_read, res->seconds,
                       (unsigned long long)sb, (unsigned long long)sf);
     }
-    if (b.len && fwrite(b.ptr, 1, b.len, stdout) != b.len)
-        rc = RN_EIO;
-done:
-    rn_buf_release(&b);
-    if (fflush(stdout) != 0)
+    if (rc == 0)
+        rc = flush_out(pr, 0);
+    if (rc == 0 && fflush(stdout) != 0)
         rc = RN_EIO;
     return rc;
 }
@@ -127,7 +156,11 @@ int rn_cmd_run(int argc, char **argv)
 {
     const char *path = NULL, *scheduler = NULL, *val, *tls_dir = NULL;
     rn_cli_tls tls;
+    printer pr;
     int64_t mem_limit = -1;
+    const char *local_dir = NULL;
+    rn_spill_dir *spill = NULL;
+    char tmp_local[4096];
     int threads = 0, workers = 1, json = 0, quiet = 0, local = 0, rc, status = 1;
     rn_manifest *m = NULL;
     rn_registry *reg = NULL;
@@ -138,6 +171,10 @@ int rn_cmd_run(int argc, char **argv)
 
     memset(&res, 0, sizeof(res));
     memset(&tls, 0, sizeof(tls));
+    memset(&pr, 0, sizeof(pr));
+    memset(&opts, 0, sizeof(opts));
+    rn_buf_init(&pr.b, 0);
+
     rn_error_clear(&err);
     for (int i = 1; i < argc; i++) {
         int r;
@@ -177,6 +214,12 @@ int rn_cmd_run(int argc, char **argv)
             scheduler = val;
             continue;
         }
+        if ((r = rn_cli_opt(argc, argv, &i, "--local-dir", &val))) {
+            if (r < 0)
+                return rn_cli_usage_error("run", "--local-dir needs a directory");
+            local_dir = val;
+            continue;
+        }
         if ((r = rn_cli_opt(argc, argv, &i, "--memory-limit", &val))) {
             int64_t b;
             if (r < 0 || rn_parse_size(val, strlen(val), &b) || b < 0)
@@ -212,6 +255,23 @@ int rn_cmd_run(int argc, char **argv)
     /* the engine's memory budget: keyed tables spill past their share,
      * a task that cannot fit fails in words instead of being killed */
     rn_budget_set_limit(mem_limit >= 0 ? (uint64_t)mem_limit : rn_budget_default());
+    if (!scheduler) {
+        /* keyed tables past their share spill here; what a killed run
+         * left is swept first */
+        if (!local_dir) {
+            const char *t = getenv("TMPDIR");
+            snprintf(tmp_local, sizeof(tmp_local), "%s/runnel-%u",
+                     t && *t ? t : "/tmp", (unsigned)getuid());
+            local_dir = tmp_local;
+        }
+        rn_spill_dir_sweep(local_dir, NULL, &err);
+        rn_error_clear(&err);
+        if ((rc = rn_spill_dir_open(&spill, local_dir, NULL, &err)) ||
+            (rc = rn_budget_set_spill_dir(rn_spill_dir_path(spill)))) {
+            rn_error_prefix(&err, "--local-dir %s: ", local_dir);
+            goto done;
+        }
+    }
     opts.threads = (threads ? threads : rn_cpu_count()) * workers;
     opts.progress = !quiet && isatty(STDERR_FILENO);
     if (scheduler) {
@@ -224,10 +284,19 @@ int rn_cmd_run(int argc, char **argv)
     } else {
         if ((rc = rn_plan_build(m, reg, &plan, &err)))
             goto done;
+        /* a fold's result goes out as it is finished: it may be larger
+         * than the memory limit */
+        pr.plan = plan;
+        pr.json = json;
+        pr.partitions = 1;
+        opts.result_fn = print_value;
+        opts.result_ud = &pr;
         if ((rc = rn_local_run(plan, &opts, &res, &err)))
             goto done;
     }
-    if ((rc = write_result(plan, &res, json))) {
+    pr.plan = plan;
+    pr.json = json;
+    if ((rc = write_result(&pr, &res))) {
         rn_error_set(&err, rc, "cannot write the result to stdout");
         goto done;
     }
@@ -246,6 +315,9 @@ done:
     rn_registry_free(reg);
     rn_manifest_free(m);
     rn_cli_tls_release(&tls);
+    rn_budget_set_spill_dir(NULL);
+    rn_spill_dir_free(spill);
+    rn_buf_release(&pr.b);
     return status;
 }
 

@@ -64,10 +64,27 @@ static int acc_start(const rn_opinst *toi, rn_acc *acc, rn_errbuf *err)
     return rc;
 }
 
+/* The partial accumulator as a partition (merged back from disk when
+ * it spilled). */
+static int acc_save(const rn_opinst *toi, rn_acc *acc, rn_partition *out,
+                    rn_errbuf *err)
+{
+    rn_arena scratch;
+    rn_task_ctx ctx;
+    int rc;
+    rn_arena_init(&scratch, 64 * 1024);
+    rn_task_ctx_init(&ctx, &scratch, &scratch, err);
+    ctx.label = toi->label;
+    rc = rn_acc_save(acc, &ctx, out);
+    rn_task_ctx_release(&ctx);
+    rn_arena_release(&scratch);
+    return rc;
+}
+
 /* SOURCE and CHAIN: the fused chain over one split or partition. */
 static int run_chain(rn_jobrun *jr, const rn_stage *st, int kind,
                      uint32_t partition, const rn_value *split,
-                     rn_partition *const *inputs, size_t n_inputs,
+                     rn_taskrun_input_fn input, void *ud, size_t n_inputs,
                      rn_partition *out, atomic_uint_fast64_t *bytes,
                      rn_errbuf *err)
 {
@@ -86,8 +103,11 @@ static int run_chain(rn_jobrun *jr, const rn_stage *st, int kind,
     if (rc == 0) {
         if (kind == RN_GT_SOURCE)
             rc = rn_chain_run_source(c, jr->plan->source, split);
-        else if (n_inputs == 1)
-            rc = rn_chain_push(c, inputs[0]->items, inputs[0]->n);
+        else if (n_inputs == 1) {
+            rn_partition *in = input(ud, 0, err);
+            rc = in ? rn_chain_push(c, in->items, in->n) : (err->code ? err->code : RN_EIO);
+            rn_partition_unref(in);
+        }
         else
             rc = rn_error_set(err, RN_EINVAL, "a chain task needs one input, "
                                               "got %zu", n_inputs);
@@ -95,18 +115,27 @@ static int run_chain(rn_jobrun *jr, const rn_stage *st, int kind,
         if (rc == 0)
             rc = rc2;
     }
-    if (rc == 0 && fold && (rc = rn_acc_save(&acc, out)))
-        rn_error_set(err, rc, "%s (partition %u): cannot save the partial "
-                              "result",
-                     st->terminal->label, partition);
+    if (rc == 0 && fold && (rc = acc_save(st->terminal, &acc, out, err)))
+        rn_error_prefix(err, "%s (partition %u): cannot save the partial "
+                             "result: ",
+                        st->terminal->label, partition);
     if (acc_ready)
         rn_acc_release(&acc);
     return rc;
 }
 
+/* Ends run_fold early: an input could not be had (its error stays). */
+static int acc_fail(rn_acc *acc, rn_task_ctx *ctx, rn_arena *scratch, int rc)
+{
+    rn_task_ctx_release(ctx);
+    rn_arena_release(scratch);
+    rn_acc_release(acc);
+    return rc;
+}
+
 /* COMBINE and FINISH: partials merged in order, saved or finished. */
-static int run_fold(const rn_stage *st, int kind, rn_partition *const *inputs,
-                    size_t n_inputs, rn_partition *out, rn_errbuf *err)
+static int run_fold(const rn_stage *st, int kind, rn_taskrun_input_fn input,
+                    void *ud, size_t n_inputs, rn_partition *out, rn_errbuf *err)
 {
     const rn_opinst *toi = st->terminal;
     rn_arena scratch;
@@ -122,12 +151,19 @@ static int run_fold(const rn_stage *st, int kind, rn_partition *const *inputs,
     rn_arena_init(&scratch, 64 * 1024);
     rn_task_ctx_init(&ctx, &scratch, &scratch, err);
     ctx.label = toi->label;
-    for (size_t i = 0; rc == 0 && i < n_inputs; i++)
-        rc = rn_acc_load(&acc, &ctx, inputs[i]);
+    /* one input at a time: each is folded in (spilling past the budget)
+     * and dropped before the next is fetched */
+    for (size_t i = 0; rc == 0 && i < n_inputs; i++) {
+        rn_partition *in = input(ud, i, err);
+        if (!in)
+            return acc_fail(&acc, &ctx, &scratch, err->code ? err->code : RN_EIO);
+        rc = rn_acc_load(&acc, &ctx, in);
+        rn_partition_unref(in);
+    }
     if (rc == 0) {
         if (kind == RN_GT_COMBINE) {
-            if ((rc = rn_acc_save(&acc, out)))
-                rn_error_set(err, rc, "cannot save the partial result");
+            if ((rc = rn_acc_save(&acc, &ctx, out)))
+                rn_error_prefix(err, "cannot save the partial result: ");
         } else {
             ctx.emit = rn__emit_to_partition; /* finish emits the result */
             ctx.target = out;
@@ -143,7 +179,7 @@ static int run_fold(const rn_stage *st, int kind, rn_partition *const *inputs,
 }
 
 int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
-               const rn_value *split, rn_partition *const *inputs,
+               const rn_value *split, rn_taskrun_input_fn input, void *ud,
                size_t n_inputs, rn_partition **out, uint64_t *bytes_read,
                rn_errbuf *err)
 {
@@ -165,12 +201,12 @@ int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
     switch (kind) {
     case RN_GT_SOURCE:
     case RN_GT_CHAIN:
-        rc = run_chain(jr, st, kind, partition, split, inputs, n_inputs, p,
+        rc = run_chain(jr, st, kind, partition, split, input, ud, n_inputs, p,
                        &bytes, err);
         break;
     case RN_GT_COMBINE:
     case RN_GT_FINISH:
-        rc = run_fold(st, kind, inputs, n_inputs, p, err);
+        rc = run_fold(st, kind, input, ud, n_inputs, p, err);
         break;
     default:
         rc = rn_error_set(err, RN_EINVAL, "unknown task kind %d", kind);

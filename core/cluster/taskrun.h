@@ -43,12 +43,17 @@ void rn_jobrun_ref(rn_jobrun *jr);
 void rn_jobrun_unref(rn_jobrun *jr); /* NULL ok */
 
 /* Runs one task. kind is RN_GT_* (jobgraph.h); split is the source split
- * (SOURCE), inputs the input partitions (CHAIN: one; COMBINE, FINISH:
+ * (SOURCE), input(ud, i, err) gives input partition i (a new reference,
+ * or NULL with err set), asked for when the task needs it and dropped
+ * once consumed, so a combine holds one input at a time (CHAIN: one;
+ * COMBINE, FINISH:
  * partials in fold order). *out gets a new partition: the output, the
  * partial accumulator of a fold stage, or a sink's commit results.
  * Errors name operator and partition, as locally. */
+typedef rn_partition *(*rn_taskrun_input_fn)(void *ud, size_t i,
+                                             rn_errbuf *err);
 int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
-               const rn_value *split, rn_partition *const *inputs,
+               const rn_value *split, rn_taskrun_input_fn input, void *ud,
                size_t n_inputs, rn_partition **out, uint64_t *bytes_read,
                rn_errbuf *err);
 

@@ -573,11 +573,34 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A task's inputs, fetched when the task asks for them (taskrun.h): a
+ * combine holds one at a time. One that cannot be had is remembered: the
+ * task reports it missing and the scheduler recomputes it. */
+typedef struct input_src {
+    rn_worker *w;
+    const Runnel__V1__RunTask *rt;
+    int missing;
+    uint32_t missing_task;
+} input_src;
+
+static rn_partition *get_input(void *ud, size_t i, rn_errbuf *err)
+{
+    input_src *src = ud;
+    rn_partition *p = fetch_input(src->w, src->rt->job_id, src->rt->capability,
+                                  src->rt->inputs[i], err);
+    if (!p && !src->missing) {
+        src->missing = 1;
+        src->missing_task = src->rt->inputs[i]->task_id;
+    }
+    return p;
+}
+
 static void run_task(rn_worker *w, qtask *q)
 {
     const Runnel__V1__RunTask *rt = q->rt;
-    rn_partition **inputs = NULL, *split = NULL, *out = NULL;
+    rn_partition *split = NULL, *out = NULL;
     rn_jobrun *jr = NULL;
+    input_src src = {0};
     rn_errbuf err;
     double t0 = now_s();
     uint64_t bytes_read = 0, bytes = 0, items = 0;
@@ -589,18 +612,6 @@ static void run_task(rn_worker *w, qtask *q)
         outcome = RUNNEL__V1__TASK_OUTCOME__TASK_FAILED;
         goto report;
     }
-    if (rt->n_inputs && !(inputs = rn_calloc(rt->n_inputs, sizeof(*inputs)))) {
-        rn_error_set(&err, RN_ENOMEM, "out of memory");
-        outcome = RUNNEL__V1__TASK_OUTCOME__TASK_FAILED;
-        goto report;
-    }
-    for (size_t i = 0; i < rt->n_inputs; i++)
-        if (!(inputs[i] = fetch_input(w, rt->job_id, rt->capability,
-                                      rt->inputs[i], &err))) {
-            outcome = RUNNEL__V1__TASK_OUTCOME__TASK_INPUT_MISSING;
-            missing = rt->inputs[i]->task_id;
-            goto report;
-        }
     if (rt->kind == RUNNEL__V1__TASK_KIND__TASK_SOURCE) {
         if (!(split = rn_partition_new()) ||
             rn_codec_decode(rt->split.data ? (const void *)rt->split.data : "",
@@ -613,10 +624,15 @@ static void run_task(rn_worker *w, qtask *q)
             goto report;
         }
     }
+    src.w = w;
+    src.rt = rt;
     rc = rn_taskrun(jr, (int)rt->kind, rt->stage, rt->partition,
-                    split ? &split->items[0] : NULL, inputs, rt->n_inputs, &out,
-                    &bytes_read, &err);
-    if (rc == RN_ECANCELED) {
+                    split ? &split->items[0] : NULL, get_input, &src,
+                    rt->n_inputs, &out, &bytes_read, &err);
+    if (rc && src.missing) {
+        outcome = RUNNEL__V1__TASK_OUTCOME__TASK_INPUT_MISSING;
+        missing = src.missing_task;
+    } else if (rc == RN_ECANCELED) {
         outcome = RUNNEL__V1__TASK_OUTCOME__TASK_CANCELLED;
     } else if (rc) {
         outcome = RUNNEL__V1__TASK_OUTCOME__TASK_FAILED;
@@ -647,9 +663,6 @@ report:
     pthread_mutex_unlock(&w->lock);
     report(w, rt, outcome, err.msg, missing, bytes, items, bytes_read,
            now_s() - t0);
-    for (size_t i = 0; inputs && i < rt->n_inputs; i++)
-        rn_partition_unref(inputs[i]);
-    rn_free(inputs);
     rn_partition_unref(split);
     rn_partition_unref(out);
     rn_jobrun_unref(jr);
@@ -1185,7 +1198,8 @@ int rn_worker_start(const rn_worker_opts *o, rn_worker **out, rn_errbuf *err)
                     swept);
         if ((rc = rn_spill_dir_open(&w->spill, rn_plugstore_dir(w->cache), NULL,
                                     err)) ||
-            (rc = rn_partstore_set_spill_dir(w->parts, rn_spill_dir_path(w->spill)))) {
+            (rc = rn_partstore_set_spill_dir(w->parts, rn_spill_dir_path(w->spill))) ||
+            (rc = rn_budget_set_spill_dir(rn_spill_dir_path(w->spill)))) {
             rn_worker_stop(w);
             return rc;
         }
@@ -1348,6 +1362,7 @@ void rn_worker_stop(rn_worker *w)
     }
     rn_free(w->peers);
     rn_partstore_free(w->parts);
+    rn_budget_set_spill_dir(NULL);
     rn_spill_dir_free(w->spill);
     if (w->policy_set)
         rn_io_policy_set(NULL, NULL);

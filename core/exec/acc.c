@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/budget.h"
+#include "exec/acc_spill.h"
 #include "value/value.h"
 
 /* Calls a fold callback with ctx->keep pointing at the accumulator's
@@ -520,6 +522,11 @@ int rn_acc_init(rn_acc *a, const rn_opinst *oi, rn_task_ctx *ctx)
     a->keyed = oi->op->kind == RN_OP_FOLDBY;
     a->hash_mask = ~(uint64_t)0;
     rn_arena_init(&a->arena, 64 * 1024);
+    if (a->keyed) {
+        /* one more table shares the budget's part for tables */
+        rn_budget_table_begin();
+        a->budgeted = 1;
+    }
     if (!a->keyed) {
         a->value = rn_null();
         WITH_KEEP(a, ctx, oi->op->fold_init(oi->state, &ctx->pub, &a->value));
@@ -531,6 +538,9 @@ int rn_acc_init(rn_acc *a, const rn_opinst *oi, rn_task_ctx *ctx)
 
 void rn_acc_release(rn_acc *a)
 {
+    if (a->budgeted)
+        rn_budget_table_end();
+    rn__acc_runs_free(a);
     table_free(a);
     rn_arena_release(&a->arena);
     memset(a, 0, sizeof(*a));
@@ -678,6 +688,9 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
         }
     }
     ctx->keep = saved;
+    /* past its share of the memory budget the table goes to disk */
+    if (rc == 0)
+        rc = rn_acc_maybe_spill(a, ctx);
     return rc;
 }
 
@@ -695,6 +708,9 @@ static int merge_one(rn_acc *a, rn_task_ctx *ctx, const rn_value *key,
 int rn_acc_merge(rn_acc *a, rn_task_ctx *ctx, const rn_acc *other)
 {
     int rc = 0;
+    if (other->nruns) /* runs move: rn_acc_absorb takes them */
+        return rn_error_set(ctx->err, RN_EINTERNAL,
+                            "rn_acc_merge of a spilled table");
     if (!a->keyed) {
         WITH_KEEP(a, ctx,
                   a->oi->op->combine(a->oi->state, &ctx->pub, &a->value,
@@ -727,6 +743,18 @@ int rn_acc_absorb(rn_acc *a, rn_task_ctx *ctx, rn_acc *other)
         rn_acc t = *a;
         *a = *other;
         *other = t;
+    } else if (other->nruns && a->n) {
+        /* order matters: a's table is older than other's runs, so it
+         * goes to disk before them */
+        if ((rc = rn_acc_spill(a, ctx))) {
+            rn_acc_release(other);
+            return rc;
+        }
+    }
+    /* the runs of both are partials of the same fold: a owns them all */
+    if ((rc = rn__acc_runs_take(a, other))) {
+        rn_acc_release(other);
+        return rn_error_set(ctx->err, rc, "out of memory");
     }
     /* other's index is not needed: free it before a's grows */
     slots_free(other);
@@ -760,16 +788,20 @@ int rn_acc_absorb(rn_acc *a, rn_task_ctx *ctx, rn_acc *other)
             rc = merge_one(a, ctx, &k, o[i].hash, &o[i].acc, 0);
         }
         chunk_free(other, c); /* merged: give its memory back now */
+        if (rc == 0)
+            rc = rn_acc_maybe_spill(a, ctx);
     }
     rn_acc_release(other);
     return rc;
 }
 
-int rn_acc_save(const rn_acc *a, rn_partition *p)
+int rn_acc_save(rn_acc *a, rn_task_ctx *ctx, rn_partition *p)
 {
     int rc;
     if (!a->keyed)
         return rn_partition_push(p, &a->value);
+    if (a->nruns)
+        return rn__acc_drain(a, ctx, p);
     for (size_t c = 0; c < a->nchunks; c++) {
         size_t m = chunk_count(a, c);
         const rn_acc_entry *e = a->chunks[c];
@@ -804,8 +836,10 @@ int rn_acc_load(rn_acc *a, rn_task_ctx *ctx, const rn_partition *p)
                             key_hash(&v->u.items[0]) & a->hash_mask,
                             &v->u.items[1], 1)))
             return rc;
+        if ((i & 4095) == 4095 && (rc = rn_acc_maybe_spill(a, ctx)))
+            return rc;
     }
-    return 0;
+    return a->keyed ? rn_acc_maybe_spill(a, ctx) : 0;
 }
 
 /* ---- sorting by hash --------------------------------------------------
@@ -995,6 +1029,8 @@ int rn_acc_finish(rn_acc *a, rn_task_ctx *ctx)
             rc = rn_emit(&ctx->pub, &a->value);
         return rc ? bad_rc(ctx, rc, "finish") : 0;
     }
+    if (a->nruns) /* spilled: the runs and the rest, merged */
+        return rn__acc_drain(a, ctx, NULL);
     /* In hash order, which depends only on the keys; each chunk is freed
      * once emitted, so the table shrinks as the output grows. */
     entries_sort(a);

@@ -63,6 +63,14 @@ typedef struct rn_acc {
     size_t bytes;           /* index + entries + key bytes (not arena) */
     uint64_t hash_mask;     /* all ones; tests narrow it to force equal
                                hashes. Same in tables that combine. */
+    /* Spilled (acc_spill.c): past its share of the memory budget a keyed
+     * table is written to the budget's spill directory as a sorted run
+     * (spill/run.h) and starts again empty; finish and save merge the
+     * runs back, combining each key's partial accumulators in order. */
+    char **runs;            /* run files, oldest first; owned, removed
+                               at release */
+    size_t nruns, runs_cap;
+    int budgeted;           /* counted in the budget's keyed tables */
 } rn_acc;
 
 /* Starts an empty accumulator (calls fold_init for FOLD). ctx supplies the
@@ -84,8 +92,9 @@ int rn_acc_merge(rn_acc *a, rn_task_ctx *ctx, const rn_acc *other);
  * combines a's accumulators with other's, in that order. */
 int rn_acc_absorb(rn_acc *a, rn_task_ctx *ctx, rn_acc *other);
 /* Partial accumulator as values (appended to p) / merged back from them.
- * save gives the keys in the order they were added. */
-int rn_acc_save(const rn_acc *a, rn_partition *p);
+ * save gives the keys in the order they were added (merged in hash order
+ * when the table spilled: then it is consumed, as by finish). */
+int rn_acc_save(rn_acc *a, rn_task_ctx *ctx, rn_partition *p);
 int rn_acc_load(rn_acc *a, rn_task_ctx *ctx, const rn_partition *p);
 /* Final result: calls finish (or the default) with ctx's emit. A keyed
  * accumulator gives its keys in ascending hash order (equal hashes: in
@@ -111,6 +120,14 @@ typedef int (*rn_acc_each_fn)(void *ud, uint64_t hash, const rn_value *key,
  * and drops the index first (its memory is freed; the next lookup
  * rebuilds it), so it also lowers rn_acc_bytes. 0, or fn's return. */
 int rn_acc_sorted_each(rn_acc *a, rn_acc_each_fn fn, void *ud);
+
+/* Writes the table as a sorted run when it holds more than its share of
+ * the memory budget (base/budget.h) and a spill directory is set; then
+ * it starts again empty. 0, or the error of the write (a full disk:
+ * RN_EIO naming the directory). acc.c calls it after every batch. */
+int rn_acc_maybe_spill(rn_acc *a, rn_task_ctx *ctx);
+/* The same, whatever its size (tests). */
+int rn_acc_spill(rn_acc *a, rn_task_ctx *ctx);
 
 /* Empties a keyed table so accumulation can go on after its entries were
  * written out: every key, accumulator, key byte and the index are freed

@@ -170,7 +170,7 @@ static int run_fold(rn_harness *h)
             goto done;
         }
         rn_buf_reset(&wire);
-        rc = rn_acc_save(&accs[p], part);
+        rc = rn_acc_save(&accs[p], &ctx, part);
         if (!rc)
             rc = rn_codec_encode(&wire, part->items, part->n);
         if (!rc)

@@ -177,10 +177,36 @@ static void draw_progress(size_t done, size_t total, uint64_t bytes,
     fflush(stderr);
 }
 
+/* Where a fold's finished values go when they are not collected: the
+ * caller's result function, or the chain of the stage after it. */
+typedef struct result_sink {
+    rn_emit_fn emit;
+    rn_run_value_fn fn;
+    void *ud;
+    rn_chain *chain;
+} result_sink;
+
+static int emit_to_fn(rn_task_ctx *ctx, const rn_value *v)
+{
+    const result_sink *s = ctx->target;
+    int rc = s->fn(s->ud, v);
+    return rc ? rn_error_set(ctx->err, rc, "cannot write the result: %s",
+                             rn_err_name(rc))
+              : 0;
+}
+
+/* The chain takes the value through to its terminal before returning
+ * (chain.c: deliver), so a view of the fold's memory is enough. */
+static int emit_to_chain(rn_task_ctx *ctx, const rn_value *v)
+{
+    const result_sink *s = ctx->target;
+    return rn_chain_push(s->chain, v, 1);
+}
+
 /* Folds the stage's accumulators (in task order when order matters) and
- * finishes into one partition. */
-static int fold_finish(stage_run *sr, size_t n_slots, rn_partition **result,
-                       rn_errbuf *err)
+ * finishes into one partition, or into sink when given. */
+static int fold_finish(stage_run *sr, size_t n_slots, const result_sink *sink,
+                       rn_partition **result, rn_errbuf *err)
 {
     const rn_opinst *toi = sr->stage->terminal;
     rn_arena scratch;
@@ -237,19 +263,160 @@ static int fold_finish(stage_run *sr, size_t n_slots, rn_partition **result,
         rc = rn_error_set(err, RN_ENOMEM, "out of memory");
         goto done;
     }
-    ctx.emit = rn__emit_to_partition; /* finish emits the result */
-    ctx.target = out;
+    /* finish emits the result: collected, or handed on as it comes */
+    ctx.emit = sink ? sink->emit : rn__emit_to_partition;
+    ctx.target = sink ? (void *)sink : (void *)out;
     rc = rn_acc_finish(root, &ctx);
 done:
     if (rc && !strstr(err->msg, toi->label))
         rn_error_prefix(err, "%s (combine): ", toi->label);
     rn_task_ctx_release(&ctx);
     rn_arena_release(&scratch);
-    if (rc) {
+    if (rc || sink) {
         rn_partition_unref(out);
         return rc;
     }
     *result = out;
+    return 0;
+}
+
+/* Sets up sr for stage s with n_tasks tasks on n_threads threads (its
+ * accumulators or output slots); *n_slots gets the accumulators. */
+static int stage_init(stage_run *sr, rn_plan *plan, size_t s, size_t n_tasks,
+                      size_t n_threads, size_t *n_slots, rn_errbuf *err)
+{
+    const rn_stage *stage = &plan->stages[s];
+    int is_fold = stage->terminal && stage->terminal->op->kind != RN_OP_SINK;
+    memset(sr, 0, sizeof(*sr));
+    sr->plan = plan;
+    sr->stage = stage;
+    sr->first = s == 0;
+    sr->n_tasks = n_tasks;
+    pthread_mutex_init(&sr->lock, NULL);
+    atomic_init(&sr->running, 0);
+    *n_slots = 0;
+    sr->outputs = rn_calloc(n_tasks ? n_tasks : 1, sizeof(rn_partition *));
+    if (is_fold) {
+        sr->per_thread = (stage->terminal->op->flags & RN_OPF_COMMUTATIVE) != 0;
+        *n_slots = sr->per_thread ? n_threads : (n_tasks ? n_tasks : 1);
+        sr->accs = rn_calloc(*n_slots, sizeof(rn_acc));
+        sr->acc_ready = rn_calloc(*n_slots, sizeof(int));
+    }
+    if (!sr->outputs || (is_fold && (!sr->accs || !sr->acc_ready)))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    return 0;
+}
+
+static void stage_release(stage_run *sr, size_t n_slots)
+{
+    if (sr->outputs) {
+        for (size_t i = 0; i < sr->n_tasks; i++)
+            rn_partition_unref(sr->outputs[i]);
+        rn_free(sr->outputs);
+    }
+    if (sr->accs) {
+        for (size_t k = 0; k < n_slots; k++)
+            if (sr->acc_ready[k])
+                rn_acc_release(&sr->accs[k]);
+        rn_free(sr->accs);
+    }
+    rn_free(sr->acc_ready);
+    pthread_mutex_destroy(&sr->lock);
+    memset(sr, 0, sizeof(*sr));
+}
+
+/* Runs sr's tasks on n_threads threads. */
+static int stage_run_tasks(stage_run *sr, size_t n_threads, int progress,
+                           double t0, size_t s, rn_errbuf *err)
+{
+    pthread_t *tids = rn_calloc(n_threads, sizeof(pthread_t));
+    thread_arg *args = rn_calloc(n_threads, sizeof(thread_arg));
+    size_t started = 0;
+    int rc = 0;
+    if (!tids || !args) {
+        rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t t = 0; t < n_threads; t++) {
+        args[t].sr = sr;
+        args[t].idx = t;
+        atomic_fetch_add(&sr->running, 1);
+        if (pthread_create(&tids[t], NULL, worker_main, &args[t])) {
+            atomic_fetch_sub(&sr->running, 1);
+            break;
+        }
+        started++;
+    }
+    if (started == 0) {
+        rc = rn_error_set(err, RN_ENOMEM, "cannot start threads");
+        goto done;
+    }
+    while (atomic_load(&sr->running) > 0) {
+        if (progress)
+            draw_progress(atomic_load(&sr->done), sr->n_tasks,
+                          atomic_load(sr->bytes_read), now_s() - t0, (int)s,
+                          (int)sr->plan->n_stages);
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    for (size_t t = 0; t < started; t++)
+        pthread_join(tids[t], NULL);
+    if (progress)
+        draw_progress(atomic_load(&sr->done), sr->n_tasks,
+                      atomic_load(sr->bytes_read), now_s() - t0, (int)s,
+                      (int)sr->plan->n_stages);
+    if (sr->rc) {
+        rc = sr->rc;
+        *err = sr->err;
+    }
+done:
+    rn_free(tids);
+    rn_free(args);
+    return rc;
+}
+
+/* Stage s ended in a fold; stage s+1 has one task, whose input is that
+ * fold's result: the fold finishes straight into its chain, so the
+ * result is never held whole (it may be larger than the memory limit).
+ * next becomes stage s+1, its task done. */
+static int finish_into_next(stage_run *sr, size_t n_slots, stage_run *next,
+                            size_t *next_slots, size_t s, rn_errbuf *err)
+{
+    rn_chain *c = NULL;
+    rn_acc *acc = NULL;
+    rn_partition *out = NULL;
+    result_sink sink;
+    int rc;
+    if ((rc = stage_init(next, sr->plan, s + 1, 1, 1, next_slots, err)))
+        return rc;
+    next->bytes_read = sr->bytes_read;
+    if (next->accs) {
+        if ((rc = acc_prepare(next, 0, err)))
+            return rc;
+        acc = &next->accs[0];
+    } else if (!(out = rn_partition_new())) {
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    }
+    if ((rc = rn_chain_open(&c, next->stage, 0, acc, out, sr->bytes_read,
+                            &next->cancel, err))) {
+        rn_partition_unref(out);
+        return rc;
+    }
+    memset(&sink, 0, sizeof(sink));
+    sink.emit = emit_to_chain;
+    sink.chain = c;
+    rc = fold_finish(sr, n_slots, &sink, NULL, err);
+    {
+        int rc2 = rn_chain_close(c, rc == 0);
+        if (rc == 0)
+            rc = rc2;
+    }
+    if (rc) {
+        rn_partition_unref(out);
+        return rc;
+    }
+    next->outputs[0] = out;
+    atomic_store(&next->done, 1);
     return 0;
 }
 
@@ -264,9 +431,15 @@ int rn_local_run(rn_plan *plan, const rn_run_opts *opts, rn_run_result *res,
     int progress = opts && opts->progress;
     double t0 = now_s();
     uint64_t tasks_run = 0;
+    /* the stage being run, and the one a fold finishes into (then run
+     * already: carried); they swap places */
+    stage_run runs[2], *cur = &runs[0], *nxt = &runs[1];
+    size_t n_slots = 0, next_slots = 0;
+    int carried = 0;
     int rc = 0;
 
     memset(res, 0, sizeof(*res));
+    memset(runs, 0, sizeof(runs));
     atomic_init(&bytes_read, 0);
     if ((rc = rn_plan_init_ops(plan, err)))
         return rc;
@@ -277,74 +450,30 @@ int rn_local_run(rn_plan *plan, const rn_run_opts *opts, rn_run_result *res,
 
     for (size_t s = 0; s < plan->n_stages; s++) {
         const rn_stage *stage = &plan->stages[s];
-        stage_run sr;
-        size_t n_threads, n_slots = 0;
-        pthread_t *tids = NULL;
-        thread_arg *args = NULL;
         int is_fold = stage->terminal && stage->terminal->op->kind != RN_OP_SINK;
 
-        memset(&sr, 0, sizeof(sr));
-        sr.plan = plan;
-        sr.stage = stage;
-        sr.first = s == 0;
-        sr.splits = splits;
-        sr.inputs = prev;
-        sr.n_tasks = s == 0 ? splits->n : n_prev;
-        sr.bytes_read = &bytes_read;
-        pthread_mutex_init(&sr.lock, NULL);
-        n_threads = (size_t)threads < sr.n_tasks ? (size_t)threads : sr.n_tasks;
-        if (n_threads == 0)
-            n_threads = 1;
-        sr.outputs = rn_calloc(sr.n_tasks ? sr.n_tasks : 1, sizeof(rn_partition *));
-        if (is_fold) {
-            sr.per_thread = (stage->terminal->op->flags & RN_OPF_COMMUTATIVE) != 0;
-            n_slots = sr.per_thread ? n_threads : (sr.n_tasks ? sr.n_tasks : 1);
-            sr.accs = rn_calloc(n_slots, sizeof(rn_acc));
-            sr.acc_ready = rn_calloc(n_slots, sizeof(int));
-        }
-        tids = rn_calloc(n_threads, sizeof(pthread_t));
-        args = rn_calloc(n_threads, sizeof(thread_arg));
-        if (!sr.outputs || !tids || !args || (is_fold && (!sr.accs || !sr.acc_ready))) {
-            rc = rn_error_set(err, RN_ENOMEM, "out of memory");
-            goto stage_done;
-        }
-        atomic_init(&sr.running, 0);
-        if (sr.n_tasks) {
-            size_t started = 0;
-            for (size_t t = 0; t < n_threads; t++) {
-                args[t].sr = &sr;
-                args[t].idx = t;
-                atomic_fetch_add(&sr.running, 1);
-                if (pthread_create(&tids[t], NULL, worker_main, &args[t])) {
-                    atomic_fetch_sub(&sr.running, 1);
-                    break;
-                }
-                started++;
-            }
-            if (started == 0) {
-                rc = rn_error_set(err, RN_ENOMEM, "cannot start threads");
+        if (carried) {
+            /* its one task ran while the stage before finished */
+            stage_run *t = cur;
+            cur = nxt;
+            nxt = t;
+            n_slots = next_slots;
+            next_slots = 0;
+            carried = 0;
+            tasks_run++;
+        } else {
+            size_t n_tasks = s == 0 ? splits->n : n_prev;
+            size_t n_threads = (size_t)threads < n_tasks ? (size_t)threads : n_tasks;
+            if (n_threads == 0)
+                n_threads = 1;
+            if ((rc = stage_init(cur, plan, s, n_tasks, n_threads, &n_slots, err)))
                 goto stage_done;
-            }
-            while (atomic_load(&sr.running) > 0) {
-                if (progress)
-                    draw_progress(atomic_load(&sr.done), sr.n_tasks,
-                                  atomic_load(&bytes_read), now_s() - t0,
-                                  (int)s, (int)plan->n_stages);
-                struct timespec ts = {0, 50 * 1000 * 1000};
-                nanosleep(&ts, NULL);
-            }
-            for (size_t t = 0; t < started; t++)
-                pthread_join(tids[t], NULL);
-            tasks_run += atomic_load(&sr.done);
-            if (progress)
-                draw_progress(atomic_load(&sr.done), sr.n_tasks,
-                              atomic_load(&bytes_read), now_s() - t0, (int)s,
-                              (int)plan->n_stages);
-        }
-        if (sr.rc) {
-            rc = sr.rc;
-            *err = sr.err;
-            goto stage_done;
+            cur->splits = splits;
+            cur->inputs = prev;
+            cur->bytes_read = &bytes_read;
+            if (n_tasks && (rc = stage_run_tasks(cur, n_threads, progress, t0, s, err)))
+                goto stage_done;
+            tasks_run += atomic_load(&cur->done);
         }
         /* this stage's output becomes the next one's input */
         for (size_t i = 0; i < n_prev; i++)
@@ -354,47 +483,48 @@ int rn_local_run(rn_plan *plan, const rn_run_opts *opts, rn_run_result *res,
         n_prev = 0;
         if (is_fold) {
             rn_partition *one = NULL;
+            result_sink sink;
+            int last = s + 1 == plan->n_stages;
+            memset(&sink, 0, sizeof(sink));
+            sink.emit = emit_to_fn;
+            sink.fn = opts ? opts->result_fn : NULL;
+            sink.ud = opts ? opts->result_ud : NULL;
             /* merging the partials is task work: held to the limit too */
             rn_budget_task_thread(1);
-            rc = fold_finish(&sr, n_slots, &one, err);
+            if (!last) {
+                rc = finish_into_next(cur, n_slots, nxt, &next_slots, s, err);
+                carried = rc == 0;
+            } else {
+                rc = fold_finish(cur, n_slots, sink.fn ? &sink : NULL, &one, err);
+            }
             rn_budget_task_thread(0);
             if (rc) {
                 rn_budget_explain(err);
                 goto stage_done;
             }
-            prev = rn_calloc(1, sizeof(*prev));
-            if (!prev) {
-                rn_partition_unref(one);
-                rc = rn_error_set(err, RN_ENOMEM, "out of memory");
-                goto stage_done;
+            if (last && one) { /* collected (else handed to result_fn) */
+                prev = rn_calloc(1, sizeof(*prev));
+                if (!prev) {
+                    rn_partition_unref(one);
+                    rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+                    goto stage_done;
+                }
+                prev[0] = one;
+                n_prev = 1;
             }
-            prev[0] = one;
-            n_prev = 1;
         } else {
-            prev = sr.outputs;
-            n_prev = sr.n_tasks;
-            sr.outputs = NULL;
+            prev = cur->outputs;
+            n_prev = cur->n_tasks;
+            cur->outputs = NULL;
         }
     stage_done:
-        if (sr.outputs) {
-            for (size_t i = 0; i < sr.n_tasks; i++)
-                rn_partition_unref(sr.outputs[i]);
-            rn_free(sr.outputs);
-        }
-        if (sr.accs) {
-            for (size_t k = 0; k < n_slots; k++)
-                if (sr.acc_ready[k])
-                    rn_acc_release(&sr.accs[k]);
-            rn_free(sr.accs);
-        }
-        rn_free(sr.acc_ready);
-        rn_free(tids);
-        rn_free(args);
-        pthread_mutex_destroy(&sr.lock);
+        stage_release(cur, n_slots);
         if (rc)
             goto done;
     }
 done:
+    if (nxt->outputs)
+        stage_release(nxt, next_slots);
     if (progress)
         fprintf(stderr, "\r\033[K");
     rn_partition_unref(splits);

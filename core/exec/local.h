@@ -18,9 +18,20 @@
 #include "plan/plan.h"
 #include "value/partition.h"
 
+/* Receives one value of the result (see rn_run_opts.result_fn): a view,
+ * valid during the call. 0, or an error that stops the run. */
+typedef int (*rn_run_value_fn)(void *ud, const rn_value *v);
+
 typedef struct rn_run_opts {
     int threads;  /* 0: one per online CPU */
     int progress; /* draw a progress bar on stderr */
+    /* When the last stage ends in a fold, its result is handed to
+     * result_fn value by value as the fold finishes, instead of being
+     * collected in memory (a result larger than the memory limit, such
+     * as frequencies over more keys than fit): res->parts stays empty.
+     * NULL: collected. */
+    rn_run_value_fn result_fn;
+    void *result_ud;
 } rn_run_opts;
 
 typedef struct rn_run_result {

@@ -357,7 +357,7 @@ int rn_merge_next(rn_merge *m, rn_merge_group *g, rn_errbuf *err)
 /* ---- merging into a run --------------------------------------------- */
 
 int rn_merge_to_run(const rn_merge_input *inputs, size_t k, const char *dir,
-                    const rn_run_opts *opts, rn_merge_combine_fn combine,
+                    const rn_run_write_opts *opts, rn_merge_combine_fn combine,
                     void *arg, rn_run_info *info, rn_errbuf *err)
 {
     rn_merge *m = NULL;

@@ -96,7 +96,7 @@ typedef int (*rn_merge_combine_fn)(void *arg, const rn_merge_group *g,
  * for a key held by one record, which is copied as it is). *info as
  * rn_run_writer_finish. On error no file is left behind. */
 int rn_merge_to_run(const rn_merge_input *inputs, size_t k, const char *dir,
-                    const rn_run_opts *opts, rn_merge_combine_fn combine,
+                    const rn_run_write_opts *opts, rn_merge_combine_fn combine,
                     void *arg, rn_run_info *info, rn_errbuf *err);
 
 #endif

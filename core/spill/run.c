@@ -195,7 +195,7 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 }
 
 int rn_run_writer_open(rn_run_writer **out, const char *dir, unsigned nvals,
-                       const rn_run_opts *opts, rn_errbuf *err)
+                       const rn_run_write_opts *opts, rn_errbuf *err)
 {
     rn_run_writer *w = NULL;
     int rc = 0;

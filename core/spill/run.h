@@ -76,12 +76,12 @@ enum {
     RN_RUN_ZSTD = 1    /* the default */
 };
 
-typedef struct rn_run_opts {
+typedef struct rn_run_write_opts {
     int codec;         /* RN_RUN_ZSTD (default) or RN_RUN_STORED */
     int level;         /* zstd level; 0: 1 (fast: spilling is on the hot
                         * path, and the files are short-lived) */
     size_t block_size; /* 0: RN_RUN_BLOCK_SIZE; 64..RN_RUN_BLOCK_MAX */
-} rn_run_opts;
+} rn_run_write_opts;
 
 /* What a finished run holds. */
 typedef struct rn_run_info {
@@ -110,7 +110,7 @@ typedef struct rn_run_writer rn_run_writer;
  * cannot be created ("spill to DIR: cannot create a run: ..."),
  * RN_ENOMEM. */
 int rn_run_writer_open(rn_run_writer **out, const char *dir, unsigned nvals,
-                       const rn_run_opts *opts, rn_errbuf *err);
+                       const rn_run_write_opts *opts, rn_errbuf *err);
 
 /* Appends one record: its hash and nvals values (deep-copied into the
  * writer's encoding; the values may change after the call). Hashes must

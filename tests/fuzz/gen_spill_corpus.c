@@ -47,7 +47,7 @@ static rn_value value_of(unsigned i, rn_value *items, rn_field *fields)
 static int seed(const char *dir, const char *name, int codec, unsigned nvals,
                 unsigned n, int collide, size_t block)
 {
-    rn_run_opts o = {codec, 0, block};
+    rn_run_write_opts o = {codec, 0, block};
     rn_run_writer *w;
     rn_run_info info;
     rn_errbuf err;

@@ -23,6 +23,70 @@ expect_ok "the same without a limit" "$RUNNEL" run "$T/big.yaml" --memory-limit 
 check "its count" 1 "$(cat "$T/out")"
 expect_fail "a bad size" 2 "--memory-limit" "$RUNNEL" run "$T/big.yaml" --memory-limit lots
 
+# ---- keyed folds over more keys than fit: spilled, merged, exact
+seq 1 2000000 | sed 's/^/key/' >"$T/keys.txt"
+cat >"$T/freq.yaml" <<Y
+name: freq
+source: {read_text: {urls: "$T/keys.txt", blocksize: 4MiB}}
+steps: [frequencies]
+Y
+cat >"$T/distinct.yaml" <<Y
+name: distinct
+source: {read_text: {urls: "$T/keys.txt", blocksize: 4MiB}}
+steps: [distinct, count]
+Y
+# a plugin's keyed fold (examples/jsonlogs: logs.sum_by), 300 k users
+$PY -c '
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(900000):
+        f.write(json.dumps({"user": "u%d" % (i % 300000), "bytes": i % 1000}) + "\n")
+' "$T/logs.jsonl"
+cat >"$T/sumby.yaml" <<Y
+name: sumby
+plugins: ["$BUILD/examples/jsonlogs/liblogs.so"]
+source: {read_text: {urls: "$T/logs.jsonl", blocksize: 8MiB}}
+steps:
+  - json_parse
+  - logs.sum_by: {key: user, field: bytes}
+Y
+margin=$((100 * 1024))
+ldd "$RUNNEL" 2>/dev/null | grep -q libasan && margin=$((400 * 1024))
+for job in freq distinct sumby; do
+    "$RUNNEL" run "$T/$job.yaml" --memory-limit 0 --quiet | sort >"$T/$job.want" ||
+        bad "$job without a limit"
+    if /usr/bin/time -f "%M" -o "$T/rss" "$RUNNEL" run "$T/$job.yaml" --memory-limit 48MiB \
+        --local-dir "$T/local" --json --quiet >"$T/$job.json" 2>"$T/err"; then ok; else
+        bad "$job under 48 MiB: $(cat "$T/err")"
+    fi
+    $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for v in d["result"]:
+    print(json.dumps(v))
+assert d["spilled"]["files"] > 0 or sys.argv[2] == "distinct", d["spilled"]
+' "$T/$job.json" "$job" | sort >"$T/$job.got" && ok || bad "$job: no spill in --json"
+    cmp -s "$T/$job.want" "$T/$job.got" && ok ||
+        bad "$job under 48 MiB differs: $(diff "$T/$job.want" "$T/$job.got" | head -3)"
+    rss=$(tail -1 "$T/rss")
+    [ "$rss" -lt $((48 * 1024 + margin)) ] && ok || bad "$job: peak RSS $rss KiB under 48 MiB"
+done
+check "frequencies: every key" 2000000 "$(wc -l <"$T/freq.got")"
+check "distinct count" 2000000 "$(cat "$T/distinct.got")"
+check "sum_by: every user" 300000 "$(wc -l <"$T/sumby.got")"
+# the spill files went with the run
+check "nothing left in --local-dir" 0 "$(find "$T/local" -type f | wc -l)"
+
+# a full disk while spilling: a clear error, nothing left behind
+if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/tiny" && mount -t tmpfs -o size=2m tmpfs "$T/tiny" 2>/dev/null; then
+    expect_fail "spilling to a full disk" 1 "No space left on device" \
+        "$RUNNEL" run "$T/freq.yaml" --memory-limit 48MiB --local-dir "$T/tiny"
+    check "the full disk is left empty" 0 "$(find "$T/tiny" -type f | wc -l)"
+    umount "$T/tiny"
+else
+    echo "SKIP: the full-disk check needs root to mount a tmpfs"
+fi
+
 # ---- a worker keeps its partitions within its share: the rest on disk
 start_scheduler || { finish; exit 1; }
 start_worker w1 --nthreads 2 --memory-limit 96MiB || { finish; exit 1; }
@@ -42,9 +106,40 @@ assert w["memory_limit"] == 96 << 20, w["memory_limit"]
 assert w["spilled"]["files"] > 0 and w["spilled"]["bytes"] > 0, w["spilled"]
 assert w["memory"] > w["memory_accounted"] > 0, w
 ' "$T/out" && ok || bad "spill counters in info: $(cat "$T/out")"
+# a keyed fold on the cluster whose tables pass the workers' shares: the
+# partial tables spill (sorted runs) and are merged back, exact; then the
+# same with a worker killed (-9) while it holds spilled partitions
+start_worker w2 --nthreads 2 --memory-limit 64MiB || { finish; exit 1; }
+seq 1 300000 | sed 's/^/key/' >"$T/keys300k.txt"
+for i in 1 2 3; do cat "$T/keys300k.txt"; done >"$T/keys900k.txt"
+cat >"$T/cfreq.yaml" <<Y
+name: cfreq
+source: {read_text: {urls: "$T/keys900k.txt", blocksize: 1MiB}}
+steps: [frequencies]
+Y
+"$RUNNEL" run "$T/cfreq.yaml" --memory-limit 0 --local --quiet | sort >"$T/cfreq.want"
+check "every key counted thrice" "300000 3" "$(wc -l <"$T/cfreq.want") $(sed -n 's/.*, \([0-9]*\)\]/\1/p' "$T/cfreq.want" | sort -u)"
+expect_ok "frequencies on the cluster" "$RUNNEL" run "$T/cfreq.yaml" --scheduler "$SCHED" --quiet
+sort "$T/out" >"$T/cfreq.got"
+cmp -s "$T/cfreq.want" "$T/cfreq.got" && ok || bad "cluster frequencies differ: $(diff "$T/cfreq.want" "$T/cfreq.got" | head -3)"
+expect_ok "info after it" "$RUNNEL" info --scheduler "$SCHED" --json
+$PY -c '
+import json, sys
+ws = {w["name"]: w for w in json.load(open(sys.argv[1]))["workers"].values()}
+assert ws["w2"]["spilled"]["files"] > 0, ws["w2"]["spilled"]
+' "$T/out" && ok || bad "no keyed spill on the 64 MiB worker: $(cat "$T/out")"
+# kill -9 w1 while a job runs: what it held (spilled or not) is redone
+"$RUNNEL" run "$T/cfreq.yaml" --scheduler "$SCHED" --quiet >"$T/kill.out" 2>"$T/kill.err" &
+RUN=$!
+sleep 1
+kill -9 "$PID_w1" 2>/dev/null
+wait "$RUN" && ok || bad "the run with a killed worker failed: $(cat "$T/kill.err")"
+sort "$T/kill.out" >"$T/kill.got"
+cmp -s "$T/cfreq.want" "$T/kill.got" && ok || bad "answer after kill -9 differs"
+
 # the spilled files go with the job's release, and at the next start
 sleep 1
-n=$(find "$T/w1/spill" -name '*.rnp' | wc -l)
-check "no spilled partition left after the job" 0 "$n"
+n=$(find "$T/w2/spill" -name '*.rnp' -o -name '*.run' | wc -l)
+check "no spill file left after the jobs" 0 "$n"
 no_sanitizer_reports
 finish

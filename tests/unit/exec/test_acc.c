@@ -300,7 +300,7 @@ static void collide(uint64_t mask, size_t n)
     /* a round trip through save/load keeps every key apart */
     saved = rn_partition_new();
     assert_non_null(saved);
-    assert_int_equal(rn_acc_save(&a, saved), 0);
+    assert_int_equal(rn_acc_save(&a, &t.ctx, saved), 0);
     assert_int_equal(saved->n, n);
     assert_int_equal(rn_acc_init(&b, &oi, &t.ctx), 0);
     b.hash_mask = mask;
@@ -672,7 +672,7 @@ static void test_save_load(void **state)
     step_all(&a, &t, v, 50000);
     step_all(&a, &t, v, 25000);
     p = rn_partition_new();
-    assert_int_equal(rn_acc_save(&a, p), 0);
+    assert_int_equal(rn_acc_save(&a, &t.ctx, p), 0);
     assert_int_equal(p->n, 50000);
     /* save gives the keys in the order they came */
     for (size_t i = 0; i < p->n; i++)

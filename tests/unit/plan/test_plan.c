@@ -420,7 +420,7 @@ static void test_run_max_steps(void **state)
     rn_manifest *m = NULL;
     rn_plan *p = NULL;
     rn_errbuf err = {0};
-    rn_run_opts opts = {1, 0};
+    rn_run_opts opts = {.threads = 1};
     rn_run_result res;
     rn_buf b;
     size_t base;

@@ -87,7 +87,7 @@ static char *write_keys(const char *dir, const unsigned *ids, size_t n,
                         int64_t value, size_t block)
 {
     item *it = calloc(n ? n : 1, sizeof(item));
-    rn_run_opts o = {RN_RUN_ZSTD, 0, block};
+    rn_run_write_opts o = {RN_RUN_ZSTD, 0, block};
     rn_run_writer *w;
     rn_run_info info;
     rn_errbuf err;

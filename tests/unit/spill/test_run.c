@@ -155,7 +155,7 @@ static rec *make_records(rn_arena *a, size_t n, unsigned nvals)
 }
 
 static char *write_run(const char *dir, const rec *r, size_t n,
-                       unsigned nvals, const rn_run_opts *opts,
+                       unsigned nvals, const rn_run_write_opts *opts,
                        rn_run_info *info)
 {
     rn_run_writer *w;
@@ -326,7 +326,7 @@ static void test_round_trip(void **state)
     rn_arena_init(&a, 0);
     r = make_records(&a, n, 2);
     for (int codec = 0; codec < 2; codec++) {
-        rn_run_opts o = {codec ? RN_RUN_STORED : RN_RUN_ZSTD, 0, 0};
+        rn_run_write_opts o = {codec ? RN_RUN_STORED : RN_RUN_ZSTD, 0, 0};
         rn_run_info info;
         rn_run_reader *rd;
         rn_errbuf err;
@@ -374,7 +374,7 @@ static void test_round_trip_shapes(void **state)
     (void)state;
     rn_arena_init(&a, 0);
     for (unsigned nv = 1; nv <= RN_RUN_MAX_VALUES; nv++) {
-        rn_run_opts o = {RN_RUN_ZSTD, 3, 256};
+        rn_run_write_opts o = {RN_RUN_ZSTD, 3, 256};
         rec *r = make_records(&a, 2000, nv);
         char *path = write_run(dir, r, 2000, nv, &o, NULL);
         rn_run_reader *rd;
@@ -407,7 +407,7 @@ static void test_round_trip_shapes(void **state)
     }
     {
         rn_run_writer *w;
-        rn_run_opts bad = {RN_RUN_ZSTD, 0, 10};
+        rn_run_write_opts bad = {RN_RUN_ZSTD, 0, 10};
         assert_int_equal(rn_run_writer_open(&w, dir, 0, NULL, &err),
                          RN_EINVAL);
         assert_int_equal(rn_run_writer_open(&w, dir, 5, NULL, &err),
@@ -486,7 +486,7 @@ static void test_ranges(void **state)
     char *dir = rn_test_tmpdir("spill-range");
     rn_arena a;
     rec *r;
-    rn_run_opts o = {RN_RUN_ZSTD, 0, 4096};
+    rn_run_write_opts o = {RN_RUN_ZSTD, 0, 4096};
     rn_run_info info;
     char *path;
     uint8_t *file;
@@ -611,7 +611,7 @@ static void test_corruption(void **state)
     rn_arena_init(&a, 0);
     r = make_records(&a, 600, 2);
     for (int codec = 0; codec < 2; codec++) {
-        rn_run_opts o = {codec ? RN_RUN_STORED : RN_RUN_ZSTD, 0, 512};
+        rn_run_write_opts o = {codec ? RN_RUN_STORED : RN_RUN_ZSTD, 0, 512};
         char *path = write_run(dir, r, 600, 2, &o, NULL);
         size_t len, nb, rn;
         uint8_t *file = (uint8_t *)rn_test_read_file(path, &len), *copy;
@@ -700,7 +700,7 @@ static int fill(const char *dir, rn_errbuf *err)
     rn_arena a;
     int rc = 0;
     /* stored: every record reaches the disk */
-    rn_run_opts o = {RN_RUN_STORED, 0, 4096};
+    rn_run_write_opts o = {RN_RUN_STORED, 0, 4096};
     rn_arena_init(&a, 0);
     if ((rc = rn_run_writer_open(&w, dir, 2, &o, err)))
         return rc;
