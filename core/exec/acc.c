@@ -795,24 +795,31 @@ int rn_acc_absorb(rn_acc *a, rn_task_ctx *ctx, rn_acc *other)
     return rc;
 }
 
-int rn_acc_save(rn_acc *a, rn_task_ctx *ctx, rn_partition *p)
+int rn_acc_save_split(rn_acc *a, rn_task_ctx *ctx, rn_partition **parts,
+                      uint32_t n)
 {
     int rc;
     if (!a->keyed)
-        return rn_partition_push(p, &a->value);
+        return rn_partition_push(parts[0], &a->value);
     if (a->nruns)
-        return rn__acc_drain(a, ctx, p);
+        return rn__acc_drain(a, ctx, parts, n);
     for (size_t c = 0; c < a->nchunks; c++) {
         size_t m = chunk_count(a, c);
         const rn_acc_entry *e = a->chunks[c];
         for (size_t i = 1; i <= m; i++) {
             rn_value pair[2] = {entry_key(&e[i]), e[i].acc};
             rn_value l = rn_list(pair, 2);
-            if ((rc = rn_partition_push(p, &l)))
+            uint32_t b = n > 1 ? rn_acc_bucket(e[i].hash, n) : 0;
+            if ((rc = rn_partition_push(parts[b], &l)))
                 return rc;
         }
     }
     return 0;
+}
+
+int rn_acc_save(rn_acc *a, rn_task_ctx *ctx, rn_partition *p)
+{
+    return rn_acc_save_split(a, ctx, &p, 1);
 }
 
 int rn_acc_load(rn_acc *a, rn_task_ctx *ctx, const rn_partition *p)
@@ -1030,7 +1037,7 @@ int rn_acc_finish(rn_acc *a, rn_task_ctx *ctx)
         return rc ? bad_rc(ctx, rc, "finish") : 0;
     }
     if (a->nruns) /* spilled: the runs and the rest, merged */
-        return rn__acc_drain(a, ctx, NULL);
+        return rn__acc_drain(a, ctx, NULL, 0);
     /* In hash order, which depends only on the keys; each chunk is freed
      * once emitted, so the table shrinks as the output grows. */
     entries_sort(a);
@@ -1039,6 +1046,7 @@ int rn_acc_finish(rn_acc *a, rn_task_ctx *ctx)
         const rn_acc_entry *e = a->chunks[c];
         for (size_t i = 1; i <= m; i++) {
             rn_value k = entry_key(&e[i]);
+            ctx->key_hash = e[i].hash;
             if (op->finish) {
                 WITH_KEEP(a, ctx, op->finish(st, &ctx->pub, &k, &e[i].acc));
             } else {

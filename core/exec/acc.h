@@ -95,13 +95,29 @@ int rn_acc_absorb(rn_acc *a, rn_task_ctx *ctx, rn_acc *other);
  * save gives the keys in the order they were added (merged in hash order
  * when the table spilled: then it is consumed, as by finish). */
 int rn_acc_save(rn_acc *a, rn_task_ctx *ctx, rn_partition *p);
+/* The hash shuffle's partition of a key hash among n: ranges of the
+ * hash's top 32 bits, so partitions 0..n-1 in order hold ascending
+ * hashes (the order finish emits in) and the cut is the same in every
+ * process. */
+static inline uint32_t rn_acc_bucket(uint64_t hash, uint32_t n)
+{
+    return (uint32_t)(((hash >> 32) * (uint64_t)n) >> 32);
+}
+/* rn_acc_save cut into n partitions by rn_acc_bucket of each key's
+ * hash: parts[b] gets the [key, acc] pairs of bucket b (a FOLD's one
+ * value goes to parts[0]). Consumes the table like finish when it
+ * spilled. */
+int rn_acc_save_split(rn_acc *a, rn_task_ctx *ctx, rn_partition **parts,
+                      uint32_t n);
 int rn_acc_load(rn_acc *a, rn_task_ctx *ctx, const rn_partition *p);
 /* Final result: calls finish (or the default) with ctx's emit. A keyed
  * accumulator gives its keys in ascending hash order (equal hashes: in
  * rn_value_compare order), so the output depends only on the set of keys,
  * not on the order they came in or on how partials were combined; it is
  * consumed on the way (entries are freed once emitted, so emit must copy,
- * as rn__emit_to_partition does): only rn_acc_release may follow. */
+ * as rn__emit_to_partition does): only rn_acc_release may follow. While
+ * a key's values are emitted, ctx->key_hash is its hash (so an emit
+ * function can route them by rn_acc_bucket). */
 int rn_acc_finish(rn_acc *a, rn_task_ctx *ctx);
 
 /* ---- for spilling a keyed table ------------------------------------

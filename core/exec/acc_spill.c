@@ -224,7 +224,8 @@ static int reduce_runs(rn_acc *a, rn_task_ctx *ctx)
     return 0;
 }
 
-int rn__acc_drain(rn_acc *a, rn_task_ctx *ctx, rn_partition *out)
+int rn__acc_drain(rn_acc *a, rn_task_ctx *ctx, rn_partition **out,
+                  uint32_t n_out)
 {
     const rn_op_desc *op = a->oi->op;
     rn_run_reader *rd[RN_MERGE_MAX_FANIN] = {0};
@@ -247,10 +248,12 @@ int rn__acc_drain(rn_acc *a, rn_task_ctx *ctx, rn_partition *out)
         rn_value acc;
         if ((rc = combine_group(a, ctx, &g, &scratch, &acc)))
             goto done;
+        ctx->key_hash = g.hash;
         if (out) {
             rn_value pair[2] = {*g.key, acc};
             rn_value l = rn_list(pair, 2);
-            if ((rc = rn_partition_push(out, &l))) {
+            uint32_t b = n_out > 1 ? rn_acc_bucket(g.hash, n_out) : 0;
+            if ((rc = rn_partition_push(out[b], &l))) {
                 rn_error_set(ctx->err, rc, "out of memory");
                 goto done;
             }

@@ -14,7 +14,9 @@ void rn__acc_runs_free(rn_acc *a);
 int rn__acc_runs_take(rn_acc *a, rn_acc *other);
 /* Spills the rest of the table, merges every run, combines each key's
  * partials and finishes them with ctx's emit (out NULL) or appends them
- * to out as [key, acc] pairs; the runs are removed either way. */
-int rn__acc_drain(rn_acc *a, rn_task_ctx *ctx, rn_partition *out);
+ * as [key, acc] pairs to out[rn_acc_bucket(hash, n_out)] (n_out <= 1:
+ * all to out[0]); the runs are removed either way. */
+int rn__acc_drain(rn_acc *a, rn_task_ctx *ctx, rn_partition **out,
+                  uint32_t n_out);
 
 #endif

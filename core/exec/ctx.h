@@ -41,6 +41,7 @@ struct rn_task_ctx {
     atomic_uint_fast64_t *bytes_read; /* progress counter, may be NULL */
     const char *label;    /* "plugin.op" for logs */
     rn_io_track io;
+    uint64_t key_hash;    /* rn_acc_finish: the hash of the key emitting */
 };
 
 /* The host function table given to every plugin. */

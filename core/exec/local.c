@@ -177,13 +177,23 @@ static void draw_progress(size_t done, size_t total, uint64_t bytes,
     fflush(stderr);
 }
 
-/* Where a fold's finished values go when they are not collected: the
- * caller's result function, or the chain of the stage after it. */
+/* Where a fold's finished values go when they are not collected whole:
+ * the caller's result function; the chains of the stage after it (one
+ * task per partition of the fold's output, run one after the other as
+ * the fold finishes in hash order); or the fold's own output partitions
+ * (a keyed stage cut into nparts). */
 typedef struct result_sink {
     rn_emit_fn emit;
     rn_run_value_fn fn;
     void *ud;
+    /* emit_to_chain: the next stage and its task `cur` being fed */
+    stage_run *next;
     rn_chain *chain;
+    rn_partition *out;
+    uint32_t cur, nparts;
+    int open;
+    /* emit_to_parts */
+    rn_partition **parts;
 } result_sink;
 
 static int emit_to_fn(rn_task_ctx *ctx, const rn_value *v)
@@ -195,11 +205,86 @@ static int emit_to_fn(rn_task_ctx *ctx, const rn_value *v)
               : 0;
 }
 
+static int emit_to_parts(rn_task_ctx *ctx, const rn_value *v)
+{
+    const result_sink *s = ctx->target;
+    uint32_t b = s->nparts > 1 ? rn_acc_bucket(ctx->key_hash, s->nparts) : 0;
+    int rc = rn_partition_push(s->parts[b], v);
+    return rc ? rn_error_set(ctx->err, rc, "out of memory") : 0;
+}
+
+static int acc_prepare(stage_run *sr, size_t slot, rn_errbuf *err);
+
+/* Opens the chain of the next stage's task s->cur. */
+static int next_task_open(result_sink *s, rn_errbuf *err)
+{
+    stage_run *next = s->next;
+    rn_acc *acc = NULL;
+    int rc;
+    s->out = NULL;
+    if (next->accs) {
+        size_t slot = next->per_thread ? 0 : s->cur;
+        if ((rc = acc_prepare(next, slot, err)))
+            return rc;
+        acc = &next->accs[slot];
+    } else if (!(s->out = rn_partition_new())) {
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    }
+    if ((rc = rn_chain_open(&s->chain, next->stage, s->cur, acc, s->out,
+                            next->bytes_read, &next->cancel, err))) {
+        rn_partition_unref(s->out);
+        s->out = NULL;
+        return rc;
+    }
+    s->open = 1;
+    return 0;
+}
+
+/* Closes the open chain (committing when ok); its output is kept. */
+static int next_task_close(result_sink *s, int ok, rn_errbuf *err)
+{
+    int rc;
+    if (!s->open)
+        return 0;
+    s->open = 0;
+    rc = rn_chain_close(s->chain, ok);
+    s->chain = NULL;
+    if (rc || !ok) {
+        rn_partition_unref(s->out);
+        s->out = NULL;
+        return rc;
+    }
+    s->next->outputs[s->cur] = s->out;
+    s->out = NULL;
+    atomic_fetch_add(&s->next->done, 1);
+    return 0;
+}
+
+/* Moves the feed to task b, closing and opening those in between (an
+ * empty partition still runs its task: a sink writes its file). */
+static int next_task_seek(result_sink *s, uint32_t b, rn_errbuf *err)
+{
+    int rc;
+    while (s->cur < b) {
+        if ((rc = next_task_close(s, 1, err)))
+            return rc;
+        s->cur++;
+        if ((rc = next_task_open(s, err)))
+            return rc;
+    }
+    return 0;
+}
+
 /* The chain takes the value through to its terminal before returning
  * (chain.c: deliver), so a view of the fold's memory is enough. */
 static int emit_to_chain(rn_task_ctx *ctx, const rn_value *v)
 {
-    const result_sink *s = ctx->target;
+    result_sink *s = ctx->target;
+    int rc;
+    if (s->nparts > 1 &&
+        (rc = next_task_seek(s, rn_acc_bucket(ctx->key_hash, s->nparts),
+                             ctx->err)))
+        return rc;
     return rn_chain_push(s->chain, v, 1);
 }
 
@@ -375,48 +460,65 @@ done:
     return rc;
 }
 
-/* Stage s ended in a fold; stage s+1 has one task, whose input is that
- * fold's result: the fold finishes straight into its chain, so the
- * result is never held whole (it may be larger than the memory limit).
- * next becomes stage s+1, its task done. */
+/* Stage s ended in a fold; stage s+1 has one task per partition of
+ * that fold's result (its nparts): the fold finishes straight into
+ * their chains, one after the other in partition order, so the result
+ * is never held whole (it may be larger than the memory limit). next
+ * becomes stage s+1, its tasks done. */
 static int finish_into_next(stage_run *sr, size_t n_slots, stage_run *next,
                             size_t *next_slots, size_t s, rn_errbuf *err)
 {
-    rn_chain *c = NULL;
-    rn_acc *acc = NULL;
-    rn_partition *out = NULL;
+    uint32_t nparts = sr->stage->nparts > 1 ? sr->stage->nparts : 1;
     result_sink sink;
     int rc;
-    if ((rc = stage_init(next, sr->plan, s + 1, 1, 1, next_slots, err)))
+    if ((rc = stage_init(next, sr->plan, s + 1, nparts, 1, next_slots, err)))
         return rc;
     next->bytes_read = sr->bytes_read;
-    if (next->accs) {
-        if ((rc = acc_prepare(next, 0, err)))
-            return rc;
-        acc = &next->accs[0];
-    } else if (!(out = rn_partition_new())) {
-        return rn_error_set(err, RN_ENOMEM, "out of memory");
-    }
-    if ((rc = rn_chain_open(&c, next->stage, 0, acc, out, sr->bytes_read,
-                            &next->cancel, err))) {
-        rn_partition_unref(out);
-        return rc;
-    }
     memset(&sink, 0, sizeof(sink));
     sink.emit = emit_to_chain;
-    sink.chain = c;
+    sink.next = next;
+    sink.nparts = nparts;
+    if ((rc = next_task_open(&sink, err)))
+        return rc;
     rc = fold_finish(sr, n_slots, &sink, NULL, err);
+    if (rc == 0)
+        rc = next_task_seek(&sink, nparts - 1, err);
     {
-        int rc2 = rn_chain_close(c, rc == 0);
+        int rc2 = next_task_close(&sink, rc == 0, err);
         if (rc == 0)
             rc = rc2;
     }
+    return rc;
+}
+
+/* The last stage's keyed result collected as its nparts partitions. */
+static int finish_into_parts(stage_run *sr, size_t n_slots,
+                             rn_partition ***parts, size_t *n_parts,
+                             rn_errbuf *err)
+{
+    uint32_t n = sr->stage->nparts;
+    result_sink sink;
+    int rc;
+    memset(&sink, 0, sizeof(sink));
+    if (!(sink.parts = rn_calloc(n, sizeof(*sink.parts))))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    for (uint32_t b = 0; b < n; b++)
+        if (!(sink.parts[b] = rn_partition_new())) {
+            rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+            goto done;
+        }
+    sink.emit = emit_to_parts;
+    sink.nparts = n;
+    rc = fold_finish(sr, n_slots, &sink, NULL, err);
+done:
     if (rc) {
-        rn_partition_unref(out);
+        for (uint32_t b = 0; b < n; b++)
+            rn_partition_unref(sink.parts[b]);
+        rn_free(sink.parts);
         return rc;
     }
-    next->outputs[0] = out;
-    atomic_store(&next->done, 1);
+    *parts = sink.parts;
+    *n_parts = n;
     return 0;
 }
 
@@ -453,14 +555,14 @@ int rn_local_run(rn_plan *plan, const rn_run_opts *opts, rn_run_result *res,
         int is_fold = stage->terminal && stage->terminal->op->kind != RN_OP_SINK;
 
         if (carried) {
-            /* its one task ran while the stage before finished */
+            /* its tasks ran while the stage before finished */
             stage_run *t = cur;
             cur = nxt;
             nxt = t;
             n_slots = next_slots;
             next_slots = 0;
             carried = 0;
-            tasks_run++;
+            tasks_run += atomic_load(&cur->done);
         } else {
             size_t n_tasks = s == 0 ? splits->n : n_prev;
             size_t n_threads = (size_t)threads < n_tasks ? (size_t)threads : n_tasks;
@@ -494,6 +596,8 @@ int rn_local_run(rn_plan *plan, const rn_run_opts *opts, rn_run_result *res,
             if (!last) {
                 rc = finish_into_next(cur, n_slots, nxt, &next_slots, s, err);
                 carried = rc == 0;
+            } else if (!sink.fn && stage->nparts > 1) {
+                rc = finish_into_parts(cur, n_slots, &prev, &n_prev, err);
             } else {
                 rc = fold_finish(cur, n_slots, sink.fn ? &sink : NULL, &one, err);
             }

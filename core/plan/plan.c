@@ -87,6 +87,66 @@ static int load_plugin(const rn_manifest *m, rn_registry *reg, size_t i,
     return 0;
 }
 
+/* npartitions: an int in 1..RN_PLAN_MAX_NPARTS (the node's position in
+ * errors). */
+static int parse_nparts(const rn_opinst *oi, const rn_mnode *v, uint32_t *out,
+                        rn_errbuf *err)
+{
+    rn_value val;
+    char d[96];
+    if (v->type != RN_MN_SCALAR || rn_mnode_scalar_value(v, &val) ||
+        val.kind != RN_INT || val.u.i < 1 || val.u.i > RN_PLAN_MAX_NPARTS)
+        return ERRPOS(err, RN_EINVAL, v->pos,
+                      "%s: npartitions: expected an int from 1 to %d, got %s",
+                      oi->label, RN_PLAN_MAX_NPARTS,
+                      rn__mnode_describe(d, sizeof(d), v));
+    *out = (uint32_t)val.u.i;
+    return 0;
+}
+
+/* A keyed fold's parameters: `npartitions` is the engine's (the hash
+ * shuffle, rn_stage.nparts); the rest are bound against the operator's
+ * table as for any operator. */
+static int bind_keyed(rn_plan *p, const rn_mstep *st, rn_opinst *oi,
+                      rn_errbuf *err)
+{
+    const rn_mnode *params = st->params;
+    rn_mnode *rest;
+    size_t at = 0;
+    int rc;
+
+    if (!params || params->type != RN_MN_MAP)
+        return rn_params_bind(&p->arena, oi->op, oi->label, params, st->pos,
+                              &oi->params, err);
+    for (at = 0; at < params->n; at++)
+        if (params->keys[at]->len == 11 &&
+            memcmp(params->keys[at]->text, "npartitions", 11) == 0)
+            break;
+    if (at == params->n)
+        return rn_params_bind(&p->arena, oi->op, oi->label, params, st->pos,
+                              &oi->params, err);
+    if ((rc = parse_nparts(oi, params->items[at], &oi->nparts, err)))
+        return rc;
+    /* the same mapping without it (the nodes are shared, not copied) */
+    if (!(rest = rn_arena_alloc(&p->arena, sizeof(*rest))))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    *rest = *params;
+    rest->n = params->n - 1;
+    if (rest->n) {
+        rest->keys = rn_arena_alloc(&p->arena, rest->n * sizeof(*rest->keys));
+        rest->items = rn_arena_alloc(&p->arena, rest->n * sizeof(*rest->items));
+        if (!rest->keys || !rest->items)
+            return rn_error_set(err, RN_ENOMEM, "out of memory");
+        for (size_t j = 0, k = 0; j < params->n; j++)
+            if (j != at) {
+                rest->keys[k] = params->keys[j];
+                rest->items[k++] = params->items[j];
+            }
+    }
+    return rn_params_bind(&p->arena, oi->op, oi->label, rest, st->pos,
+                          &oi->params, err);
+}
+
 static int resolve(rn_plan *p, rn_registry *reg, const rn_mstep *st,
                    rn_opinst *oi, rn_errbuf *err)
 {
@@ -112,8 +172,11 @@ static int resolve(rn_plan *p, rn_registry *reg, const rn_mstep *st,
     oi->plugin = pl;
     oi->op = op;
     oi->pos = st->pos;
+    oi->nparts = 1;
     if (!(oi->label = make_label(p, pl, op)))
         return rn_error_set(err, RN_ENOMEM, "out of memory");
+    if (op->kind == RN_OP_FOLDBY)
+        return bind_keyed(p, st, oi, err);
     return rn_params_bind(&p->arena, op, oi->label, st->params, st->pos,
                           &oi->params, err);
 }
@@ -188,6 +251,7 @@ static int cut_stages(rn_plan *p, size_t first_step, size_t n_steps,
         case RN_OP_FOLD:
         case RN_OP_FOLDBY:
             cur.terminal = oi;
+            cur.nparts = oi->nparts ? oi->nparts : 1;
             if (add_stage(p, &cur, &cap))
                 return rn_error_set(err, RN_ENOMEM, "out of memory");
             break;
@@ -197,9 +261,11 @@ static int cut_stages(rn_plan *p, size_t first_step, size_t n_steps,
     }
     if (sink) {
         cur.terminal = sink;
+        cur.nparts = 1;
         if (add_stage(p, &cur, &cap))
             return rn_error_set(err, RN_ENOMEM, "out of memory");
     } else if (cur.n_narrow || p->n_stages == 0) {
+        cur.nparts = 1;
         if (add_stage(p, &cur, &cap))
             return rn_error_set(err, RN_ENOMEM, "out of memory");
     }
@@ -402,7 +468,13 @@ int rn_plan_describe(const rn_plan *plan, rn_buf *out)
                       s == 0 ? "one task per split" : "one task per partition");
         for (size_t i = 0; i < st->n_narrow; i++)
             rn_buf_printf(out, " -> %s", st->narrow[i]->label);
-        if (st->terminal)
+        if (st->terminal && st->nparts > 1)
+            rn_buf_printf(out, " -> %s (%s, hash-shuffled into %u "
+                               "partitions)",
+                          st->terminal->label,
+                          rn_op_kind_name(st->terminal->op->kind),
+                          (unsigned)st->nparts);
+        else if (st->terminal)
             rn_buf_printf(out, " -> %s (%s%s)", st->terminal->label,
                           rn_op_kind_name(st->terminal->op->kind),
                           st->terminal->op->kind == RN_OP_SINK

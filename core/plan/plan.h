@@ -30,6 +30,7 @@
 #define RN_CORE_PLAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <runnel/plugin.h>
 
@@ -47,12 +48,26 @@ typedef struct rn_opinst {
     int inited;
     const char *label;  /* "plugin.op" */
     rn_mpos pos;        /* where the manifest named it */
+    /* FOLDBY: how many partitions the keyed result is cut into by key
+     * hash (the step's `npartitions`, a parameter the engine takes for
+     * every keyed fold, never passed to the plugin); 1 otherwise. */
+    uint32_t nparts;
 } rn_opinst;
+
+/* The most partitions a keyed fold may be cut into. */
+#define RN_PLAN_MAX_NPARTS 4096
 
 typedef struct rn_stage {
     rn_opinst **narrow; /* fused chain */
     size_t n_narrow;
     rn_opinst *terminal; /* FOLD, FOLDBY, SINK, or NULL */
+    /* Output partitions of a keyed stage: terminal->nparts (1 for any
+     * other stage). With N > 1 the keyed result is cut by key hash
+     * (rn_acc_bucket: ranges of the hash, so the N partitions in order
+     * hold the keys in the same order as one would), the hash shuffle:
+     * on a cluster every task saves its partial table as N partitions
+     * and N reduce tasks each merge one of them from every task. */
+    uint32_t nparts;
 } rn_stage;
 
 typedef struct rn_plan {
