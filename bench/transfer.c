@@ -146,7 +146,7 @@ static int serve(int port_fd, int ctl_fd, const char *shape, uint64_t bytes,
     p = make_partition(shape, bytes);
     for (int i = 0; i < fetches; i++) {
         rn_partition_ref(p);
-        rn_partstore_put(ps, JOB, (uint32_t)i, 1, p);
+        rn_partstore_put(ps, JOB, (uint32_t)i, 0, 1, p);
     }
     rn_partition_unref(p);
     if (rn_rpc_server_new(&srv, "127.0.0.1:0", NULL, &err) ||

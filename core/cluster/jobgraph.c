@@ -59,8 +59,9 @@ static int set_inputs(rn_jobgraph *g, uint32_t t, const uint32_t *in, size_t n)
     return 0;
 }
 
-int rn_jobgraph_build(const int *terminals, size_t n_stages, size_t n_splits,
-                      uint32_t split_every, rn_jobgraph **out)
+int rn_jobgraph_build(const int *terminals, const uint32_t *nparts,
+                      size_t n_stages, size_t n_splits, uint32_t split_every,
+                      rn_jobgraph **out)
 {
     rn_jobgraph *g = rn_calloc(1, sizeof(*g));
     ids prev = {0}, cur = {0}, next = {0};
@@ -83,7 +84,24 @@ int rn_jobgraph_build(const int *terminals, size_t n_stages, size_t n_splits,
             if (s > 0 && set_inputs(g, t->id, &prev.v[i], 1))
                 goto done;
         }
-        if (terminals[s] == RN_TERM_FOLD) {
+        uint32_t np = nparts && nparts[s] > 1 ? nparts[s] : 1;
+        if (terminals[s] == RN_TERM_FOLD && np > 1) {
+            /* the shuffle: reducer b reads bucket b of every task */
+            if (cur.n > RN_JOBGRAPH_MAX_SHUFFLE_EDGES / np) {
+                rc = RN_ELIMIT;
+                goto done;
+            }
+            next.n = 0;
+            for (uint32_t b = 0; b < np; b++) {
+                rn_gtask *t = new_task(g, &cap, RN_GT_REDUCE, (uint32_t)s, b);
+                if (!t || ids_push(&next, t->id) ||
+                    set_inputs(g, t->id, cur.v, cur.n))
+                    goto done;
+            }
+            ids tmp = cur;
+            cur = next;
+            next = tmp;
+        } else if (terminals[s] == RN_TERM_FOLD) {
             uint32_t k = 0;
             while (cur.n > split_every) {
                 next.n = 0;

@@ -11,6 +11,11 @@
  *     so order-sensitive folds stay right) until at most split_every
  *     remain; one FINISH task merges them and finishes: the stage's one
  *     output partition;
+ *   - a keyed stage cut into N partitions (npartitions, the hash
+ *     shuffle): its tasks save their partial tables as N buckets each
+ *     (by key hash); N REDUCE tasks, one per bucket, each read that
+ *     bucket of every task of the stage (InputRef.bucket) and finish:
+ *     the stage's N output partitions, in bucket order;
  *   - the last stage's outputs are the job's results, in order.
  * Task ids are indices; every input has a smaller id than its consumer.
  *
@@ -37,7 +42,13 @@
 #include <stdint.h>
 
 /* Values of runnel.v1.TaskKind. */
-enum { RN_GT_SOURCE = 1, RN_GT_CHAIN = 2, RN_GT_COMBINE = 3, RN_GT_FINISH = 4 };
+enum {
+    RN_GT_SOURCE = 1,
+    RN_GT_CHAIN = 2,
+    RN_GT_COMBINE = 3,
+    RN_GT_FINISH = 4,
+    RN_GT_REDUCE = 5
+};
 /* Values of runnel.v1.Terminal. */
 enum { RN_TERM_NONE = 0, RN_TERM_FOLD = 1, RN_TERM_SINK = 2 };
 
@@ -87,10 +98,17 @@ typedef struct rn_jobgraph {
     int dirty;           /* recompute want and the heap at the next peek */
 } rn_jobgraph;
 
-/* Builds the graph: terminals[s] is RN_TERM_* of stage s, n_splits the
- * number of source splits, split_every >= 2. */
-int rn_jobgraph_build(const int *terminals, size_t n_stages, size_t n_splits,
-                      uint32_t split_every, rn_jobgraph **out);
+/* The most task inputs a shuffle may have (tasks of the stage times its
+ * npartitions), so one job's graph stays within a few hundred MB. */
+#define RN_JOBGRAPH_MAX_SHUFFLE_EDGES ((size_t)1 << 24)
+
+/* Builds the graph: terminals[s] is RN_TERM_* of stage s, nparts[s] its
+ * output partitions (a keyed fold's npartitions; NULL: 1 for every
+ * stage), n_splits the number of source splits, split_every >= 2.
+ * RN_ELIMIT: a shuffle past RN_JOBGRAPH_MAX_SHUFFLE_EDGES. */
+int rn_jobgraph_build(const int *terminals, const uint32_t *nparts,
+                      size_t n_stages, size_t n_splits, uint32_t split_every,
+                      rn_jobgraph **out);
 void rn_jobgraph_free(rn_jobgraph *g); /* NULL ok */
 
 /* Tasks to run now (wanted, WAITING, every input DONE), lowest id first;

@@ -239,6 +239,7 @@ int rn_jobspec_stages(const rn_plan *plan,
             sp->terminal = RUNNEL__V1__TERMINAL__TERMINAL_FOLD;
         sp->commutative = st->terminal &&
                           (st->terminal->op->flags & RN_OPF_COMMUTATIVE) != 0;
+        sp->npartitions = st->nparts > 1 ? st->nparts : 0;
     }
     *out = specs;
     *n = plan->n_stages;

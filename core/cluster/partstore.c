@@ -21,6 +21,7 @@
 typedef struct entry {
     char job[32];
     uint32_t task;
+    uint32_t bucket;      /* which of the task's partitions (a shuffle's) */
     uint32_t attempt;
     rn_partition *p;      /* NULL while only on disk */
     size_t bytes;         /* its in-memory size */
@@ -70,10 +71,12 @@ int rn_partstore_set_spill_dir(rn_partstore *ps, const char *dir)
     return 0;
 }
 
-static entry *find(rn_partstore *ps, const char *job, uint32_t task)
+static entry *find(rn_partstore *ps, const char *job, uint32_t task,
+                   uint32_t bucket)
 {
     for (size_t i = 0; i < ps->n; i++)
-        if (ps->e[i].task == task && strcmp(ps->e[i].job, job) == 0)
+        if (ps->e[i].task == task && ps->e[i].bucket == bucket &&
+            strcmp(ps->e[i].job, job) == 0)
             return &ps->e[i];
     return NULL;
 }
@@ -92,11 +95,11 @@ static void entry_clear(entry *e)
 }
 
 int rn_partstore_put(rn_partstore *ps, const char *job, uint32_t task,
-                     uint32_t attempt, rn_partition *p)
+                     uint32_t bucket, uint32_t attempt, rn_partition *p)
 {
     entry *e;
     pthread_mutex_lock(&ps->lock);
-    if ((e = find(ps, job, task))) {
+    if ((e = find(ps, job, task, bucket))) {
         entry_clear(e);
     } else {
         if (ps->n == ps->cap) {
@@ -114,6 +117,7 @@ int rn_partstore_put(rn_partstore *ps, const char *job, uint32_t task,
         memset(e, 0, sizeof(*e));
         snprintf(e->job, sizeof(e->job), "%s", job);
         e->task = task;
+        e->bucket = bucket;
     }
     e->p = p;
     e->attempt = attempt;
@@ -163,14 +167,15 @@ done:
 }
 
 rn_partition *rn_partstore_get_err(rn_partstore *ps, const char *job,
-                                   uint32_t task, rn_errbuf *err)
+                                   uint32_t task, uint32_t bucket,
+                                   rn_errbuf *err)
 {
     entry *e;
     rn_partition *p = NULL, *loaded;
     char *path = NULL;
     uint64_t size = 0;
     pthread_mutex_lock(&ps->lock);
-    if ((e = find(ps, job, task))) {
+    if ((e = find(ps, job, task, bucket))) {
         e->used = ++ps->clock;
         if ((p = e->p))
             rn_partition_ref(p);
@@ -183,7 +188,7 @@ rn_partition *rn_partstore_get_err(rn_partstore *ps, const char *job,
     /* back from disk; it is the most recently used one again */
     loaded = load_file(path, size, err);
     pthread_mutex_lock(&ps->lock);
-    if (loaded && (e = find(ps, job, task)) && e->file &&
+    if (loaded && (e = find(ps, job, task, bucket)) && e->file &&
         strcmp(e->file, path) == 0 && !e->p) {
         e->p = loaded;
         rn_partition_ref(loaded);
@@ -197,12 +202,12 @@ rn_partition *rn_partstore_get_err(rn_partstore *ps, const char *job,
 rn_partition *rn_partstore_get(rn_partstore *ps, const char *job, uint32_t task)
 {
     rn_errbuf err;
-    return rn_partstore_get_err(ps, job, task, &err);
+    return rn_partstore_get_err(ps, job, task, 0, &err);
 }
 
 int rn_partstore_open(rn_partstore *ps, const char *job, uint32_t task,
-                      rn_partition **p, int *fd, uint64_t *size,
-                      rn_errbuf *err)
+                      uint32_t bucket, rn_partition **p, int *fd,
+                      uint64_t *size, rn_errbuf *err)
 {
     entry *e;
     int rc = 0;
@@ -210,7 +215,7 @@ int rn_partstore_open(rn_partstore *ps, const char *job, uint32_t task,
     *fd = -1;
     *size = 0;
     pthread_mutex_lock(&ps->lock);
-    if (!(e = find(ps, job, task))) {
+    if (!(e = find(ps, job, task, bucket))) {
         rc = RN_ENOTFOUND;
     } else if (e->p) {
         *p = e->p;
@@ -235,28 +240,30 @@ static void remove_at(rn_partstore *ps, size_t i)
     ps->e[i] = ps->e[--ps->n];
 }
 
-void rn_partstore_drop(rn_partstore *ps, const char *job, uint32_t task)
+/* Removes every partition of the task (all its buckets): of any
+ * attempt, or only of `attempt` when only_attempt. */
+static void drop_task(rn_partstore *ps, const char *job, uint32_t task,
+                      int only_attempt, uint32_t attempt)
 {
     pthread_mutex_lock(&ps->lock);
-    for (size_t i = 0; i < ps->n; i++)
-        if (ps->e[i].task == task && strcmp(ps->e[i].job, job) == 0) {
+    for (size_t i = 0; i < ps->n;)
+        if (ps->e[i].task == task && strcmp(ps->e[i].job, job) == 0 &&
+            (!only_attempt || ps->e[i].attempt == attempt))
             remove_at(ps, i);
-            break;
-        }
+        else
+            i++;
     pthread_mutex_unlock(&ps->lock);
+}
+
+void rn_partstore_drop(rn_partstore *ps, const char *job, uint32_t task)
+{
+    drop_task(ps, job, task, 0, 0);
 }
 
 void rn_partstore_drop_attempt(rn_partstore *ps, const char *job,
                                uint32_t task, uint32_t attempt)
 {
-    pthread_mutex_lock(&ps->lock);
-    for (size_t i = 0; i < ps->n; i++)
-        if (ps->e[i].task == task && strcmp(ps->e[i].job, job) == 0) {
-            if (ps->e[i].attempt == attempt)
-                remove_at(ps, i);
-            break;
-        }
-    pthread_mutex_unlock(&ps->lock);
+    drop_task(ps, job, task, 1, attempt);
 }
 
 void rn_partstore_drop_job(rn_partstore *ps, const char *job)
@@ -368,7 +375,7 @@ int rn_partstore_spill(rn_partstore *ps, uint64_t max, uint64_t *moved,
         entry *e = lru_locked(ps, &held);
         rn_partition *p;
         char path[4096], job[32];
-        uint32_t task, attempt;
+        uint32_t task, bucket, attempt;
         if (!e || held <= max)
             break;
         if (e->file) { /* read back earlier: its file is still good */
@@ -381,13 +388,14 @@ int rn_partstore_spill(rn_partstore *ps, uint64_t max, uint64_t *moved,
         e->writing = 1;
         snprintf(job, sizeof(job), "%s", e->job);
         task = e->task;
+        bucket = e->bucket;
         attempt = e->attempt;
-        snprintf(path, sizeof(path), "%s/part-%s-%u-%u-%llu.rnp", ps->dir, job,
-                 task, attempt, (unsigned long long)++ps->seq);
+        snprintf(path, sizeof(path), "%s/part-%s-%u-%u-%u-%llu.rnp", ps->dir,
+                 job, task, bucket, attempt, (unsigned long long)++ps->seq);
         pthread_mutex_unlock(&ps->lock);
         rc = write_file(path, p, &size, err);
         pthread_mutex_lock(&ps->lock);
-        e = find(ps, job, task);
+        e = find(ps, job, task, bucket);
         if (e && e->attempt == attempt && e->p == p)
             e->writing = 0;
         else

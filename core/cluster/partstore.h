@@ -1,6 +1,9 @@
 /*
- * The partitions a worker holds: task outputs, keyed by (job, task),
- * served to peers and clients until the scheduler releases them.
+ * The partitions a worker holds: task outputs, keyed by (job, task,
+ * bucket), served to peers and clients until the scheduler releases
+ * them. A task has one output partition (bucket 0), or, in a keyed stage
+ * cut into npartitions (the hash shuffle), one per bucket; dropping a
+ * task drops all of them.
  *
  * Past the memory budget's share for partitions (base/budget.h), the
  * least recently used ones move to disk in their wire encoding
@@ -33,24 +36,27 @@ void rn_partstore_free(rn_partstore *ps); /* NULL ok; removes its files */
 /* Where spilled partitions go (copied; NULL: they never spill). */
 int rn_partstore_set_spill_dir(rn_partstore *ps, const char *dir);
 
-/* Stores p (takes the caller's reference) as the output of `attempt` of
- * the task, replacing an older attempt's. */
+/* Stores p (takes the caller's reference) as bucket `bucket` of the
+ * output of `attempt` of the task, replacing an older attempt's. */
 int rn_partstore_put(rn_partstore *ps, const char *job, uint32_t task,
-                     uint32_t attempt, rn_partition *p);
+                     uint32_t bucket, uint32_t attempt, rn_partition *p);
 /* A new reference (decoded from disk when spilled), or NULL: not here,
  * or (err set) its file could not be read back. */
 rn_partition *rn_partstore_get_err(rn_partstore *ps, const char *job,
-                                   uint32_t task, rn_errbuf *err);
+                                   uint32_t task, uint32_t bucket,
+                                   rn_errbuf *err);
+/* Bucket 0, errors dropped. */
 rn_partition *rn_partstore_get(rn_partstore *ps, const char *job,
                                uint32_t task);
 /* For serving: the partition in memory (*p, a new reference), or its
  * spilled file opened (*fd, the caller closes it; *size its bytes).
  * RN_ENOTFOUND when the store does not hold it. */
 int rn_partstore_open(rn_partstore *ps, const char *job, uint32_t task,
-                      rn_partition **p, int *fd, uint64_t *size,
-                      rn_errbuf *err);
+                      uint32_t bucket, rn_partition **p, int *fd,
+                      uint64_t *size, rn_errbuf *err);
+/* Drops every bucket of the task's output. */
 void rn_partstore_drop(rn_partstore *ps, const char *job, uint32_t task);
-/* Drops the output only if it is still the one `attempt` stored (a stale
+/* Drops the output (every bucket) only if it is still the one `attempt` stored (a stale
  * attempt must not drop a newer one's output). */
 void rn_partstore_drop_attempt(rn_partstore *ps, const char *job,
                                uint32_t task, uint32_t attempt);

@@ -64,10 +64,10 @@ static int acc_start(const rn_opinst *toi, rn_acc *acc, rn_errbuf *err)
     return rc;
 }
 
-/* The partial accumulator as a partition (merged back from disk when
- * it spilled). */
-static int acc_save(const rn_opinst *toi, rn_acc *acc, rn_partition *out,
-                    rn_errbuf *err)
+/* The partial accumulator as n partitions cut by key hash (merged back
+ * from disk when it spilled). */
+static int acc_save(const rn_opinst *toi, rn_acc *acc, rn_partition **out,
+                    uint32_t n, rn_errbuf *err)
 {
     rn_arena scratch;
     rn_task_ctx ctx;
@@ -75,7 +75,7 @@ static int acc_save(const rn_opinst *toi, rn_acc *acc, rn_partition *out,
     rn_arena_init(&scratch, 64 * 1024);
     rn_task_ctx_init(&ctx, &scratch, &scratch, err);
     ctx.label = toi->label;
-    rc = rn_acc_save(acc, &ctx, out);
+    rc = rn_acc_save_split(acc, &ctx, out, n);
     rn_task_ctx_release(&ctx);
     rn_arena_release(&scratch);
     return rc;
@@ -85,7 +85,7 @@ static int acc_save(const rn_opinst *toi, rn_acc *acc, rn_partition *out,
 static int run_chain(rn_jobrun *jr, const rn_stage *st, int kind,
                      uint32_t partition, const rn_value *split,
                      rn_taskrun_input_fn input, void *ud, size_t n_inputs,
-                     rn_partition *out, atomic_uint_fast64_t *bytes,
+                     rn_taskrun_out *out, atomic_uint_fast64_t *bytes,
                      rn_errbuf *err)
 {
     int fold = st->terminal && st->terminal->op->kind != RN_OP_SINK;
@@ -98,8 +98,8 @@ static int run_chain(rn_jobrun *jr, const rn_stage *st, int kind,
             return rc;
         acc_ready = 1;
     }
-    rc = rn_chain_open(&c, st, partition, fold ? &acc : NULL, fold ? NULL : out,
-                       bytes, &jr->cancel, err);
+    rc = rn_chain_open(&c, st, partition, fold ? &acc : NULL,
+                       fold ? NULL : out->parts[0], bytes, &jr->cancel, err);
     if (rc == 0) {
         if (kind == RN_GT_SOURCE)
             rc = rn_chain_run_source(c, jr->plan->source, split);
@@ -115,7 +115,8 @@ static int run_chain(rn_jobrun *jr, const rn_stage *st, int kind,
         if (rc == 0)
             rc = rc2;
     }
-    if (rc == 0 && fold && (rc = acc_save(st->terminal, &acc, out, err)))
+    if (rc == 0 && fold &&
+        (rc = acc_save(st->terminal, &acc, out->parts, out->n, err)))
         rn_error_prefix(err, "%s (partition %u): cannot save the partial "
                              "result: ",
                         st->terminal->label, partition);
@@ -133,7 +134,9 @@ static int acc_fail(rn_acc *acc, rn_task_ctx *ctx, rn_arena *scratch, int rc)
     return rc;
 }
 
-/* COMBINE and FINISH: partials merged in order, saved or finished. */
+/* COMBINE, FINISH and REDUCE: partials merged in order, saved or
+ * finished (a reducer's inputs are one bucket of every task of the
+ * stage: the caller's input function fetches that bucket). */
 static int run_fold(const rn_stage *st, int kind, rn_taskrun_input_fn input,
                     void *ud, size_t n_inputs, rn_partition *out, rn_errbuf *err)
 {
@@ -161,7 +164,7 @@ static int run_fold(const rn_stage *st, int kind, rn_taskrun_input_fn input,
         rn_partition_unref(in);
     }
     if (rc == 0) {
-        if (kind == RN_GT_COMBINE) {
+        if (kind == RN_GT_COMBINE) { /* FINISH, REDUCE: finished */
             if ((rc = rn_acc_save(&acc, &ctx, out)))
                 rn_error_prefix(err, "cannot save the partial result: ");
         } else {
@@ -178,17 +181,28 @@ static int run_fold(const rn_stage *st, int kind, rn_taskrun_input_fn input,
     return rc;
 }
 
+void rn_taskrun_out_release(rn_taskrun_out *o)
+{
+    if (!o)
+        return;
+    for (uint32_t b = 0; b < o->n; b++)
+        rn_partition_unref(o->parts[b]);
+    rn_free(o->parts);
+    o->parts = NULL;
+    o->n = 0;
+}
+
 int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
                const rn_value *split, rn_taskrun_input_fn input, void *ud,
-               size_t n_inputs, rn_partition **out, uint64_t *bytes_read,
+               size_t n_inputs, rn_taskrun_out *out, uint64_t *bytes_read,
                rn_errbuf *err)
 {
     atomic_uint_fast64_t bytes;
-    rn_partition *p;
     const rn_stage *st;
+    uint32_t nout = 1;
     int rc;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     atomic_init(&bytes, 0);
     if (stage >= jr->plan->n_stages)
         return rn_error_set(err, RN_EINVAL, "job %s has %zu stages, no stage %u",
@@ -196,17 +210,41 @@ int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
     if (kind == RN_GT_SOURCE && (stage != 0 || !split))
         return rn_error_set(err, RN_EINVAL, "a source task without a split");
     st = &jr->plan->stages[stage];
-    if (!(p = rn_partition_new()))
+    /* the tasks of a shuffled stage save one partition per bucket; its
+     * reducers are the only merging tasks it has */
+    if (st->nparts > 1) {
+        if (kind == RN_GT_SOURCE || kind == RN_GT_CHAIN)
+            nout = st->nparts;
+        else if (kind != RN_GT_REDUCE || partition >= st->nparts)
+            return rn_error_set(err, RN_EINVAL,
+                                "stage %u is cut into %u partitions: no %s "
+                                "task %u",
+                                stage, (unsigned)st->nparts,
+                                kind == RN_GT_REDUCE ? "reduce" : "combine",
+                                partition);
+    } else if (kind == RN_GT_REDUCE) {
+        return rn_error_set(err, RN_EINVAL,
+                            "stage %u is not cut into partitions: no reduce "
+                            "task", stage);
+    }
+    if (!(out->parts = rn_calloc(nout, sizeof(*out->parts))))
         return rn_error_set(err, RN_ENOMEM, "out of memory");
+    out->n = nout;
+    for (uint32_t b = 0; b < nout; b++)
+        if (!(out->parts[b] = rn_partition_new())) {
+            rn_taskrun_out_release(out);
+            return rn_error_set(err, RN_ENOMEM, "out of memory");
+        }
     switch (kind) {
     case RN_GT_SOURCE:
     case RN_GT_CHAIN:
-        rc = run_chain(jr, st, kind, partition, split, input, ud, n_inputs, p,
+        rc = run_chain(jr, st, kind, partition, split, input, ud, n_inputs, out,
                        &bytes, err);
         break;
     case RN_GT_COMBINE:
     case RN_GT_FINISH:
-        rc = run_fold(st, kind, input, ud, n_inputs, p, err);
+    case RN_GT_REDUCE:
+        rc = run_fold(st, kind, input, ud, n_inputs, out->parts[0], err);
         break;
     default:
         rc = rn_error_set(err, RN_EINVAL, "unknown task kind %d", kind);
@@ -218,9 +256,8 @@ int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
     if (rc) {
         /* a plugin's message may quote a ${VAR} value: never shown */
         rn_plan_redact(jr->plan, err);
-        rn_partition_unref(p);
+        rn_taskrun_out_release(out);
         return rc;
     }
-    *out = p;
     return 0;
 }

@@ -2,7 +2,7 @@
  * Running cluster tasks in a worker: a job's plan, built once per job in
  * this process from the manifest text the scheduler sends, and the four
  * kinds of task (jobgraph.h) on top of core/exec's chain and
- * accumulators. The results equal the local executor's: the same chain
+ * accumulators (and REDUCE, the hash shuffle's). The results equal the local executor's: the same chain
  * per partition, the same fold calls, partials merged in partition order.
  *
  * Ownership: a jobrun is reference-counted (every running task holds
@@ -42,19 +42,32 @@ int rn_jobrun_new(const char *job_id, const char *manifest, size_t len,
 void rn_jobrun_ref(rn_jobrun *jr);
 void rn_jobrun_unref(rn_jobrun *jr); /* NULL ok */
 
+/* What a task made: one partition (the output, the partial accumulator
+ * of a fold stage, or a sink's commit results), or, for a SOURCE or
+ * CHAIN task of a keyed stage cut into nparts N > 1 (the hash shuffle),
+ * N: its partial table cut by key hash (rn_acc_bucket), bucket b in
+ * parts[b]. The struct owns the array and a reference to each. */
+typedef struct rn_taskrun_out {
+    rn_partition **parts;
+    uint32_t n;
+} rn_taskrun_out;
+void rn_taskrun_out_release(rn_taskrun_out *o); /* NULL ok; zeroes it */
+
 /* Runs one task. kind is RN_GT_* (jobgraph.h); split is the source split
  * (SOURCE), input(ud, i, err) gives input partition i (a new reference,
  * or NULL with err set), asked for when the task needs it and dropped
  * once consumed, so a combine holds one input at a time (CHAIN: one;
- * COMBINE, FINISH:
- * partials in fold order). *out gets a new partition: the output, the
- * partial accumulator of a fold stage, or a sink's commit results.
- * Errors name operator and partition, as locally. */
+ * COMBINE, FINISH: partials in fold order; REDUCE: bucket `partition`
+ * of every task of the stage, in task order). *out gets what the task
+ * made (released by the caller); nothing on error. Errors name operator
+ * and partition, as locally; a task kind that does not fit the stage
+ * (a reduce task of a stage that is not cut, a combine of one that is)
+ * is RN_EINVAL. */
 typedef rn_partition *(*rn_taskrun_input_fn)(void *ud, size_t i,
                                              rn_errbuf *err);
 int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
                const rn_value *split, rn_taskrun_input_fn input, void *ud,
-               size_t n_inputs, rn_partition **out, uint64_t *bytes_read,
+               size_t n_inputs, rn_taskrun_out *out, uint64_t *bytes_read,
                rn_errbuf *err);
 
 #endif

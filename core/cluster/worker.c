@@ -332,7 +332,8 @@ static rn_partition *fetch_input(rn_worker *w, const char *job, const char *cap,
     if (strcmp(in->address, w->address) == 0) {
         rn_errbuf e2;
         rn_error_clear(&e2);
-        if (!(p = rn_partstore_get_err(w->parts, job, in->task_id, &e2)))
+        if (!(p = rn_partstore_get_err(w->parts, job, in->task_id, in->bucket,
+                                       &e2)))
             rn_error_set(err, RN_ENOTFOUND, "task %u's output is no longer here%s%s",
                          in->task_id, e2.msg[0] ? ": " : "", e2.msg);
         return p;
@@ -345,6 +346,7 @@ static rn_partition *fetch_input(rn_worker *w, const char *job, const char *cap,
     }
     req.job_id = (char *)job;
     req.task_id = in->task_id;
+    req.bucket = in->bucket;
     req.capability = (char *)cap;
     snprintf(what, sizeof(what), "task %u's output from %s", in->task_id,
              in->address);
@@ -598,7 +600,8 @@ static rn_partition *get_input(void *ud, size_t i, rn_errbuf *err)
 static void run_task(rn_worker *w, qtask *q)
 {
     const Runnel__V1__RunTask *rt = q->rt;
-    rn_partition *split = NULL, *out = NULL;
+    rn_partition *split = NULL;
+    rn_taskrun_out out = {0};
     rn_jobrun *jr = NULL;
     input_src src = {0};
     rn_errbuf err;
@@ -637,13 +640,24 @@ static void run_task(rn_worker *w, qtask *q)
     } else if (rc) {
         outcome = RUNNEL__V1__TASK_OUTCOME__TASK_FAILED;
     } else {
-        items = out->n;
-        bytes = rn_partition_bytes(out);
-        if (rn_partstore_put(w->parts, rt->job_id, rt->task_id, rt->attempt, out)) {
-            rn_error_set(&err, RN_ENOMEM, "out of memory storing the output");
-            outcome = RUNNEL__V1__TASK_OUTCOME__TASK_FAILED;
+        /* every bucket is stored (the store takes each reference) */
+        for (uint32_t b = 0; b < out.n; b++) {
+            rn_partition *p = out.parts[b];
+            out.parts[b] = NULL;
+            items += p->n;
+            bytes += rn_partition_bytes(p);
+            if (outcome == RUNNEL__V1__TASK_OUTCOME__TASK_OK &&
+                rn_partstore_put(w->parts, rt->job_id, rt->task_id, b,
+                                 rt->attempt, p)) {
+                rn_error_set(&err, RN_ENOMEM, "out of memory storing the output");
+                outcome = RUNNEL__V1__TASK_OUTCOME__TASK_FAILED;
+            } else if (outcome != RUNNEL__V1__TASK_OUTCOME__TASK_OK) {
+                rn_partition_unref(p);
+            }
         }
-        out = NULL;
+        if (outcome != RUNNEL__V1__TASK_OUTCOME__TASK_OK)
+            rn_partstore_drop_attempt(w->parts, rt->job_id, rt->task_id,
+                                      rt->attempt);
         keep_partitions_in_budget(w);
     }
 report:
@@ -664,7 +678,7 @@ report:
     report(w, rt, outcome, err.msg, missing, bytes, items, bytes_read,
            now_s() - t0);
     rn_partition_unref(split);
-    rn_partition_unref(out);
+    rn_taskrun_out_release(&out);
     rn_jobrun_unref(jr);
 }
 
@@ -1060,7 +1074,8 @@ static void h_fetch_partition(rn_rpc_call *c, void *ud)
                     rn_rpc_peer(c), rn_rpc_peer_subject(c) ? rn_rpc_peer_subject(c) : "plaintext",
                     err.msg);
         rn_rpc_finish_err(c, &err);
-    } else if ((rc = rn_partstore_open(w->parts, req->job_id, req->task_id, &p,
+    } else if ((rc = rn_partstore_open(w->parts, req->job_id, req->task_id,
+                                       req->bucket, &p,
                                        &fd, &size, &err)) == RN_ENOTFOUND) {
         rn_rpc_finish(c, RN_RPC_NOT_FOUND,
                       "worker %s does not hold task %u's output of job '%.40s'",

@@ -138,6 +138,8 @@ static int assign(rn_scheduler *s, rn__sjob *j, uint32_t tid, rn__sworker *w)
         refs[i].task_id = in->id;
         refs[i].address = h ? h->address : (char *)"";
         refs[i].bytes = in->bytes;
+        /* a reducer reads its bucket of every task of the stage */
+        refs[i].bucket = t->kind == RN_GT_REDUCE ? t->partition : 0;
         prefs[i] = &refs[i];
     }
     if (t->kind == RN_GT_SOURCE &&

@@ -16,6 +16,7 @@
 #define MAX_SPLITS 1000000
 #define MAX_SPLIT_EVERY 64
 #define MAX_STAGES 1024
+#define MAX_NPARTS 4096 /* RN_PLAN_MAX_NPARTS */
 
 rn__sjob *rn__sched_job_by_id(rn_scheduler *s, const char *id)
 {
@@ -114,6 +115,7 @@ int rn__sched_job_new(rn_scheduler *s, const rn_identity *who,
 {
     rn__sjob *j = NULL;
     int *terms = NULL;
+    uint32_t *nparts = NULL;
     char hex[72];
     int rc = 0;
 
@@ -141,6 +143,7 @@ int rn__sched_job_new(rn_scheduler *s, const rn_identity *who,
         goto done;
     if (!(j = rn_calloc(1, sizeof(*j))) || !(j->splits = rn_partition_new()) ||
         !(terms = rn_calloc(req->n_stages, sizeof(int))) ||
+        !(nparts = rn_calloc(req->n_stages, sizeof(uint32_t))) ||
         !(j->stages = rn_calloc(req->n_stages, sizeof(rn__sstage)))) {
         rc = rn_error_set(err, RN_ENOMEM, "out of memory");
         goto done;
@@ -169,7 +172,18 @@ int rn__sched_job_new(rn_scheduler *s, const rn_identity *who,
                               i);
             goto done;
         }
+        if (sp->npartitions > MAX_NPARTS ||
+            (sp->npartitions > 1 &&
+             sp->terminal != RUNNEL__V1__TERMINAL__TERMINAL_FOLD)) {
+            rc = rn_error_set(err, RN_EINVAL,
+                              "stage %zu: npartitions %u: expected 1 to %d, "
+                              "on a fold",
+                              i, sp->npartitions, MAX_NPARTS);
+            goto done;
+        }
         terms[i] = (int)sp->terminal;
+        nparts[i] = sp->npartitions > 1 ? sp->npartitions : 1;
+        st->nparts = nparts[i];
         st->terminal = (int)sp->terminal;
         st->commutative = sp->commutative;
         st->ops = rn_calloc(sp->n_ops + 1, sizeof(char *));
@@ -188,8 +202,17 @@ int rn__sched_job_new(rn_scheduler *s, const rn_identity *who,
         }
     }
     j->split_every = req->split_every ? req->split_every : 8;
-    if (rn_jobgraph_build(terms, j->n_stages, j->splits->n, j->split_every, &j->g) ||
-        !(j->manifest = rn_strdup(req->manifest)) ||
+    if ((rc = rn_jobgraph_build(terms, nparts, j->n_stages, j->splits->n,
+                                j->split_every, &j->g))) {
+        rc = rc == RN_ELIMIT
+                 ? rn_error_set(err, RN_ELIMIT,
+                                "the job's shuffle is too large: its tasks "
+                                "times npartitions may be at most %zu",
+                                RN_JOBGRAPH_MAX_SHUFFLE_EDGES)
+                 : rn_error_set(err, RN_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (!(j->manifest = rn_strdup(req->manifest)) ||
         !(j->name = dup_short(req->name[0] ? req->name : "job")) ||
         !(j->client = dup_short(req->client))) {
         rc = rn_error_set(err, RN_ENOMEM, "out of memory");
@@ -211,6 +234,7 @@ int rn__sched_job_new(rn_scheduler *s, const rn_identity *who,
 done:
     rn__sched_job_free(j);
     rn_free(terms);
+    rn_free(nparts);
     return rc;
 }
 
@@ -336,7 +360,8 @@ void rn__sched_describe_task(const rn__sjob *j, const rn_gtask *t, char *out,
     const rn__sstage *st = &j->stages[t->stage];
     const char *op = NULL, *dot;
     size_t n;
-    int combine = t->kind == RN_GT_COMBINE || t->kind == RN_GT_FINISH;
+    int combine = t->kind == RN_GT_COMBINE || t->kind == RN_GT_FINISH ||
+                  t->kind == RN_GT_REDUCE;
     for (size_t k = 0; k < st->n_ops && !op && !combine; k++)
         if (st->user[k])
             op = st->ops[k];

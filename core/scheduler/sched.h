@@ -91,6 +91,7 @@ typedef struct rn__sworker {
 typedef struct rn__sstage {
     int terminal;
     int commutative;
+    uint32_t nparts; /* a keyed fold's npartitions (1: none) */
     /* run time of this stage's tasks: [0] source/chain, [1] combine/finish
      * (moving average, seconds) and how many reported it */
     double avg_s[2];

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "base/alloc.h"
+#include "base/error.h"
 #include "cluster/jobgraph.h"
 
 /* Runs every ready task on `worker` until nothing is ready. */
@@ -34,7 +35,7 @@ static void test_fold_tree(void **state)
     int term[] = {RN_TERM_FOLD};
     rn_jobgraph *g;
     (void)state;
-    assert_int_equal(rn_jobgraph_build(term, 1, 20, 8, &g), 0);
+    assert_int_equal(rn_jobgraph_build(term, NULL, 1, 20, 8, &g), 0);
     /* 20 partials, combines of 8, 8, 4, then one finish over 3 */
     assert_int_equal(g->n, 24);
     assert_int_equal(g->tasks[20].kind, RN_GT_COMBINE);
@@ -55,7 +56,7 @@ static void test_two_stages(void **state)
     int term[] = {RN_TERM_FOLD, RN_TERM_FOLD};
     rn_jobgraph *g;
     (void)state;
-    assert_int_equal(rn_jobgraph_build(term, 2, 3, 8, &g), 0);
+    assert_int_equal(rn_jobgraph_build(term, NULL, 2, 3, 8, &g), 0);
     /* 3 sources + finish, then one chain + finish */
     assert_int_equal(g->n, 6);
     assert_int_equal(g->tasks[4].kind, RN_GT_CHAIN);
@@ -64,7 +65,7 @@ static void test_two_stages(void **state)
     assert_int_equal(g->finals[0], 5);
     rn_jobgraph_free(g);
     /* no splits: the fold of nothing still finishes */
-    assert_int_equal(rn_jobgraph_build(term, 1, 0, 8, &g), 0);
+    assert_int_equal(rn_jobgraph_build(term, NULL, 1, 0, 8, &g), 0);
     assert_int_equal(g->n, 1);
     assert_int_equal(run_all(g, 1), 1);
     rn_jobgraph_free(g);
@@ -75,7 +76,7 @@ static void test_map_only(void **state)
     int term[] = {RN_TERM_NONE};
     rn_jobgraph *g;
     (void)state;
-    assert_int_equal(rn_jobgraph_build(term, 1, 5, 8, &g), 0);
+    assert_int_equal(rn_jobgraph_build(term, NULL, 1, 5, 8, &g), 0);
     assert_int_equal(g->n, 5);
     assert_int_equal(g->n_finals, 5);
     assert_int_equal(run_all(g, 1), 5);
@@ -90,7 +91,7 @@ static void test_lost_worker_recompute(void **state)
     size_t n, n_rel, lost;
     rn_jobgraph *g;
     (void)state;
-    assert_int_equal(rn_jobgraph_build(term, 1, 4, 8, &g), 0); /* 4 + finish */
+    assert_int_equal(rn_jobgraph_build(term, NULL, 1, 4, 8, &g), 0); /* 4 + finish */
     n = rn_jobgraph_ready(g, want, ready, 32);
     assert_int_equal(n, 4);
     /* tasks 0, 1 done on worker 7; 2 done on 8; 3 running on 7 */
@@ -120,7 +121,7 @@ static void test_release_and_lineage(void **state)
     rn_jobgraph *g;
     (void)state;
     /* 2 sources, finish (2), chain (3) = the result */
-    assert_int_equal(rn_jobgraph_build(term, 2, 2, 8, &g), 0);
+    assert_int_equal(rn_jobgraph_build(term, NULL, 2, 2, 8, &g), 0);
     assert_int_equal(g->n, 4);
     rn_jobgraph_assign(g, 0, 1);
     rn_jobgraph_done(g, 0, 1, 1, rel, &n_rel);
@@ -149,7 +150,7 @@ static void test_strikes(void **state)
     int term[] = {RN_TERM_NONE};
     rn_jobgraph *g;
     (void)state;
-    assert_int_equal(rn_jobgraph_build(term, 1, 1, 8, &g), 0);
+    assert_int_equal(rn_jobgraph_build(term, NULL, 1, 1, 8, &g), 0);
     for (uint32_t w = 1; w <= 3; w++) {
         rn_jobgraph_assign(g, 0, w);
         assert_int_equal(rn_jobgraph_worker_lost(g, w, NULL),
@@ -158,7 +159,7 @@ static void test_strikes(void **state)
     assert_int_equal(g->tasks[0].lost_workers[2], 3);
     /* leaving on purpose is no strike */
     rn_jobgraph_free(g);
-    assert_int_equal(rn_jobgraph_build(term, 1, 1, 8, &g), 0);
+    assert_int_equal(rn_jobgraph_build(term, NULL, 1, 1, 8, &g), 0);
     rn_jobgraph_assign(g, 0, 4);
     rn_jobgraph_worker_left(g, 4);
     assert_int_equal(g->tasks[0].strikes, 0);
@@ -206,7 +207,7 @@ static void test_peek_matches_scan(void **state)
         uint32_t x = seed, rel[64];
         size_t n_rel, steps = 0;
         int two = seed % 2;
-        assert_int_equal(rn_jobgraph_build(two ? term2 : term1, two ? 2 : 1,
+        assert_int_equal(rn_jobgraph_build(two ? term2 : term1, NULL, two ? 2 : 1,
                                            5 + seed * 3, 2 + seed % 7, &g), 0);
         uint8_t *want = rn_malloc(g->n + 1);
         uint32_t *ready = rn_malloc((g->n + 1) * sizeof(uint32_t));
@@ -253,7 +254,7 @@ static void test_peek_merges_first(void **state)
     size_t n_rel;
     (void)state;
     /* 20 sources, split_every 4: combines 20..24, then 25, then finish */
-    assert_int_equal(rn_jobgraph_build(term, 1, 20, 4, &g), 0);
+    assert_int_equal(rn_jobgraph_build(term, NULL, 1, 20, 4, &g), 0);
     for (uint32_t t = 0; t < 4; t++) {
         assert_int_equal(rn_jobgraph_peek(g), t);
         rn_jobgraph_assign(g, t, 1);
@@ -266,10 +267,64 @@ static void test_peek_merges_first(void **state)
     rn_jobgraph_free(g);
 }
 
+/* A keyed stage with npartitions 3 over 4 splits, then a chain stage:
+ * 4 map tasks, 3 reducers each reading all 4, 3 chains; a map task lost
+ * after one reducer finished is recomputed for the others only. */
+static void test_shuffle(void **state)
+{
+    int term[] = {RN_TERM_FOLD, RN_TERM_NONE};
+    uint32_t np[] = {3, 1};
+    uint8_t want[32];
+    uint32_t ready[32], rel[32];
+    size_t n, n_rel, lost;
+    rn_jobgraph *g;
+    (void)state;
+    assert_int_equal(rn_jobgraph_build(term, np, 2, 4, 8, &g), 0);
+    assert_int_equal(g->n, 4 + 3 + 3);
+    for (uint32_t b = 0; b < 3; b++) {
+        const rn_gtask *r = &g->tasks[4 + b];
+        assert_int_equal(r->kind, RN_GT_REDUCE);
+        assert_int_equal(r->partition, b);
+        assert_int_equal(r->n_inputs, 4);
+        for (uint32_t i = 0; i < 4; i++)
+            assert_int_equal(r->inputs[i], i);
+        assert_int_equal(g->tasks[7 + b].kind, RN_GT_CHAIN);
+        assert_int_equal(g->tasks[7 + b].n_inputs, 1);
+        assert_int_equal(g->tasks[7 + b].inputs[0], 4 + b);
+    }
+    assert_int_equal(g->n_finals, 3);
+    assert_int_equal(g->finals[0], 7);
+    /* maps 0-2 on worker 1, map 3 on worker 2 */
+    for (uint32_t t = 0; t < 4; t++) {
+        rn_jobgraph_assign(g, t, t == 3 ? 2 : 1);
+        rn_jobgraph_done(g, t, 1, 1, rel, &n_rel);
+        assert_int_equal(n_rel, 0);
+    }
+    n = rn_jobgraph_ready(g, want, ready, 32);
+    assert_int_equal(n, 3); /* the reducers, together */
+    rn_jobgraph_assign(g, 4, 2);
+    rn_jobgraph_done(g, 4, 1, 1, rel, &n_rel);
+    assert_int_equal(n_rel, 0); /* the maps still feed reducers 1, 2 */
+    /* worker 1 dies: maps 0-2 are recomputed, reducer 0's output stays */
+    assert_int_equal(rn_jobgraph_worker_lost(g, 1, &lost), UINT32_MAX);
+    assert_int_equal(lost, 3);
+    n = rn_jobgraph_ready(g, want, ready, 32);
+    assert_int_equal(n, 4); /* maps 0-2 and chain 7 (after reducer 0) */
+    assert_int_equal(run_all(g, 2), 3 + 1 + 2 + 2);
+    assert_true(rn_jobgraph_complete(g));
+    assert_int_equal(g->tasks[4].runs, 1);
+    rn_jobgraph_free(g);
+
+    /* past the bound of the graph: refused, not allocated */
+    np[0] = 4096;
+    assert_int_equal(rn_jobgraph_build(term, np, 2, 5000, 8, &g), RN_ELIMIT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold_tree),
+        cmocka_unit_test(test_shuffle),
         cmocka_unit_test(test_two_stages),
         cmocka_unit_test(test_map_only),
         cmocka_unit_test(test_lost_worker_recompute),

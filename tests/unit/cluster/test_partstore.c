@@ -70,7 +70,7 @@ static void test_spill_and_back(void **state)
     for (int k = 0; k < 4; k++) {
         want[k] = make(k, 20000);
         rn_partition_ref(want[k]);
-        assert_int_equal(rn_partstore_put(ps, "j-1", (uint32_t)k, 1, want[k]), 0);
+        assert_int_equal(rn_partstore_put(ps, "j-1", (uint32_t)k, 0, 1, want[k]), 0);
     }
     rn_partstore_stats_ex(ps, &st);
     one = st.bytes / 4;
@@ -86,7 +86,7 @@ static void test_spill_and_back(void **state)
     assert_true(moved > 0 && moved == st.spilled_bytes);
     assert_int_equal(files_in(dir), 3);
     /* served as its file: exactly the encoding of the partition */
-    assert_int_equal(rn_partstore_open(ps, "j-1", 2, &got, &fd, &size, &err), 0);
+    assert_int_equal(rn_partstore_open(ps, "j-1", 2, 0, &got, &fd, &size, &err), 0);
     assert_null(got);
     assert_true(fd >= 0);
     {
@@ -107,7 +107,7 @@ static void test_spill_and_back(void **state)
     assert_non_null(got);
     expect_equal(got, want[3]);
     rn_partition_unref(got);
-    assert_int_equal(rn_partstore_open(ps, "j-1", 3, &got, &fd, &size, &err), 0);
+    assert_int_equal(rn_partstore_open(ps, "j-1", 3, 0, &got, &fd, &size, &err), 0);
     assert_non_null(got);
     assert_int_equal(fd, -1);
     rn_partition_unref(got);
@@ -116,7 +116,7 @@ static void test_spill_and_back(void **state)
     assert_int_equal(files_in(dir), 2);
     rn_partstore_drop_job(ps, "j-1");
     assert_int_equal(files_in(dir), 0);
-    assert_int_equal(rn_partstore_open(ps, "j-1", 2, &got, &fd, &size, &err),
+    assert_int_equal(rn_partstore_open(ps, "j-1", 2, 0, &got, &fd, &size, &err),
                      RN_ENOTFOUND);
     for (int k = 0; k < 4; k++)
         rn_partition_unref(want[k]);
@@ -135,7 +135,7 @@ static void test_no_dir_no_spill_and_bad_disk(void **state)
     uint64_t moved;
     rn_errbuf err;
     (void)state;
-    assert_int_equal(rn_partstore_put(ps, "j-2", 0, 1, make(7, 1000)), 0);
+    assert_int_equal(rn_partstore_put(ps, "j-2", 0, 0, 1, make(7, 1000)), 0);
     /* without a directory nothing moves */
     assert_int_equal(rn_partstore_spill(ps, 0, &moved, &err), 0);
     assert_int_equal(moved, 0);
