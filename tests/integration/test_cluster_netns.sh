@@ -97,6 +97,23 @@ assert all(w["tasks"]["done"] > 0 for w in d["workers"].values()), d["workers"]
 assert all(any(p["name"] == "words" for p in w["plugins"]) for w in d["workers"].values()), d
 ' "$T/out" && ok || bad "work spread: $(cat "$T/out")"
 
+# a hash shuffle across the hosts: 4 reducers fetch their buckets from
+# the other host's workers, the answer is the local one byte for byte
+cat >"$T/shuffle.yaml" <<Y
+name: shuffle
+plugins: ["$BUILD/examples/wordcount/libwords.so"]
+source: {read_text: {urls: "$T/corpus.txt", blocksize: 64KiB}}
+steps:
+  - words.split: {lower: true}
+  - frequencies: {npartitions: 4}
+Y
+"$RUNNEL" run "$T/shuffle.yaml" --threads 1 >"$T/shuffle.local" 2>&1
+R run "$T/shuffle.yaml" --scheduler "$SCHED" >"$T/shuffle.cluster" 2>"$T/err" ||
+    bad "cluster shuffle: $(cat "$T/err")"
+if [ -s "$T/shuffle.local" ] && cmp -s "$T/shuffle.local" "$T/shuffle.cluster"; then ok; else
+    bad "shuffle across hosts: $(diff "$T/shuffle.local" "$T/shuffle.cluster" | head -5)"
+fi
+
 # the seed's last step: a third worker on a new machine joins, shows in
 # info, and takes work in the next job
 ip netns exec "${P}d" "$RUNNEL" worker "$SCHED" --insecure --nthreads 2 --name host-d --local-dir "$T/d" \
