@@ -192,8 +192,14 @@ sort "$T/kill.out" >"$T/kill.got"
 cmp -s "$T/cfreq.want" "$T/kill.got" && ok || bad "answer after kill -9 differs"
 
 # the spilled files go with the job's release, and at the next start
-sleep 1
-n=$(find "$T/w2/spill" -name '*.rnp' -o -name '*.run' | wc -l)
+# (the releases travel after the results: poll, a loaded machine is slow)
+i=0
+while [ $i -lt 100 ]; do
+    n=$(find "$T/w2/spill" -name '*.rnp' -o -name '*.run' | wc -l)
+    [ "$n" -eq 0 ] && break
+    sleep 0.1
+    i=$((i + 1))
+done
 check "no spill file left after the jobs" 0 "$n"
 no_sanitizer_reports
 finish
