@@ -183,11 +183,11 @@ ws = {w["name"]: w for w in json.load(open(sys.argv[1]))["workers"].values()}
 assert ws["w2"]["spilled"]["files"] > 0, ws["w2"]["spilled"]
 ' "$T/out" && ok || bad "no keyed spill on the 64 MiB worker: $(cat "$T/out")"
 # kill -9 w1 while a job runs: what it held (spilled or not) is redone
-"$RUNNEL" run "$T/cfreq.yaml" --scheduler "$SCHED" --quiet >"$T/kill.out" 2>"$T/kill.err" &
+timeout 240 "$RUNNEL" run "$T/cfreq.yaml" --scheduler "$SCHED" --quiet >"$T/kill.out" 2>"$T/kill.err" &
 RUN=$!
 sleep 1
 kill -9 "$PID_w1" 2>/dev/null
-wait "$RUN" && ok || bad "the run with a killed worker failed: $(cat "$T/kill.err")"
+wait "$RUN" && ok || bad "the run with a killed worker failed: $(cat "$T/kill.err"); scheduler: $(tail -n 20 "$T/sched.log")"
 sort "$T/kill.out" >"$T/kill.got"
 cmp -s "$T/cfreq.want" "$T/kill.got" && ok || bad "answer after kill -9 differs"
 

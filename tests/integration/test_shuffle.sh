@@ -146,7 +146,7 @@ steps:
   - {slow.sleep: {ms: 1}}
   - frequencies: {npartitions: 4}
 Y
-"$RUNNEL" run "$T/slowfreq.yaml" --scheduler "$SCHED" --quiet >"$T/kill.out" 2>"$T/kill.err" &
+timeout 240 "$RUNNEL" run "$T/slowfreq.yaml" --scheduler "$SCHED" --quiet >"$T/kill.out" 2>"$T/kill.err" &
 RUN=$!
 i=0
 while [ $i -lt 300 ] && [ "$(worker_done w1)" -lt 4 ] 2>/dev/null; do
@@ -155,7 +155,7 @@ while [ $i -lt 300 ] && [ "$(worker_done w1)" -lt 4 ] 2>/dev/null; do
 done
 alive "$RUN" && ok || bad "the job ended before the worker could be killed"
 kill -9 "$PID_w1" 2>/dev/null
-wait "$RUN" && ok || bad "the shuffle with a killed worker failed: $(cat "$T/kill.err")"
+wait "$RUN" && ok || bad "the shuffle with a killed worker failed: $(cat "$T/kill.err"); scheduler: $(tail -n 20 "$T/sched.log")"
 sort "$T/kill.out" | cmp -s - "$T/few.want" && ok || bad "answer after kill -9 differs"
 
 # a shuffle larger than the workers' memory: spilled, exact
