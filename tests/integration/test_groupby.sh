@@ -171,6 +171,38 @@ assert s["files"] > 0, s' "$T/got" && ok || bad "$name: nothing spilled"
 done <"$T/runs"
 check "nothing left in --local-dir" 0 "$(find "$T/local" -type f 2>/dev/null | wc -l)"
 
+# ---- the examples of docs/OPERATORS.md print what the page shows -------
+# (a ```yaml block starting with "name:", then the ``` block after it)
+$PY - "$SRC/docs/OPERATORS.md" "$T/doc" <<'P'
+import os, re, sys
+text = open(sys.argv[1]).read()
+blocks = re.findall(r"```(\w*)\n(.*?)```", text, re.S)
+os.makedirs(sys.argv[2], exist_ok=True)
+n = 0
+for i, (lang, body) in enumerate(blocks):
+    if lang == "yaml" and body.startswith("name:") and i + 1 < len(blocks) \
+            and blocks[i + 1][0] == "":
+        n += 1
+        open("%s/%02d.yaml" % (sys.argv[2], n), "w").write(body)
+        open("%s/%02d.want" % (sys.argv[2], n), "w").write(blocks[i + 1][1])
+assert n >= 5, n
+P
+for y in "$T"/doc/*.yaml; do
+    if "$RUNNEL" run "$y" --quiet >"${y%.yaml}.got" 2>"$T/err"; then
+        if cmp -s "${y%.yaml}.want" "${y%.yaml}.got"; then ok; else
+            bad "docs/OPERATORS.md example $(head -1 "$y"): $(diff "${y%.yaml}.want" "${y%.yaml}.got" | head -5)"
+        fi
+    else
+        bad "docs/OPERATORS.md example $(head -1 "$y"): $(head -c 600 "$T/err")"
+    fi
+done
+# examples/jsonlogs: the shipped foldby sums what the example plugin does
+"$RUNNEL" run examples/jsonlogs/bytes_per_user.yaml >"$T/plugin_sum" 2>&1
+AGG=sum "$RUNNEL" run examples/jsonlogs/user_stats.yaml >"$T/foldby_sum" 2>&1
+if cmp -s "$T/plugin_sum" "$T/foldby_sum" && [ -s "$T/plugin_sum" ]; then ok; else
+    bad "user_stats.yaml AGG=sum vs bytes_per_user.yaml: $(diff "$T/plugin_sum" "$T/foldby_sum" | head -5)"
+fi
+
 # ---- bad input: clear errors -----------------------------------------
 printf '{"user": "ann", "bytes": 1}\n{"name": "bob", "bytes": 2}\n' >"$T/nokey.jsonl"
 cat >"$T/nokey.yaml" <<Y
