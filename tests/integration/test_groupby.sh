@@ -4,7 +4,9 @@
 # partitions into per-thread tables merged out of partition order), and
 # under a memory limit that makes the keyed tables spill; each result is
 # compared with a Python reference computed independently from the file
-# (sorted by key; collect, first, last and groupby must keep input order).
+# (sorted by key; collect, first, last and groupby must keep input order);
+# some of them again on a scheduler with two workers, and the examples of
+# docs/OPERATORS.md.
 . "$2/tests/integration/lib.sh"
 setup "$@"
 PY=/usr/bin/python3
@@ -170,6 +172,25 @@ assert s["files"] > 0, s' "$T/got" && ok || bad "$name: nothing spilled"
     fi
 done <"$T/runs"
 check "nothing left in --local-dir" 0 "$(find "$T/local" -type f 2>/dev/null | wc -l)"
+
+# ---- on a cluster: a scheduler and two workers of two threads; the
+# partials of ~40 partitions combine on the workers, tree-wise
+. "$SRC/tests/unit/cluster/fixtures/cluster.sh"
+if start_scheduler && start_worker w1 --nthreads 2 && start_worker w2 --nthreads 2; then
+    for name in sum-2 mean-2 max-2 collect-2 first-2 last-2 groupby-2 nested-collect; do
+        step=$(grep "^$name|" "$T/runs" | cut -d'|' -f2)
+        manifest "$T/m.yaml" "$step"
+        if timeout 300 "$RUNNEL" run "$T/m.yaml" --quiet --scheduler "$SCHED" \
+            >"$T/got" 2>"$T/err"; then
+            if n=$($PY "$T/cmp.py" "$T/want.$name" "$T/got" 0 2>&1); then ok; else
+                bad "$name on a cluster: $n"
+            fi
+        else
+            bad "$name on a cluster: exit $? ($(head -c 600 "$T/err"))"
+        fi
+    done
+    no_sanitizer_reports
+fi
 
 # ---- the examples of docs/OPERATORS.md print what the page shows -------
 # (a ```yaml block starting with "name:", then the ``` block after it)
