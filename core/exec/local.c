@@ -31,6 +31,13 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* What a task of a graph pipeline's stage 0 reads besides a partition. */
+typedef struct task_in {
+    const rn_stage *stage;
+    const rn_opinst *source; /* a source read by this task: split */
+    const rn_value *split;
+} task_in;
+
 /* One stage being run. */
 typedef struct stage_run {
     rn_plan *plan;
@@ -38,11 +45,12 @@ typedef struct stage_run {
     int first;                 /* reads the source's splits */
     const rn_partition *splits;
     rn_partition **inputs;     /* previous stage's outputs (not first) */
-    /* Stage 0 of a graph's pipeline (rn__local_run_inputs): the stage
-     * task i runs (a join's tag in front for its input), or NULL: all
-     * run `stage`; and the zipped inputs (zip_n of them, n_tasks
+    /* Stage 0 of a graph's pipeline (rn__local_run_inputs): what task i
+     * reads (inputs[i], or a split of a source read here) and the stage
+     * it runs (a join's tag in front for its input), or NULL: all read
+     * inputs[i] and run `stage`; and the zipped inputs (n_tasks
      * partitions each) when it zips. */
-    const rn_stage **task_stage;
+    const task_in *tin;
     const rn_run_inputs *zip;
     size_t n_tasks;
     rn_partition **outputs;    /* per task (collect / sink) */
@@ -142,7 +150,7 @@ static int run_task(stage_run *sr, size_t thread, size_t i, rn_errbuf *err)
     rn_chain *c = NULL;
     rn_acc *acc = NULL;
     rn_partition *out = NULL;
-    const rn_stage *stage = sr->task_stage ? sr->task_stage[i] : sr->stage;
+    const rn_stage *stage = sr->tin ? sr->tin[i].stage : sr->stage;
     int rc;
 
     if (sr->stage->terminal && sr->stage->terminal->op->kind != RN_OP_SINK) {
@@ -159,6 +167,8 @@ static int run_task(stage_run *sr, size_t thread, size_t i, rn_errbuf *err)
     if (rc == 0) {
         if (sr->first)
             rc = rn_chain_run_source(c, sr->plan->source, &sr->splits->items[i]);
+        else if (sr->tin && sr->tin[i].source)
+            rc = rn_chain_run_source(c, sr->tin[i].source, sr->tin[i].split);
         else if (sr->zip)
             rc = push_zipped(sr, c, i, err);
         else
@@ -579,17 +589,19 @@ done:
     return 0;
 }
 
-/* Stage 0's inputs (rn__local_run_inputs) as the stage reads them: the
- * partitions of every input in order, the stage each task runs; or,
- * zipping, the partition count they share. The refs move to *flat (the
- * caller's arrays keep pointers that are not theirs any more). */
-static int inputs_flatten(const rn_run_inputs *ri, rn_partition ***flat,
-                          const rn_stage ***task_stage, size_t *n_tasks,
-                          rn_errbuf *err)
+/* Stage 0's inputs (rn__local_run_inputs) as the stage reads them:
+ * every input in order, each a task per partition (the refs move to
+ * *flat: the caller's slots are NULL afterwards) or per split of its
+ * source (planned here into splits[q]), with the stage it runs; or,
+ * zipping, the partition count they share. */
+static int inputs_flatten(const rn_run_inputs *ri, rn_partition **splits,
+                          rn_partition ***flat, task_in **tin,
+                          size_t *n_tasks, rn_errbuf *err)
 {
     size_t n = 0, t = 0;
+    int rc;
     *flat = NULL;
-    *task_stage = NULL;
+    *tin = NULL;
     if (ri->zip) {
         for (size_t q = 1; q < ri->n; q++)
             if (ri->in[q].n_parts != ri->in[0].n_parts)
@@ -605,23 +617,41 @@ static int inputs_flatten(const rn_run_inputs *ri, rn_partition ***flat,
         *n_tasks = ri->n ? ri->in[0].n_parts : 0;
         return 0;
     }
-    for (size_t q = 0; q < ri->n; q++)
-        n += ri->in[q].n_parts;
+    for (size_t q = 0; q < ri->n; q++) {
+        if (ri->in[q].source) {
+            if (!(splits[q] = rn_partition_new()))
+                return rn_error_set(err, RN_ENOMEM, "out of memory");
+            if ((rc = rn_source_plan(ri->in[q].source, splits[q], err)))
+                return rc;
+            n += splits[q]->n;
+        } else {
+            n += ri->in[q].n_parts;
+        }
+    }
     *flat = rn_calloc(n ? n : 1, sizeof(**flat));
-    *task_stage = rn_calloc(n ? n : 1, sizeof(**task_stage));
-    if (!*flat || !*task_stage) {
+    *tin = rn_calloc(n ? n : 1, sizeof(**tin));
+    if (!*flat || !*tin) {
         rn_free(*flat);
-        rn_free((void *)*task_stage);
+        rn_free(*tin);
         *flat = NULL;
-        *task_stage = NULL;
+        *tin = NULL;
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     }
-    for (size_t q = 0; q < ri->n; q++)
+    for (size_t q = 0; q < ri->n; q++) {
+        if (ri->in[q].source) {
+            for (size_t i = 0; i < splits[q]->n; i++) {
+                (*tin)[t].source = ri->in[q].source;
+                (*tin)[t].split = &splits[q]->items[i];
+                (*tin)[t++].stage = ri->in[q].first;
+            }
+            continue;
+        }
         for (size_t i = 0; i < ri->in[q].n_parts; i++) {
             (*flat)[t] = ri->in[q].parts[i];
             ri->in[q].parts[i] = NULL;
-            (*task_stage)[t++] = ri->in[q].first;
+            (*tin)[t++].stage = ri->in[q].first;
         }
+    }
     *n_tasks = n;
     return 0;
 }
@@ -632,7 +662,8 @@ static int run_pipeline(rn_plan *plan, const rn_run_inputs *ri,
 {
     rn_partition *splits = NULL;
     rn_partition **prev = NULL;
-    const rn_stage **task_stage = NULL;
+    rn_partition **in_splits = NULL; /* per input read from its source */
+    task_in *tin = NULL;
     size_t n_prev = 0;
     atomic_uint_fast64_t bytes_read;
     int threads = opts && opts->threads > 0 ? opts->threads : rn_cpu_count();
@@ -654,7 +685,11 @@ static int run_pipeline(rn_plan *plan, const rn_run_inputs *ri,
     if (!(splits = rn_partition_new()))
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     if (ri) {
-        if ((rc = inputs_flatten(ri, &prev, &task_stage, &n_prev, err)))
+        if (ri->n && !(in_splits = rn_calloc(ri->n, sizeof(*in_splits)))) {
+            rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+            goto done;
+        }
+        if ((rc = inputs_flatten(ri, in_splits, &prev, &tin, &n_prev, err)))
             goto done;
     } else if ((rc = rn_source_plan(plan->source, splits, err))) {
         goto done;
@@ -683,7 +718,7 @@ static int run_pipeline(rn_plan *plan, const rn_run_inputs *ri,
             cur->splits = splits;
             cur->inputs = prev;
             if (s == 0 && ri) {
-                cur->task_stage = task_stage;
+                cur->tin = tin;
                 cur->zip = ri->zip ? ri : NULL;
             }
             cur->bytes_read = &bytes_read;
@@ -746,7 +781,10 @@ done:
     if (progress)
         fprintf(stderr, "\r\033[K");
     rn_partition_unref(splits);
-    rn_free((void *)task_stage);
+    rn_free(tin);
+    for (size_t q = 0; in_splits && q < ri->n; q++)
+        rn_partition_unref(in_splits[q]);
+    rn_free(in_splits);
     if (ri && ri->zip) /* what a failed zip did not read */
         for (size_t q = 0; q < ri->n; q++)
             for (size_t i = 0; i < ri->in[q].n_parts; i++) {

@@ -70,11 +70,13 @@ int rn_local_run_graph(rn_pgraph *g, const rn_run_opts *opts,
                        rn_errbuf *err);
 
 /* One input of a pipeline's stage 0: partitions (references the run
- * takes over: the array's slots are NULL afterwards), and the stage its
- * tasks run. */
+ * takes over: the array's slots are NULL afterwards), or a source read
+ * by the stage's own tasks (one per split), and the stage its tasks
+ * run. */
 typedef struct rn_run_input {
     rn_partition **parts;
     size_t n_parts;
+    const rn_opinst *source; /* non-NULL: read here (parts unused) */
     const rn_stage *first;
     const char *label; /* the dataset, for zip's errors */
 } rn_run_input;

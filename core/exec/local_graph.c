@@ -108,7 +108,9 @@ static int run_node(rn_pgraph *g, size_t i, held *hs, const rn_run_opts *o,
         for (size_t q = 0; q < nd->n_inputs; q++) {
             ins[q].first = &nd->inputs[q].first;
             ins[q].label = nd->inputs[q].label;
-            if ((rc = held_take(&hs[nd->inputs[q].node], &ins[q].parts,
+            ins[q].source = nd->inputs[q].source;
+            if (!ins[q].source &&
+                (rc = held_take(&hs[nd->inputs[q].node], &ins[q].parts,
                                 &ins[q].n_parts, err)))
                 goto done;
         }

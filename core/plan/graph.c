@@ -36,6 +36,9 @@ typedef struct spec {
     uint32_t uses;
     uint32_t rep;             /* itself, or the spec it was fused into */
     uint32_t node;            /* its index in g->nodes once planned */
+    rn_plan *plan;            /* once planned (then owned by g->plans) */
+    int unused;               /* of a dataset no output reads: planned
+                                 to be checked, then dropped */
 } spec;
 
 /* A reference from one dataset to another. */
@@ -63,6 +66,7 @@ typedef struct builder {
     spec *specs;
     size_t n_specs, cap_specs;
     size_t n_joins;
+    int unused; /* planning datasets no output reads */
 } builder;
 
 static int nomem(builder *b)
@@ -343,6 +347,7 @@ static int spec_new(builder *b, int kind, const char *name, rn_mpos pos,
     s->name = name;
     s->pos = pos;
     s->rep = (uint32_t)b->n_specs;
+    s->unused = b->unused;
     if (n_in && !(s->in = rn_arena_alloc(&b->g->arena, n_in * sizeof(*s->in))))
         return nomem(b);
     *out = (uint32_t)b->n_specs++;
@@ -380,7 +385,8 @@ static void spec_read(builder *b, uint32_t si, uint32_t from, int side,
 {
     spec *s = &b->specs[si];
     s->in[s->n_in++] = (spec_in){from, side, label};
-    b->specs[from].uses++;
+    if (!s->unused) /* a dataset never run reads nothing */
+        b->specs[from].uses++;
 }
 
 static const char *arena_printf(builder *b, const char *fmt, ...)
@@ -529,6 +535,8 @@ static int fuse(builder *b)
         int rc;
         for (size_t k = 0; k < y->n_in; k++)
             y->in[k].spec = rep(b, y->in[k].spec);
+        if (y->unused)
+            continue;
         if (y->kind != RN_PN_PARTS || y->n_in != 1 || y->in[0].side >= 0)
             continue;
         pi = y->in[0].spec;
@@ -579,25 +587,160 @@ static rn_opinst *tag_inst(builder *b, int side)
     return oi;
 }
 
+/* One input of a node as its stage 0 reads it, before nodes exist:
+ * another spec's result or a source, through `narrow` (the stage's own
+ * narrow operators, behind a join's tag, behind those of narrow specs
+ * absorbed on the way). */
+typedef struct xin {
+    uint32_t spec;            /* NONE: reads `source` */
+    const rn_opinst *source;
+    rn_opinst **narrow;
+    size_t n_narrow;
+    int side;
+    const char *label;
+} xin;
+
+typedef struct xlist {
+    xin *v;
+    size_t n;
+} xlist;
+
+/* prefix ++ [tag] ++ stage 0's narrow operators, in the graph's arena. */
+static rn_opinst **narrow_cat(builder *b, rn_opinst *const *prefix, size_t np,
+                              rn_opinst *tag, const rn_stage *st0, size_t *n)
+{
+    rn_opinst **v;
+    size_t k = 0;
+    *n = np + (tag ? 1 : 0) + st0->n_narrow;
+    if (!(v = rn_arena_alloc(&b->g->arena, (*n ? *n : 1) * sizeof(*v))))
+        return NULL;
+    for (size_t i = 0; i < np; i++)
+        v[k++] = prefix[i];
+    if (tag)
+        v[k++] = tag;
+    for (size_t i = 0; i < st0->n_narrow; i++)
+        v[k++] = st0->narrow[i];
+    return v;
+}
+
+/* A spec read whole by one other spec's stage 0 (not a zip's) that is
+ * one stage of narrow operators is absorbed: its reader's tasks read
+ * what it reads and run its operators first, so its result is never
+ * held (a join or concat of sources streams into the keyed table). */
+static int absorbable(const builder *b, const spec *p, const uint8_t *zip_read)
+{
+    const rn_plan *pl = p->plan;
+    return p->uses == 1 && p->kind != RN_PN_ZIP && !p->sink &&
+           pl->n_stages == 1 && !pl->stages[0].terminal &&
+           !zip_read[p - b->specs];
+}
+
 static int make_nodes(builder *b)
 {
     rn_pgraph *g = b->g;
     rn_opinst *tags[2];
-    size_t n = 0;
-    int rc;
+    xlist *xs = NULL;
+    uint8_t *readers = NULL, *absorbed = NULL, *zip_read = NULL;
+    size_t n = 0, n_plans = 0;
+    int rc = 0;
 
     if (!(tags[0] = tag_inst(b, 0)) || !(tags[1] = tag_inst(b, 1)))
         return nomem(b);
+    xs = rn_calloc(b->n_specs, sizeof(*xs));
+    readers = rn_calloc(b->n_specs, 1);  /* read by a spec (not printed) */
+    absorbed = rn_calloc(b->n_specs, 1);
+    zip_read = rn_calloc(b->n_specs, 1); /* read by a zip */
+    g->plans = rn_arena_alloc(&g->arena, b->n_specs * sizeof(*g->plans));
+    if (!xs || !readers || !absorbed || !zip_read || !g->plans) {
+        rc = nomem(b);
+        goto done;
+    }
+    /* every pipeline, checked; those of unused datasets then dropped */
+    for (size_t i = 0; i < b->n_specs; i++) {
+        spec *s = &b->specs[i];
+        if (s->rep != i)
+            continue;
+        if ((rc = rn__plan_build_steps(b->m, b->reg, s->source, s->steps,
+                                       s->n_steps, s->sink, &s->plan,
+                                       b->err)))
+            goto done;
+        if (s->unused) {
+            rn_plan_free(s->plan);
+            s->plan = NULL;
+            continue;
+        }
+        g->plans[n_plans++] = s->plan;
+        for (size_t k = 0; k < s->n_in; k++) {
+            readers[s->in[k].spec] = 1;
+            if (s->kind == RN_PN_ZIP)
+                zip_read[s->in[k].spec] = 1;
+        }
+    }
+    g->n_plans = n_plans;
+    /* what each stage 0 reads, absorbing narrow specs on the way (specs
+     * are in run order: what one reads is expanded already) */
+    for (size_t i = 0; i < b->n_specs; i++) {
+        spec *s = &b->specs[i];
+        const rn_stage *st0;
+        size_t cap = 0;
+        if (s->rep != i || s->unused)
+            continue;
+        st0 = &s->plan->stages[0];
+        if (s->kind == RN_PN_SOURCE) {
+            if (!(xs[i].v = rn_arena_alloc(&g->arena, sizeof(xin))))
+                goto oom;
+            xs[i].n = 1;
+            xs[i].v[0] = (xin){NONE, s->plan->source, st0->narrow,
+                               st0->n_narrow, -1, s->name};
+        } else {
+            for (size_t k = 0; k < s->n_in; k++) {
+                uint32_t p = s->in[k].spec;
+                cap += absorbed[p] ? xs[p].n : 1;
+            }
+            if (!(xs[i].v = rn_arena_alloc(&g->arena, (cap ? cap : 1) *
+                                                          sizeof(xin))))
+                goto oom;
+        }
+        for (size_t k = 0; k < s->n_in; k++) {
+            uint32_t p = s->in[k].spec;
+            int side = s->in[k].side;
+            rn_opinst *tag = side >= 0 ? tags[side] : NULL;
+            if (absorbed[p]) {
+                for (size_t j = 0; j < xs[p].n; j++) {
+                    xin x = xs[p].v[j];
+                    x.narrow = narrow_cat(b, x.narrow, x.n_narrow, tag, st0,
+                                          &x.n_narrow);
+                    if (!x.narrow)
+                        goto oom;
+                    x.side = side;
+                    xs[i].v[xs[i].n++] = x;
+                }
+                continue;
+            }
+            xin x = {p, NULL, NULL, 0, side, s->in[k].label};
+            /* a join's left side is the part of the dataset before it:
+             * named by what computes it */
+            if (side == 0)
+                x.label = b->specs[p].name;
+            if (!(x.narrow = narrow_cat(b, NULL, 0, tag, st0, &x.n_narrow)))
+                goto oom;
+            xs[i].v[xs[i].n++] = x;
+        }
+        absorbed[i] = s->kind != RN_PN_ZIP && readers[i] &&
+                      absorbable(b, s, zip_read);
+    }
+    /* the nodes: the specs neither fused nor absorbed */
     for (size_t i = 0; i < b->n_specs; i++)
-        n += b->specs[i].rep == i;
+        n += b->specs[i].rep == i && !b->specs[i].unused && !absorbed[i];
     g->nodes = rn_arena_alloc(&g->arena, (n ? n : 1) * sizeof(*g->nodes));
     if (!g->nodes)
-        return nomem(b);
+        goto oom;
     memset(g->nodes, 0, (n ? n : 1) * sizeof(*g->nodes));
     for (size_t i = 0; i < b->n_specs; i++) {
         spec *s = &b->specs[i];
         rn_pnode *nd;
-        if (s->rep != i)
+        size_t nin = 0;
+        if (s->rep != i || s->unused || absorbed[i])
             continue;
         s->node = (uint32_t)g->n_nodes;
         nd = &g->nodes[g->n_nodes++];
@@ -605,42 +748,40 @@ static int make_nodes(builder *b)
         nd->pos = s->pos;
         nd->kind = s->kind;
         nd->n_uses = s->uses;
-        if ((rc = rn__plan_build_steps(b->m, b->reg, s->source, s->steps,
-                                       s->n_steps, s->sink, &nd->plan,
-                                       b->err)))
-            return rc;
-        if (s->n_in &&
+        nd->plan = s->plan;
+        /* a source read by the node's own tasks is an input like another
+         * once something was absorbed into it; a plain source node reads
+         * its plan's source */
+        if (s->kind == RN_PN_SOURCE)
+            continue;
+        if (xs[i].n &&
             !(nd->inputs = rn_arena_alloc(&g->arena,
-                                          s->n_in * sizeof(*nd->inputs))))
-            return nomem(b);
-        nd->n_inputs = s->n_in;
-        for (size_t k = 0; k < s->n_in; k++) {
-            rn_pinput *in = &nd->inputs[k];
-            const rn_stage *st0 = &nd->plan->stages[0];
-            in->node = b->specs[s->in[k].spec].node;
-            in->side = s->in[k].side;
-            /* a join's left side is the part of the dataset before it:
-             * named by what computes it */
-            in->label = in->side == 0 ? g->nodes[in->node].name
-                        : s->in[k].label ? s->in[k].label
-                                         : "?";
-            in->first = *st0;
-            if (in->side >= 0) {
-                rn_opinst **nar = rn_arena_alloc(
-                    &g->arena, (st0->n_narrow + 1) * sizeof(*nar));
-                if (!nar)
-                    return nomem(b);
-                nar[0] = tags[in->side];
-                for (size_t j = 0; j < st0->n_narrow; j++)
-                    nar[j + 1] = st0->narrow[j];
-                in->first.narrow = nar;
-                in->first.n_narrow = st0->n_narrow + 1;
-            }
+                                          xs[i].n * sizeof(*nd->inputs))))
+            goto oom;
+        for (size_t k = 0; k < xs[i].n; k++) {
+            const xin *x = &xs[i].v[k];
+            rn_pinput *in = &nd->inputs[nin++];
+            in->node = x->spec == NONE ? NONE : b->specs[x->spec].node;
+            in->source = x->source;
+            in->side = x->side;
+            in->label = x->label ? x->label : "?";
+            in->first = s->plan->stages[0];
+            in->first.narrow = x->narrow;
+            in->first.n_narrow = x->n_narrow;
         }
+        nd->n_inputs = nin;
     }
     for (size_t o = 0; o < g->n_outputs; o++)
         g->outputs[o].node = b->specs[rep(b, g->outputs[o].node)].node;
-    return 0;
+    goto done;
+oom:
+    rc = nomem(b);
+done:
+    rn_free(xs);
+    rn_free(readers);
+    rn_free(absorbed);
+    rn_free(zip_read);
+    return rc;
 }
 
 /* Datasets no output reads: warned about, not planned. */
@@ -655,6 +796,7 @@ static int warn_unused(builder *b)
         n += !b->ds[i].planned;
     if (!n)
         return 0;
+
     if (!(g->warnings = rn_arena_alloc(&g->arena, n * sizeof(*g->warnings))))
         return nomem(b);
     for (size_t i = 0; i < m->n_datasets; i++) {
@@ -673,6 +815,13 @@ static int warn_unused(builder *b)
         if (!w)
             return nomem(b);
         g->warnings[g->n_warnings++] = w;
+    }
+    /* planned too, to be checked (not run, reading nothing) */
+    b->unused = 1;
+    for (size_t i = 0; i < m->n_datasets; i++) {
+        int rc;
+        if (!b->ds[i].planned && (rc = plan_dataset(b, (uint32_t)i)))
+            return rc;
     }
     return 0;
 }
@@ -730,8 +879,8 @@ done:
 int rn_pgraph_init_ops(rn_pgraph *g, rn_errbuf *err)
 {
     int rc;
-    for (size_t i = 0; i < g->n_nodes; i++)
-        if ((rc = rn_plan_init_ops(g->nodes[i].plan, err)))
+    for (size_t i = 0; i < g->n_plans; i++)
+        if ((rc = rn_plan_init_ops(g->plans[i], err)))
             return rc;
     return 0;
 }
@@ -740,8 +889,8 @@ void rn_pgraph_free(rn_pgraph *g)
 {
     if (!g)
         return;
-    for (size_t i = 0; i < g->n_nodes; i++)
-        rn_plan_free(g->nodes[i].plan);
+    for (size_t i = 0; i < g->n_plans; i++)
+        rn_plan_free(g->plans[i]);
     rn_arena_release(&g->arena);
     rn_free(g);
 }
@@ -749,8 +898,8 @@ void rn_pgraph_free(rn_pgraph *g)
 void rn_pgraph_redact(const rn_pgraph *g, rn_errbuf *err)
 {
     /* every plan holds the manifest's substituted values */
-    if (g && g->n_nodes)
-        rn_plan_redact(g->nodes[0].plan, err);
+    if (g && g->n_plans)
+        rn_plan_redact(g->plans[0], err);
 }
 
 int rn_pgraph_describe(const rn_pgraph *g, rn_buf *out)
@@ -771,13 +920,30 @@ int rn_pgraph_describe(const rn_pgraph *g, rn_buf *out)
             rn_buf_printf(out, "    %s  ", nd->kind == RN_PN_ZIP ? "zip  " : "reads");
             for (size_t k = 0; k < nd->n_inputs; k++) {
                 const rn_pinput *in = &nd->inputs[k];
-                rn_buf_printf(out, "%s%s (pipeline %u%s)", k ? ", " : "",
-                              in->label, (unsigned)in->node + 1,
-                              in->side == 0   ? ", left side"
-                              : in->side == 1 ? ", right side"
-                                              : "");
+                const char *side = in->side == 0   ? ", left side"
+                                   : in->side == 1 ? ", right side"
+                                                   : "";
+                if (in->source)
+                    rn_buf_printf(out, "%s%s (its source %s read here%s)",
+                                  k ? ", " : "", in->label,
+                                  in->source->label, side);
+                else
+                    rn_buf_printf(out, "%s%s (pipeline %u%s)", k ? ", " : "",
+                                  in->label, (unsigned)in->node + 1, side);
             }
             rn_buf_printf(out, "\n");
+            for (size_t k = 0; k < nd->n_inputs; k++) {
+                const rn_pinput *in = &nd->inputs[k];
+                const rn_stage *st0 = &nd->plan->stages[0];
+                /* what runs before the node's own stage 0 for this input */
+                size_t extra = in->first.n_narrow - st0->n_narrow;
+                if (!extra)
+                    continue;
+                rn_buf_printf(out, "    input %zu:", k + 1);
+                for (size_t j = 0; j < extra; j++)
+                    rn_buf_printf(out, " -> %s", in->first.narrow[j]->label);
+                rn_buf_printf(out, ", then stage 0\n");
+            }
         }
         rn_plan_describe_stages(nd->plan, "    ", out);
     }

@@ -59,10 +59,17 @@ typedef enum {
 } rn_pn_kind;
 
 typedef struct rn_pinput {
-    uint32_t node;     /* the node whose result is read (index in nodes) */
+    uint32_t node;     /* the node whose result is read (index in nodes),
+                          or UINT32_MAX when `source` is set */
+    /* A source the node's own tasks read, one task per split: a dataset
+     * of a source and narrow steps (map, filter...) that only this node
+     * reads is absorbed into it, its steps in front of `first` (a join
+     * or concat of sources never holds its inputs). */
+    const rn_opinst *source;
     int side;          /* a join's side (0 left, 1 right), else -1 */
     /* Stage 0 of the reading node as tasks of this input run it: the
-     * plan's stage 0, behind the join's tag for a join input. */
+     * plan's stage 0, behind the join's tag for a join input, behind the
+     * narrow operators of what was absorbed. */
     rn_stage first;
     const char *label; /* the dataset as the manifest names it here */
 } rn_pinput;
@@ -96,6 +103,10 @@ typedef struct rn_pgraph {
     size_t n_nodes;
     rn_poutput *outputs;       /* in the manifest's order */
     size_t n_outputs;
+    /* every pipeline (nodes' and absorbed ones, whose operators the
+     * nodes run): owned, initialised and freed here */
+    rn_plan **plans;
+    size_t n_plans;
     /* "file:line:col: dataset 'x' is never used ...": not errors */
     const char **warnings;
     size_t n_warnings;
