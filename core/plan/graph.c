@@ -641,7 +641,7 @@ static int make_nodes(builder *b)
     rn_opinst *tags[2];
     xlist *xs = NULL;
     uint8_t *readers = NULL, *absorbed = NULL, *zip_read = NULL;
-    size_t n = 0, n_plans = 0;
+    size_t n = 0;
     int rc = 0;
 
     if (!(tags[0] = tag_inst(b, 0)) || !(tags[1] = tag_inst(b, 1)))
@@ -669,14 +669,13 @@ static int make_nodes(builder *b)
             s->plan = NULL;
             continue;
         }
-        g->plans[n_plans++] = s->plan;
+        g->plans[g->n_plans++] = s->plan; /* owned from now on */
         for (size_t k = 0; k < s->n_in; k++) {
             readers[s->in[k].spec] = 1;
             if (s->kind == RN_PN_ZIP)
                 zip_read[s->in[k].spec] = 1;
         }
     }
-    g->n_plans = n_plans;
     /* what each stage 0 reads, absorbing narrow specs on the way (specs
      * are in run order: what one reads is expanded already) */
     for (size_t i = 0; i < b->n_specs; i++) {
