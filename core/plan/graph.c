@@ -31,6 +31,7 @@ typedef struct spec {
     rn__pstep *steps;
     size_t n_steps, cap_steps;
     const rn_mstep *sink;
+    const char *sink_label;   /* an output's sink: the operator's name */
     const char *name;
     rn_mpos pos;
     uint32_t uses;
@@ -507,12 +508,13 @@ static int plan_outputs(builder *b)
             const char *sname;
             rn__mnode_excerpt(op, sizeof(op), mo->sink.name_node);
             po->label = arena_printf(b, "%s -> %s", ex, op);
-            /* named by its sink: fused, it reads "both -> to_textfiles" */
             sname = arena_printf(b, "%s", op);
             if (!po->label || !sname)
                 return nomem(b);
-            if ((rc = spec_new(b, RN_PN_PARTS, sname, mo->pos, 1, &s)))
+            if ((rc = spec_new(b, RN_PN_PARTS, po->label, mo->pos, 1, &s)))
                 return rc;
+            /* fused into its dataset, it reads "both -> to_textfiles" */
+            b->specs[s].sink_label = sname;
             spec_read(b, s, b->ds[d].last, -1, arena_printf(b, "%s", ex));
             b->specs[s].sink = &mo->sink;
             po->node = s;
@@ -558,8 +560,9 @@ static int fuse(builder *b)
                 return rc;
         p->sink = y->sink;
         p->uses = y->uses;
-        if (!(p->name = y->sink && !y->n_steps
-                            ? arena_printf(b, "%s -> %s", p->name, y->name)
+        if (!(p->name = y->sink_label
+                            ? arena_printf(b, "%s -> %s", p->name,
+                                           y->sink_label)
                             : arena_printf(b, "%s, %s", p->name, y->name)))
             return nomem(b);
         y->rep = pi;

@@ -271,6 +271,33 @@ expect_ok "lint a chain" "$RUNNEL" lint "$T/chain.yaml"
 grep -q "graph chain: 1 pipeline, 1 output" "$T/out" && ok || bad "chain: $(cat "$T/out")"
 check "distinct through a chain" 3000 "$("$RUNNEL" run "$T/chain.yaml" --quiet)"
 
+# the example in examples/jsonlogs: requests per team against Python
+expect_ok "examples/jsonlogs/report.yaml" env OUT="$T/report" \
+    "$RUNNEL" run examples/jsonlogs/report.yaml --quiet
+$PY - "$T/out" examples/jsonlogs/access.jsonl examples/jsonlogs/teams.jsonl <<'P' >"$T/rep.check" 2>&1
+import collections, json, sys
+out, logs, teams = sys.argv[1:4]
+lines = open(out).read().splitlines()
+t = collections.defaultdict(list)
+for l in open(teams):
+    r = json.loads(l)
+    t[r["user"]].append(r["team"])
+per = collections.Counter()
+n = 0
+for l in open(logs):
+    n += 1
+    for team in t[json.loads(l)["user"]]:
+        per[team] += 1
+i = lines.index("# per_team")
+j = lines.index("# joined -> to_textfiles")
+assert lines[:2] == ["# requests", str(n)], lines[:2]
+assert dict(json.loads(x) for x in lines[i + 1:j]) == dict(per), lines[i + 1:j]
+print("ok")
+P
+check "the report example" ok "$(cat "$T/rep.check")"
+check "the report's joined records" "$(($(grep -c '"dee"' examples/jsonlogs/access.jsonl) * 2 + \
+    $(grep -vc '"dee"\|"fay"' examples/jsonlogs/access.jsonl)))" "$(cat "$T/report"/part-*.jsonl | wc -l)"
+
 # ---- errors, at their place ----------------------------------------------
 err_case() { # NAME NEEDLE, manifest on stdin
     cat >"$T/e.yaml"
