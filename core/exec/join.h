@@ -26,8 +26,9 @@
  *              [l, r] for every l of lefts and r of rights, l-major (a
  *              many-to-many key gives the cross product); how: left
  *              gives [l, null] for each l of a key no right element has.
- * Keys match when rn_value_equal says so (1 and 1.0 do not; null matches
- * null, as in Dask's bag join).
+ * Keys match as the keyed table groups them (rn_value_hash and its
+ * equality: numbers by value, so 1 matches 1.0; null matches null, as in
+ * Dask's bag join; a string never matches a number).
  *
  * Thread-safety: as any operator (state read-only after init).
  */
