@@ -28,7 +28,9 @@ static const char run_usage[] =
     "$RUNNEL_SCHEDULER) it runs on an embedded local cluster in this\n"
     "process. Without a sink the result is printed on stdout, one element\n"
     "per line as JSON; with a sink, where it wrote. Progress and logs go to\n"
-    "stderr.\n"
+    "stderr. A manifest with `datasets` and `outputs` (docs/MANIFEST.md)\n"
+    "prints its outputs in their order, each after a line '# NAME' when\n"
+    "there are several; it runs here only (issue 12).\n"
     "\n"
     "  --threads N    threads per local worker (default: one per core)\n"
     "  --workers N    local workers (default 1); threads = workers x threads\n"
@@ -60,8 +62,10 @@ static const char lint_usage[] =
     "\n"
     "Validates MANIFEST without running anything: YAML syntax, keys,\n"
     "${VAR} substitution, plugins, operator names and kinds, parameter\n"
-    "names, types and bounds, and the shape of the pipeline. Errors are\n"
-    "printed as file:line:col: message. Prints the plan when it is valid.\n";
+    "names, types and bounds, and the shape of the pipeline; with\n"
+    "`datasets`, the graph too (unknown names, cycles; datasets no output\n"
+    "reads are warned about). Errors are printed as file:line:col:\n"
+    "message. Prints the plan when it is valid.\n";
 
 static int parse_int_arg(const char *cmd, const char *opt, const char *s,
                          int lo, int hi, int *out)
