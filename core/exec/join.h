@@ -17,11 +17,11 @@
  *              (runnel/keypath.h: a field, an index, a.b[0], a list).
  *              An element without it fails the task, naming the key and
  *              quoting the element.
- *   acc        [lefts, rights]: deep copies of the elements, each list
- *              in input order (the fold is not commutative: the engine
- *              keeps one table per partition and combines them in
- *              partition order, and a spilled table's partials in the
- *              order they were written).
+ *   acc        [lefts, rights]: deep copies of the elements, each side
+ *              a list of segments [partition, v, v...] by input
+ *              partition. The partitions keep the input order whatever
+ *              order partials combine in, so the fold is commutative:
+ *              the engine keeps one table per thread.
  *   finish     per key, in the keyed table's order (ascending key hash):
  *              [l, r] for every l of lefts and r of rights, l-major (a
  *              many-to-many key gives the cross product); how: left
