@@ -552,6 +552,12 @@ static int cmd_client(const char *cmd, int argc, char **argv)
         rn_plan *plan = NULL;
         char job[32];
         int rc = rn_manifest_load(a.arg, &m, &err);
+        if (rc == 0 && m->n_datasets)
+            rc = rn_error_set(&err, RN_EINVAL,
+                              "%s: several datasets run locally only for "
+                              "now (issue 12): run it with `runnel run` "
+                              "without a scheduler",
+                              a.arg);
         if (rc == 0 && !(reg = rn_cli_registry()))
             rc = rn_error_set(&err, RN_ENOMEM, "out of memory");
         if (rc == 0)

@@ -15,6 +15,7 @@
 #include "base/budget.h"
 #include "spill/dir.h"
 #include "manifest/manifest.h"
+#include "plan/graph.h"
 #include "plan/plan.h"
 #include "value/value.h"
 
@@ -27,7 +28,9 @@ static const char run_usage[] =
     "$RUNNEL_SCHEDULER) it runs on an embedded local cluster in this\n"
     "process. Without a sink the result is printed on stdout, one element\n"
     "per line as JSON; with a sink, where it wrote. Progress and logs go to\n"
-    "stderr.\n"
+    "stderr. A manifest with `datasets` and `outputs` (docs/MANIFEST.md)\n"
+    "prints its outputs in their order, each after a line '# NAME' when\n"
+    "there are several; it runs here only (issue 12).\n"
     "\n"
     "  --threads N    threads per local worker (default: one per core)\n"
     "  --workers N    local workers (default 1); threads = workers x threads\n"
@@ -59,8 +62,10 @@ static const char lint_usage[] =
     "\n"
     "Validates MANIFEST without running anything: YAML syntax, keys,\n"
     "${VAR} substitution, plugins, operator names and kinds, parameter\n"
-    "names, types and bounds, and the shape of the pipeline. Errors are\n"
-    "printed as file:line:col: message. Prints the plan when it is valid.\n";
+    "names, types and bounds, and the shape of the pipeline; with\n"
+    "`datasets`, the graph too (unknown names, cycles; datasets no output\n"
+    "reads are warned about). Errors are printed as file:line:col:\n"
+    "message. Prints the plan when it is valid.\n";
 
 static int parse_int_arg(const char *cmd, const char *opt, const char *s,
                          int lo, int hi, int *out)
@@ -149,6 +154,116 @@ static int write_result(printer *pr, const rn_run_result *res)
         rc = flush_out(pr, 0);
     if (rc == 0 && fflush(stdout) != 0)
         rc = RN_EIO;
+    return rc;
+}
+
+/* ---- a manifest with datasets: its outputs in order ------------------
+ * Plain: one output prints as a plain manifest does; with several, each
+ * output's lines follow a header line "# LABEL" (no JSON value starts
+ * with '#', so the stream stays unambiguous). --json: {"name",
+ * "outputs": [{"output": LABEL, "result": [...], "partitions": N}...],
+ * "tasks", "bytes_read", "seconds", "spilled"}. */
+typedef struct gprinter {
+    printer pr;
+    const rn_pgraph *g;
+} gprinter;
+
+static int graph_begin(void *ud, size_t k)
+{
+    gprinter *gp = ud;
+    printer *pr = &gp->pr;
+    const char *label = gp->g->outputs[k].label;
+    rn_value lv = rn_string(label, strlen(label));
+    if (pr->json) {
+        if (k == 0) {
+            rn_value name = rn_string(gp->g->display_name,
+                                      strlen(gp->g->display_name));
+            rn_buf_puts(&pr->b, "{\"name\": ");
+            rn_value_to_json(&pr->b, &name);
+            rn_buf_puts(&pr->b, ", \"outputs\": [");
+        } else {
+            rn_buf_puts(&pr->b, ", ");
+        }
+        rn_buf_puts(&pr->b, "{\"output\": ");
+        rn_value_to_json(&pr->b, &lv);
+        rn_buf_puts(&pr->b, ", \"result\": [");
+    } else if (gp->g->n_outputs > 1) {
+        rn_buf_printf(&pr->b, "# %s\n", label);
+    }
+    pr->begun = 1;
+    pr->k = 0;
+    return flush_out(pr, (size_t)1 << 20);
+}
+
+static int graph_value(void *ud, const rn_value *v)
+{
+    return print_value(&((gprinter *)ud)->pr, v);
+}
+
+static int graph_end(void *ud, size_t k, uint64_t partitions)
+{
+    printer *pr = &((gprinter *)ud)->pr;
+    (void)k;
+    if (pr->json)
+        rn_buf_printf(&pr->b, "], \"partitions\": %llu}",
+                      (unsigned long long)partitions);
+    return flush_out(pr, (size_t)1 << 20);
+}
+
+/* Runs a manifest with datasets here (plan/graph.h). */
+static int run_graph(const rn_manifest *m, rn_registry *reg,
+                     rn_run_opts *opts, int json, int quiet, rn_errbuf *err)
+{
+    rn_pgraph *g = NULL;
+    gprinter gp;
+    rn_graph_out out;
+    rn_run_result res;
+    int rc;
+
+    memset(&gp, 0, sizeof(gp));
+    memset(&res, 0, sizeof(res));
+    rn_buf_init(&gp.pr.b, 0);
+    if ((rc = rn_pgraph_build(m, reg, &g, err)))
+        goto done;
+    if (!quiet)
+        for (size_t i = 0; i < g->n_warnings; i++)
+            fprintf(stderr, "runnel: %s\n", g->warnings[i]);
+    gp.g = g;
+    gp.pr.json = json;
+    out.begin = graph_begin;
+    out.value = graph_value;
+    out.end = graph_end;
+    out.ud = &gp;
+    if ((rc = rn_local_run_graph(g, opts, &out, &res, err)))
+        goto done;
+    if (json) {
+        uint64_t sb, sf;
+        rn_budget_spill_stats(&sb, &sf);
+        rn_buf_printf(&gp.pr.b,
+                      "], \"tasks\": %llu, \"bytes_read\": %llu, "
+                      "\"seconds\": %.3f, \"spilled\": {\"bytes\": %llu, "
+                      "\"files\": %llu}}\n",
+                      (unsigned long long)res.tasks,
+                      (unsigned long long)res.bytes_read, res.seconds,
+                      (unsigned long long)sb, (unsigned long long)sf);
+    }
+    if ((rc = flush_out(&gp.pr, 0)) == 0 && fflush(stdout) != 0)
+        rc = RN_EIO;
+    if (rc) {
+        rn_error_set(err, rc, "cannot write the result to stdout");
+        goto done;
+    }
+    if (!quiet && isatty(STDERR_FILENO))
+        fprintf(stderr, "runnel: %s: %llu tasks, %.1f MiB read, %.2f s\n",
+                g->display_name, (unsigned long long)res.tasks,
+                (double)res.bytes_read / 1048576.0, res.seconds);
+done:
+    if (rc && gp.pr.failed)
+        rn_error_set(err, RN_EIO, "cannot write the result to stdout");
+    if (rc)
+        rn_pgraph_redact(g, err); /* a ${VAR} value is never printed */
+    rn_pgraph_free(g);
+    rn_buf_release(&gp.pr.b);
     return rc;
 }
 
@@ -250,6 +365,14 @@ int rn_cmd_run(int argc, char **argv)
         scheduler = NULL;
     if ((rc = rn_manifest_load(path, &m, &err)))
         goto done;
+    if (m->n_datasets && scheduler) {
+        rn_error_set(&err, RN_EINVAL,
+                     "%s: several datasets run locally only for now (issue "
+                     "12): run it without --scheduler (with --local when "
+                     "RUNNEL_SCHEDULER is set)",
+                     path);
+        goto done;
+    }
     if (!(reg = rn_cli_registry()))
         goto done;
     /* the engine's memory budget: keyed tables spill past their share,
@@ -281,6 +404,10 @@ int rn_cmd_run(int argc, char **argv)
         if ((rc = rn_client_run_manifest(scheduler, rn_cli_tls_rpc(&tls), m, reg,
                                          quiet, opts.progress, &plan, &res, &err)))
             goto done;
+    } else if (m->n_datasets) {
+        if (run_graph(m, reg, &opts, json, quiet, &err) == 0)
+            status = 0;
+        goto done;
     } else {
         if ((rc = rn_plan_build(m, reg, &plan, &err)))
             goto done;
@@ -327,6 +454,7 @@ int rn_cmd_lint(int argc, char **argv)
     rn_manifest *m = NULL;
     rn_registry *reg = NULL;
     rn_plan *plan = NULL;
+    rn_pgraph *graph = NULL;
     rn_errbuf err;
     rn_buf out;
     int status = 1;
@@ -350,15 +478,24 @@ int rn_cmd_lint(int argc, char **argv)
         goto done;
     if (!(reg = rn_cli_registry()))
         goto done;
-    if (rn_plan_build(m, reg, &plan, &err))
-        goto done;
-    rn_plan_describe(plan, &out);
+    if (m->n_datasets) {
+        if (rn_pgraph_build(m, reg, &graph, &err))
+            goto done;
+        for (size_t i = 0; i < graph->n_warnings; i++)
+            fprintf(stderr, "%s\n", graph->warnings[i]);
+        rn_pgraph_describe(graph, &out);
+    } else {
+        if (rn_plan_build(m, reg, &plan, &err))
+            goto done;
+        rn_plan_describe(plan, &out);
+    }
     printf("%s: ok\n%s", path, out.ptr ? out.ptr : "");
     status = 0;
 done:
     if (status && err.msg[0])
         fprintf(stderr, "%s\n", err.msg);
     rn_buf_release(&out);
+    rn_pgraph_free(graph);
     rn_plan_free(plan);
     rn_registry_free(reg);
     rn_manifest_free(m);

@@ -131,6 +131,11 @@ int rn_jobspec_manifest(const rn_manifest *m, const char *const *refs,
 
     if (!root || root->type != RN_MN_MAP)
         return rn_error_set(err, RN_EINVAL, "%s: not a manifest", m->file);
+    if (m->n_datasets) /* the cluster runs one pipeline (plan/graph.h) */
+        return rn_error_set(err, RN_EINVAL,
+                            "%s: several datasets run locally only for now "
+                            "(issue 12)",
+                            m->file);
     for (size_t i = 0; i < root->n; i++)
         if (key_is(root->keys[i], "name"))
             name = root->items[i];

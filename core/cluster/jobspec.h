@@ -44,7 +44,8 @@
  * The raw text ("${K}") is not sent: it is the client's.
  *
  * RN_ELIMIT when the text would be larger than RN_MANIFEST_MAX_BYTES
- * (values can be longer than the references they replace). */
+ * (values can be longer than the references they replace); RN_EINVAL for
+ * a manifest with datasets (a cluster runs one pipeline for now). */
 int rn_jobspec_manifest(const rn_manifest *m, const char *const *refs,
                         rn_buf *out, rn_errbuf *err);
 

@@ -31,6 +31,13 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* What a task of a graph pipeline's stage 0 reads besides a partition. */
+typedef struct task_in {
+    const rn_stage *stage;
+    const rn_opinst *source; /* a source read by this task: split */
+    const rn_value *split;
+} task_in;
+
 /* One stage being run. */
 typedef struct stage_run {
     rn_plan *plan;
@@ -38,6 +45,13 @@ typedef struct stage_run {
     int first;                 /* reads the source's splits */
     const rn_partition *splits;
     rn_partition **inputs;     /* previous stage's outputs (not first) */
+    /* Stage 0 of a graph's pipeline (rn__local_run_inputs): what task i
+     * reads (inputs[i], or a split of a source read here) and the stage
+     * it runs (a join's tag in front for its input), or NULL: all read
+     * inputs[i] and run `stage`; and the zipped inputs (n_tasks
+     * partitions each) when it zips. */
+    const task_in *tin;
+    const rn_run_inputs *zip;
     size_t n_tasks;
     rn_partition **outputs;    /* per task (collect / sink) */
     rn_acc *accs;              /* per thread (commutative) or per task */
@@ -88,11 +102,55 @@ static int acc_prepare(stage_run *sr, size_t slot, rn_errbuf *err)
     return 0;
 }
 
+/* Pushes [x, y, ...] made of element j of partition p of every zipped
+ * input through c, a batch at a time (the lists view the inputs, which
+ * outlive the task; the chain takes a batch through before returning). */
+static int push_zipped(stage_run *sr, rn_chain *c, size_t p, rn_errbuf *err)
+{
+    const rn_run_inputs *z = sr->zip;
+    size_t k = z->n, n = z->in[0].parts[p]->n;
+    rn_value *tuples = NULL, *batch = NULL;
+    int rc = 0;
+
+    for (size_t q = 1; q < k; q++)
+        if (z->in[q].parts[p]->n != n)
+            return rn_error_set(err, RN_EINVAL,
+                                "%s: partition %zu of '%s' has %zu elements "
+                                "but that of '%s' %zu (zip pairs up elements "
+                                "of the same place: the datasets need the "
+                                "same number of partitions and of elements "
+                                "in each)",
+                                z->where, p, z->in[0].label, n, z->in[q].label,
+                                z->in[q].parts[p]->n);
+    if (!n)
+        return 0;
+    tuples = rn_malloc(RN_CHAIN_BATCH * k * sizeof(*tuples));
+    batch = rn_malloc(RN_CHAIN_BATCH * sizeof(*batch));
+    if (!tuples || !batch) {
+        rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n && rc == 0; i += RN_CHAIN_BATCH) {
+        size_t m = n - i < RN_CHAIN_BATCH ? n - i : RN_CHAIN_BATCH;
+        for (size_t j = 0; j < m; j++) {
+            for (size_t q = 0; q < k; q++)
+                tuples[j * k + q] = z->in[q].parts[p]->items[i + j];
+            batch[j] = rn_list(&tuples[j * k], k);
+        }
+        rc = rn_chain_push(c, batch, m);
+    }
+done:
+    rn_free(tuples);
+    rn_free(batch);
+    return rc;
+}
+
 static int run_task(stage_run *sr, size_t thread, size_t i, rn_errbuf *err)
 {
     rn_chain *c = NULL;
     rn_acc *acc = NULL;
     rn_partition *out = NULL;
+    const rn_stage *stage = sr->tin ? sr->tin[i].stage : sr->stage;
     int rc;
 
     if (sr->stage->terminal && sr->stage->terminal->op->kind != RN_OP_SINK) {
@@ -104,11 +162,15 @@ static int run_task(stage_run *sr, size_t thread, size_t i, rn_errbuf *err)
         if (!(out = rn_partition_new()))
             return rn_error_set(err, RN_ENOMEM, "out of memory");
     }
-    rc = rn_chain_open(&c, sr->stage, (uint32_t)i, acc, out, sr->bytes_read,
+    rc = rn_chain_open(&c, stage, (uint32_t)i, acc, out, sr->bytes_read,
                        &sr->cancel, err);
     if (rc == 0) {
         if (sr->first)
             rc = rn_chain_run_source(c, sr->plan->source, &sr->splits->items[i]);
+        else if (sr->tin && sr->tin[i].source)
+            rc = rn_chain_run_source(c, sr->tin[i].source, sr->tin[i].split);
+        else if (sr->zip)
+            rc = push_zipped(sr, c, i, err);
         else
             rc = rn_chain_push(c, sr->inputs[i]->items, sr->inputs[i]->n);
         int rc2 = rn_chain_close(c, rc == 0);
@@ -121,7 +183,12 @@ static int run_task(stage_run *sr, size_t thread, size_t i, rn_errbuf *err)
     }
     if (out)
         sr->outputs[i] = out;
-    if (!sr->first) { /* the input is consumed: free it early */
+    if (sr->zip) { /* the inputs are consumed: free them early */
+        for (size_t q = 0; q < sr->zip->n; q++) {
+            rn_partition_unref(sr->zip->in[q].parts[i]);
+            sr->zip->in[q].parts[i] = NULL;
+        }
+    } else if (!sr->first) {
         rn_partition_unref(sr->inputs[i]);
         sr->inputs[i] = NULL;
     }
@@ -375,7 +442,7 @@ static int stage_init(stage_run *sr, rn_plan *plan, size_t s, size_t n_tasks,
     memset(sr, 0, sizeof(*sr));
     sr->plan = plan;
     sr->stage = stage;
-    sr->first = s == 0;
+    sr->first = s == 0 && plan->source;
     sr->n_tasks = n_tasks;
     pthread_mutex_init(&sr->lock, NULL);
     atomic_init(&sr->running, 0);
@@ -522,11 +589,81 @@ done:
     return 0;
 }
 
-int rn_local_run(rn_plan *plan, const rn_run_opts *opts, rn_run_result *res,
-                 rn_errbuf *err)
+/* Stage 0's inputs (rn__local_run_inputs) as the stage reads them:
+ * every input in order, each a task per partition (the refs move to
+ * *flat: the caller's slots are NULL afterwards) or per split of its
+ * source (planned here into splits[q]), with the stage it runs; or,
+ * zipping, the partition count they share. */
+static int inputs_flatten(const rn_run_inputs *ri, rn_partition **splits,
+                          rn_partition ***flat, task_in **tin,
+                          size_t *n_tasks, rn_errbuf *err)
+{
+    size_t n = 0, t = 0;
+    int rc;
+    *flat = NULL;
+    *tin = NULL;
+    if (ri->zip) {
+        for (size_t q = 1; q < ri->n; q++)
+            if (ri->in[q].n_parts != ri->in[0].n_parts)
+                return rn_error_set(err, RN_EINVAL,
+                                    "%s: '%s' has %zu partitions but '%s' "
+                                    "%zu (zip pairs up elements of the same "
+                                    "place: the datasets need the same "
+                                    "number of partitions and of elements "
+                                    "in each)",
+                                    ri->where, ri->in[0].label,
+                                    ri->in[0].n_parts, ri->in[q].label,
+                                    ri->in[q].n_parts);
+        *n_tasks = ri->n ? ri->in[0].n_parts : 0;
+        return 0;
+    }
+    for (size_t q = 0; q < ri->n; q++) {
+        if (ri->in[q].source) {
+            if (!(splits[q] = rn_partition_new()))
+                return rn_error_set(err, RN_ENOMEM, "out of memory");
+            if ((rc = rn_source_plan(ri->in[q].source, splits[q], err)))
+                return rc;
+            n += splits[q]->n;
+        } else {
+            n += ri->in[q].n_parts;
+        }
+    }
+    *flat = rn_calloc(n ? n : 1, sizeof(**flat));
+    *tin = rn_calloc(n ? n : 1, sizeof(**tin));
+    if (!*flat || !*tin) {
+        rn_free(*flat);
+        rn_free(*tin);
+        *flat = NULL;
+        *tin = NULL;
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    }
+    for (size_t q = 0; q < ri->n; q++) {
+        if (ri->in[q].source) {
+            for (size_t i = 0; i < splits[q]->n; i++) {
+                (*tin)[t].source = ri->in[q].source;
+                (*tin)[t].split = &splits[q]->items[i];
+                (*tin)[t++].stage = ri->in[q].first;
+            }
+            continue;
+        }
+        for (size_t i = 0; i < ri->in[q].n_parts; i++) {
+            (*flat)[t] = ri->in[q].parts[i];
+            ri->in[q].parts[i] = NULL;
+            (*tin)[t++].stage = ri->in[q].first;
+        }
+    }
+    *n_tasks = n;
+    return 0;
+}
+
+static int run_pipeline(rn_plan *plan, const rn_run_inputs *ri,
+                        const rn_run_opts *opts, rn_run_result *res,
+                        rn_errbuf *err)
 {
     rn_partition *splits = NULL;
     rn_partition **prev = NULL;
+    rn_partition **in_splits = NULL; /* per input read from its source */
+    task_in *tin = NULL;
     size_t n_prev = 0;
     atomic_uint_fast64_t bytes_read;
     int threads = opts && opts->threads > 0 ? opts->threads : rn_cpu_count();
@@ -547,8 +684,16 @@ int rn_local_run(rn_plan *plan, const rn_run_opts *opts, rn_run_result *res,
         return rc;
     if (!(splits = rn_partition_new()))
         return rn_error_set(err, RN_ENOMEM, "out of memory");
-    if ((rc = rn_source_plan(plan->source, splits, err)))
+    if (ri) {
+        if (ri->n && !(in_splits = rn_calloc(ri->n, sizeof(*in_splits)))) {
+            rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+            goto done;
+        }
+        if ((rc = inputs_flatten(ri, in_splits, &prev, &tin, &n_prev, err)))
+            goto done;
+    } else if ((rc = rn_source_plan(plan->source, splits, err))) {
         goto done;
+    }
 
     for (size_t s = 0; s < plan->n_stages; s++) {
         const rn_stage *stage = &plan->stages[s];
@@ -564,7 +709,7 @@ int rn_local_run(rn_plan *plan, const rn_run_opts *opts, rn_run_result *res,
             carried = 0;
             tasks_run += atomic_load(&cur->done);
         } else {
-            size_t n_tasks = s == 0 ? splits->n : n_prev;
+            size_t n_tasks = s == 0 && !ri ? splits->n : n_prev;
             size_t n_threads = (size_t)threads < n_tasks ? (size_t)threads : n_tasks;
             if (n_threads == 0)
                 n_threads = 1;
@@ -572,6 +717,10 @@ int rn_local_run(rn_plan *plan, const rn_run_opts *opts, rn_run_result *res,
                 goto stage_done;
             cur->splits = splits;
             cur->inputs = prev;
+            if (s == 0 && ri) {
+                cur->tin = tin;
+                cur->zip = ri->zip ? ri : NULL;
+            }
             cur->bytes_read = &bytes_read;
             if (n_tasks && (rc = stage_run_tasks(cur, n_threads, progress, t0, s, err)))
                 goto stage_done;
@@ -632,8 +781,18 @@ done:
     if (progress)
         fprintf(stderr, "\r\033[K");
     rn_partition_unref(splits);
+    rn_free(tin);
+    for (size_t q = 0; in_splits && q < ri->n; q++)
+        rn_partition_unref(in_splits[q]);
+    rn_free(in_splits);
+    if (ri && ri->zip) /* what a failed zip did not read */
+        for (size_t q = 0; q < ri->n; q++)
+            for (size_t i = 0; i < ri->in[q].n_parts; i++) {
+                rn_partition_unref(ri->in[q].parts[i]);
+                ri->in[q].parts[i] = NULL;
+            }
     if (rc) {
-        for (size_t i = 0; i < n_prev; i++)
+        for (size_t i = 0; prev && i < n_prev; i++)
             rn_partition_unref(prev[i]);
         rn_free(prev);
         return rc;
@@ -644,6 +803,19 @@ done:
     res->tasks = tasks_run;
     res->seconds = now_s() - t0;
     return 0;
+}
+
+int rn_local_run(rn_plan *plan, const rn_run_opts *opts, rn_run_result *res,
+                 rn_errbuf *err)
+{
+    return run_pipeline(plan, NULL, opts, res, err);
+}
+
+int rn__local_run_inputs(rn_plan *plan, const rn_run_inputs *in,
+                         const rn_run_opts *opts, rn_run_result *res,
+                         rn_errbuf *err)
+{
+    return run_pipeline(plan, in, opts, res, err);
 }
 
 void rn_run_result_release(rn_run_result *res)

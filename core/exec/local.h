@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "plan/graph.h"
 #include "plan/plan.h"
 #include "value/partition.h"
 
@@ -45,6 +46,53 @@ typedef struct rn_run_result {
 int rn_local_run(rn_plan *plan, const rn_run_opts *opts, rn_run_result *res,
                  rn_errbuf *err);
 void rn_run_result_release(rn_run_result *res);
+
+/* ---- a manifest with datasets (plan/graph.h) ------------------------- */
+
+/* Receives a graph's outputs in the order of g->outputs: begin, each
+ * value (a view, valid during the call), end with the partitions it
+ * came in. A nonzero return stops the run. */
+typedef struct rn_graph_out {
+    int (*begin)(void *ud, size_t output);
+    rn_run_value_fn value;
+    int (*end)(void *ud, size_t output, uint64_t partitions);
+    void *ud;
+} rn_graph_out;
+
+/* Runs g's pipelines in order on the same thread pool (opts: threads,
+ * progress; result_fn is ignored), each node's result held as partitions
+ * until its last reader ran (or streamed to `out` when its one reader is
+ * the output printed next and it ends in a fold), and hands the outputs
+ * to `out` as they become due. res gets the totals (tasks, bytes read,
+ * seconds); its parts stay empty. */
+int rn_local_run_graph(rn_pgraph *g, const rn_run_opts *opts,
+                       const rn_graph_out *out, rn_run_result *res,
+                       rn_errbuf *err);
+
+/* One input of a pipeline's stage 0: partitions (references the run
+ * takes over: the array's slots are NULL afterwards), or a source read
+ * by the stage's own tasks (one per split), and the stage its tasks
+ * run. */
+typedef struct rn_run_input {
+    rn_partition **parts;
+    size_t n_parts;
+    const rn_opinst *source; /* non-NULL: read here (parts unused) */
+    const rn_stage *first;
+    const char *label; /* the dataset, for zip's errors */
+} rn_run_input;
+
+typedef struct rn_run_inputs {
+    rn_run_input *in;
+    size_t n;
+    int zip;           /* task p zips partition p of every input */
+    const char *where; /* "file:line:col: zip", for its errors */
+} rn_run_inputs;
+
+/* rn_local_run with stage 0 reading `in` instead of the plan's source:
+ * one task per partition, input after input, or zipped. */
+int rn__local_run_inputs(rn_plan *plan, const rn_run_inputs *in,
+                         const rn_run_opts *opts, rn_run_result *res,
+                         rn_errbuf *err);
 
 /* CPUs available to this process. */
 int rn_cpu_count(void);

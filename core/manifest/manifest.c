@@ -914,9 +914,19 @@ int rn_mnode_parse(rn_arena *a, const char *label, const char *text,
 
 /* ---- the manifest schema -------------------------------------------- */
 
-static const char *const top_keys[] = {"name", "plugins", "source", "steps",
-                                       "sink"};
-enum { K_NAME, K_PLUGINS, K_SOURCE, K_STEPS, K_SINK, K_COUNT };
+static const char *const top_keys[] = {"name",  "plugins",  "source", "steps",
+                                       "sink",  "datasets", "outputs"};
+enum {
+    K_NAME,
+    K_PLUGINS,
+    K_SOURCE,
+    K_STEPS,
+    K_SINK,
+    K_DATASETS,
+    K_OUTPUTS,
+    K_COUNT
+};
+#define TOP_KEYS "name, plugins, source, steps, sink, datasets, outputs"
 
 /* [a-z_][a-z0-9_]* with at most one '.' between two such names. */
 static int valid_op_name(const char *s, size_t n)
@@ -1048,7 +1058,10 @@ static int parse_plugins(rn_manifest *m, const rn_mnode *n, rn_errbuf *err)
     return 0;
 }
 
-static int parse_steps(rn_manifest *m, const rn_mnode *n, rn_errbuf *err)
+/* A list of steps into *out / *n_out; *total counts the steps of the
+ * whole manifest (every dataset's), bounded by RN_MANIFEST_MAX_STEPS. */
+static int parse_steps(rn_manifest *m, const rn_mnode *n, rn_mstep **out,
+                       size_t *n_out, size_t *total, rn_errbuf *err)
 {
     char d[96];
     int rc;
@@ -1058,18 +1071,261 @@ static int parse_steps(rn_manifest *m, const rn_mnode *n, rn_errbuf *err)
         return rn_mpos_error(err, RN_EINVAL, n->pos,
                              "steps: expected a list of operators, got %s",
                              rn__mnode_describe(d, sizeof(d), n));
-    if (n->n > RN_MANIFEST_MAX_STEPS)
+    if (n->n > RN_MANIFEST_MAX_STEPS - *total)
         return rn_mpos_error(err, RN_ELIMIT,
-                             n->items[RN_MANIFEST_MAX_STEPS]->pos,
+                             n->items[RN_MANIFEST_MAX_STEPS - *total]->pos,
                              "steps: more than %d steps (the limit)",
                              RN_MANIFEST_MAX_STEPS);
-    m->steps = rn_arena_alloc(&m->arena, (n->n ? n->n : 1) * sizeof(rn_mstep));
-    if (!m->steps)
+    *out = rn_arena_alloc(&m->arena, (n->n ? n->n : 1) * sizeof(rn_mstep));
+    if (!*out)
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     for (size_t i = 0; i < n->n; i++)
-        if ((rc = parse_op(n->items[i], "step", &m->steps[i], err)))
+        if ((rc = parse_op(n->items[i], "step", &(*out)[i], err)))
             return rc;
-    m->n_steps = n->n;
+    *n_out = n->n;
+    *total += n->n;
+    return 0;
+}
+
+/* ---- datasets and outputs ------------------------------------------- */
+
+/* [A-Za-z_][A-Za-z0-9_-]*, at most RN_MANIFEST_MAX_DSNAME bytes. */
+static int valid_ds_name(const char *s, size_t n)
+{
+    if (n == 0 || n > RN_MANIFEST_MAX_DSNAME ||
+        !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+          s[0] == '_'))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* A dataset name (`what` says where, for the message) into *out. */
+static int parse_ds_ref(const rn_mnode *n, const char *what, rn_mref *out,
+                        rn_errbuf *err)
+{
+    char d[96], ex[64];
+    if (n->type != RN_MN_SCALAR || rn_mnode_is_null(n))
+        return rn_mpos_error(err, RN_EINVAL, n->pos,
+                             "%s: expected a dataset name, got %s", what,
+                             rn__mnode_describe(d, sizeof(d), n));
+    if (!valid_ds_name(n->text, n->len))
+        return rn_mpos_error(err, RN_EINVAL, n->pos,
+                             "%s: invalid dataset name '%s' (expected "
+                             "letters, digits, '_' and '-', starting with a "
+                             "letter or '_', at most %d bytes)",
+                             what, rn__mnode_excerpt(ex, sizeof(ex), n),
+                             RN_MANIFEST_MAX_DSNAME);
+    out->name = n->text;
+    out->pos = n->pos;
+    out->node = n;
+    return 0;
+}
+
+/* concat: / zip: a list of dataset names (zip needs two). */
+static int parse_ds_list(rn_manifest *m, const rn_mnode *n, const char *what,
+                         size_t min, rn_mdataset *ds, rn_errbuf *err)
+{
+    char d[96];
+    int rc;
+    if (n->type != RN_MN_SEQ || n->n < min)
+        return rn_mpos_error(err, RN_EINVAL, n->pos,
+                             "%s: expected a list of %s dataset names, got "
+                             "%s",
+                             what, min > 1 ? "two or more" : "one or more",
+                             n->type == RN_MN_SEQ
+                                 ? (n->n ? "one" : "an empty list")
+                                 : rn__mnode_describe(d, sizeof(d), n));
+    if (n->n > RN_MANIFEST_MAX_INPUTS)
+        return rn_mpos_error(err, RN_ELIMIT,
+                             n->items[RN_MANIFEST_MAX_INPUTS]->pos,
+                             "%s: more than %d datasets (the limit)", what,
+                             RN_MANIFEST_MAX_INPUTS);
+    if (!(ds->inputs = rn_arena_alloc(&m->arena, n->n * sizeof(rn_mref))))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n->n; i++)
+        if ((rc = parse_ds_ref(n->items[i], what, &ds->inputs[i], err)))
+            return rc;
+    ds->n_inputs = n->n;
+    return 0;
+}
+
+static const char *const ds_kinds[] = {NULL, "source", "from", "concat",
+                                       "zip"};
+
+/* One dataset: exactly one of source / from / concat / zip, then
+ * optional steps. */
+static int parse_dataset(rn_manifest *m, const rn_mnode *key,
+                         const rn_mnode *n, rn_mdataset *ds, size_t *total,
+                         rn_errbuf *err)
+{
+    char d[96], ex[64], what[96];
+    const rn_mnode *kind_node = NULL;
+    int rc;
+
+    if ((rc = parse_ds_ref(key, "datasets", &ds->name, err)))
+        return rc;
+    rn__excerpt(ex, sizeof(ex), rn_mnode_display(key, NULL),
+                strlen(rn_mnode_display(key, NULL)));
+    snprintf(what, sizeof(what), "dataset '%s'", ex);
+    if (n->type != RN_MN_MAP)
+        return rn_mpos_error(err, RN_EINVAL, n->pos,
+                             "%s: expected a mapping with one of source, "
+                             "from, concat, zip and optional steps, got %s",
+                             what, rn__mnode_describe(d, sizeof(d), n));
+    for (size_t i = 0; i < n->n; i++) {
+        const rn_mnode *k = n->keys[i], *v = n->items[i];
+        int kind = 0;
+        for (int j = RN_MDS_SOURCE; j <= RN_MDS_ZIP; j++)
+            if (strlen(ds_kinds[j]) == k->len &&
+                memcmp(ds_kinds[j], k->text, k->len) == 0)
+                kind = j;
+        if (kind) {
+            char ex2[64];
+            if (kind_node)
+                return rn_mpos_error(
+                    err, RN_EINVAL, k->pos,
+                    "%s: '%s' and '%s' exclude each other (a dataset has "
+                    "one of source, from, concat, zip)",
+                    what, rn__mnode_excerpt(ex2, sizeof(ex2), kind_node),
+                    ds_kinds[kind]);
+            kind_node = k;
+            ds->kind = kind;
+            ds->kind_pos = k->pos;
+            switch (kind) {
+            case RN_MDS_SOURCE:
+                rc = parse_op(v, "source", &ds->source, err);
+                break;
+            case RN_MDS_FROM:
+                if (!(ds->inputs = rn_arena_alloc(&m->arena, sizeof(rn_mref))))
+                    return rn_error_set(err, RN_ENOMEM, "out of memory");
+                ds->n_inputs = 1;
+                rc = parse_ds_ref(v, "from", &ds->inputs[0], err);
+                break;
+            case RN_MDS_CONCAT:
+                rc = parse_ds_list(m, v, "concat", 1, ds, err);
+                break;
+            default:
+                rc = parse_ds_list(m, v, "zip", 2, ds, err);
+                break;
+            }
+            if (rc)
+                return rc;
+        } else if (k->len == 5 && memcmp(k->text, "steps", 5) == 0) {
+            if ((rc = parse_steps(m, v, &ds->steps, &ds->n_steps, total, err)))
+                return rc;
+        } else if (k->len == 4 && memcmp(k->text, "sink", 4) == 0) {
+            return rn_mpos_error(err, RN_EINVAL, k->pos,
+                                 "%s: a dataset has no sink: write it in "
+                                 "`outputs` as {dataset: %s, sink: ...}",
+                                 what, ex);
+        } else {
+            return rn_mpos_error(err, RN_EINVAL, k->pos,
+                                 "%s: unknown key '%s' (expected one of "
+                                 "source, from, concat, zip, and steps)",
+                                 what, rn__mnode_excerpt(d, sizeof(d), k));
+        }
+    }
+    if (!kind_node)
+        return rn_mpos_error(err, RN_EINVAL, key->pos,
+                             "%s: needs one of source, from, concat or zip",
+                             what);
+    return 0;
+}
+
+static int parse_datasets(rn_manifest *m, const rn_mnode *n, rn_errbuf *err)
+{
+    char d[96];
+    size_t total = 0;
+    int rc;
+    if (n->type != RN_MN_MAP || n->n == 0)
+        return rn_mpos_error(err, RN_EINVAL, n->pos,
+                             "datasets: expected a mapping from dataset "
+                             "names to datasets, got %s",
+                             n->type == RN_MN_MAP
+                                 ? "an empty mapping"
+                                 : rn__mnode_describe(d, sizeof(d), n));
+    if (n->n > RN_MANIFEST_MAX_DATASETS)
+        return rn_mpos_error(err, RN_ELIMIT,
+                             n->keys[RN_MANIFEST_MAX_DATASETS]->pos,
+                             "datasets: more than %d datasets (the limit)",
+                             RN_MANIFEST_MAX_DATASETS);
+    m->datasets = rn_arena_alloc(&m->arena, n->n * sizeof(rn_mdataset));
+    if (!m->datasets)
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    memset(m->datasets, 0, n->n * sizeof(rn_mdataset));
+    for (size_t i = 0; i < n->n; i++)
+        if ((rc = parse_dataset(m, n->keys[i], n->items[i], &m->datasets[i],
+                                &total, err)))
+            return rc;
+    m->n_datasets = n->n;
+    return 0;
+}
+
+/* One item of `outputs`: NAME, or {dataset: NAME, sink: OP}. */
+static int parse_output(const rn_mnode *n, rn_moutput *o, rn_errbuf *err)
+{
+    const rn_mnode *ds = NULL;
+    char d[96];
+    int rc;
+
+    o->pos = n->pos;
+    if (n->type == RN_MN_SCALAR)
+        return parse_ds_ref(n, "outputs", &o->dataset, err);
+    if (n->type != RN_MN_MAP)
+        return rn_mpos_error(err, RN_EINVAL, n->pos,
+                             "outputs: expected a dataset name or {dataset: "
+                             "NAME, sink: ...}, got %s",
+                             rn__mnode_describe(d, sizeof(d), n));
+    for (size_t i = 0; i < n->n; i++) {
+        const rn_mnode *k = n->keys[i];
+        if (k->len == 7 && memcmp(k->text, "dataset", 7) == 0) {
+            ds = n->items[i];
+        } else if (k->len == 4 && memcmp(k->text, "sink", 4) == 0) {
+            if ((rc = parse_op(n->items[i], "sink", &o->sink, err)))
+                return rc;
+            o->has_sink = 1;
+        } else {
+            return rn_mpos_error(err, RN_EINVAL, k->pos,
+                                 "outputs: unknown key '%s' (expected "
+                                 "dataset and an optional sink)",
+                                 rn__mnode_excerpt(d, sizeof(d), k));
+        }
+    }
+    if (!ds)
+        return rn_mpos_error(err, RN_EINVAL, n->pos,
+                             "outputs: missing key 'dataset' (the dataset "
+                             "to print or write)");
+    return parse_ds_ref(ds, "outputs: dataset", &o->dataset, err);
+}
+
+static int parse_outputs(rn_manifest *m, const rn_mnode *n, rn_errbuf *err)
+{
+    char d[96];
+    int rc;
+    if (n->type != RN_MN_SEQ || n->n == 0)
+        return rn_mpos_error(err, RN_EINVAL, n->pos,
+                             "outputs: expected a list of datasets to print "
+                             "or write, got %s",
+                             n->type == RN_MN_SEQ
+                                 ? "an empty list"
+                                 : rn__mnode_describe(d, sizeof(d), n));
+    if (n->n > RN_MANIFEST_MAX_DATASETS)
+        return rn_mpos_error(err, RN_ELIMIT,
+                             n->items[RN_MANIFEST_MAX_DATASETS]->pos,
+                             "outputs: more than %d outputs (the limit)",
+                             RN_MANIFEST_MAX_DATASETS);
+    m->outputs = rn_arena_alloc(&m->arena, n->n * sizeof(rn_moutput));
+    if (!m->outputs)
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    memset(m->outputs, 0, n->n * sizeof(rn_moutput));
+    for (size_t i = 0; i < n->n; i++)
+        if ((rc = parse_output(n->items[i], &m->outputs[i], err)))
+            return rc;
+    m->n_outputs = n->n;
     return 0;
 }
 
@@ -1144,8 +1400,9 @@ static int parse_name(rn_manifest *m, const rn_mnode *n, rn_errbuf *err)
 
 static int build(rn_manifest *m, const rn_mnode *root, rn_errbuf *err)
 {
-    const rn_mnode *val[K_COUNT] = {NULL};
+    const rn_mnode *val[K_COUNT] = {NULL}, *keys[K_COUNT] = {NULL};
     char d[96], ex[64];
+    size_t total = 0;
     int rc;
 
     m->root = root;
@@ -1153,11 +1410,10 @@ static int build(rn_manifest *m, const rn_mnode *root, rn_errbuf *err)
         if (rn_mnode_is_null(root))
             return rn_mpos_error(err, RN_EINVAL, root->pos,
                                  "the manifest is empty (expected a mapping "
-                                 "with keys name, plugins, source, steps, "
-                                 "sink)");
+                                 "with keys " TOP_KEYS ")");
         return rn_mpos_error(err, RN_EINVAL, root->pos,
-                             "the manifest must be a mapping with keys name, "
-                             "plugins, source, steps, sink; got %s",
+                             "the manifest must be a mapping with keys "
+                             TOP_KEYS "; got %s",
                              rn__mnode_describe(d, sizeof(d), root));
     }
     for (size_t i = 0; i < root->n; i++) {
@@ -1169,22 +1425,45 @@ static int build(rn_manifest *m, const rn_mnode *root, rn_errbuf *err)
                 break;
         if (j == K_COUNT)
             return rn_mpos_error(err, RN_EINVAL, k->pos,
-                                 "unknown key '%s' (expected name, plugins, "
-                                 "source, steps, sink)",
+                                 "unknown key '%s' (expected " TOP_KEYS ")",
                                  rn__mnode_excerpt(ex, sizeof(ex), k));
         val[j] = root->items[i];
+        keys[j] = k;
     }
 
     if ((rc = parse_name(m, val[K_NAME], err)))
         return rc;
     if ((rc = parse_plugins(m, val[K_PLUGINS], err)))
         return rc;
+    if (val[K_DATASETS] || val[K_OUTPUTS]) {
+        /* the datasets form: no top-level pipeline beside it */
+        for (int j = K_SOURCE; j <= K_SINK; j++)
+            if (val[j])
+                return rn_mpos_error(
+                    err, RN_EINVAL, keys[j]->pos,
+                    "'%s' cannot be used with `datasets` and `outputs`: "
+                    "write the pipeline as a dataset (a source and steps) "
+                    "and its sink in `outputs`",
+                    top_keys[j]);
+        if (!val[K_DATASETS])
+            return rn_mpos_error(err, RN_EINVAL, keys[K_OUTPUTS]->pos,
+                                 "`outputs` needs `datasets` (the datasets "
+                                 "it names)");
+        if (!val[K_OUTPUTS])
+            return rn_mpos_error(err, RN_EINVAL, keys[K_DATASETS]->pos,
+                                 "`datasets` needs `outputs` (a list of the "
+                                 "datasets to print or write)");
+        if ((rc = parse_datasets(m, val[K_DATASETS], err)))
+            return rc;
+        return parse_outputs(m, val[K_OUTPUTS], err);
+    }
     if (!val[K_SOURCE])
         return rn_mpos_error(err, RN_EINVAL, root->pos,
                              "missing required key 'source'");
     if ((rc = parse_op(val[K_SOURCE], "source", &m->source, err)))
         return rc;
-    if ((rc = parse_steps(m, val[K_STEPS], err)))
+    if ((rc = parse_steps(m, val[K_STEPS], &m->steps, &m->n_steps, &total,
+                          err)))
         return rc;
     if (val[K_SINK]) {
         if ((rc = parse_op(val[K_SINK], "sink", &m->sink, err)))

@@ -13,6 +13,26 @@
  *     - frequencies
  *   sink: {to_textfiles: {path: out/p.txt}}   # optional
  *
+ * Or, with several inputs and results, named datasets and outputs
+ * (docs/MANIFEST.md; the graph is checked and planned by plan/graph.h):
+ *
+ *   datasets:                             # a mapping name -> dataset
+ *     logs:  {source: {read_text: {urls: a.jsonl}}, steps: [json_parse]}
+ *     users: {source: {read_text: {urls: u.jsonl}}, steps: [json_parse]}
+ *     big:   {from: logs, steps: [...]}   # exactly one of source, from,
+ *     both:  {concat: [logs, users]}      #   concat, zip; steps optional
+ *     pairs: {zip: [logs, users]}
+ *   outputs:                              # a non-empty list: a dataset
+ *     - big                               #   name (printed) or
+ *     - {dataset: both, sink: {to_textfiles: {path: "o/p-*.txt"}}}
+ *
+ * Both forms cannot be mixed: with `datasets` (which needs `outputs`),
+ * the top-level `source`, `steps` and `sink` are refused. This module
+ * checks the shape only (keys, kinds, name syntax); which names exist,
+ * cycles and unused datasets are the planner's (plan/graph.h). Dataset
+ * names are [A-Za-z_][A-Za-z0-9_-]* of at most RN_MANIFEST_MAX_DSNAME
+ * bytes.
+ *
  * YAML rules. One document (a second is an error). Scalars are typed by
  * the YAML 1.2 core schema: null/Null/NULL/~/empty, true/false (three
  * spellings each), ints (decimal, 0o octal, 0x hex), floats (1.5, 1e3,
@@ -105,6 +125,9 @@
 #define RN_MANIFEST_MAX_STEPS 10000
 #define RN_MANIFEST_MAX_PLUGINS 256
 #define RN_MANIFEST_MAX_NAME 128                  /* bytes of `name` */
+#define RN_MANIFEST_MAX_DATASETS 1000             /* datasets, and outputs */
+#define RN_MANIFEST_MAX_INPUTS 256                /* names in concat / zip */
+#define RN_MANIFEST_MAX_DSNAME 64                 /* bytes of a dataset name */
 
 /* The local tag of a scalar whose value was substituted elsewhere. */
 #define RN_MTAG_VAR "!var"
@@ -161,6 +184,43 @@ typedef struct rn_mstep {
     const rn_mnode *name_node;
 } rn_mstep;
 
+/* A dataset named where another dataset or an output reads it (or the
+ * name a dataset is given): the name (substituted), where it is, and the
+ * scalar it came from (for rn_mnode_display). */
+typedef struct rn_mref {
+    const char *name;
+    rn_mpos pos;
+    const rn_mnode *node;
+} rn_mref;
+
+/* Where a dataset's elements come from. */
+typedef enum {
+    RN_MDS_SOURCE = 1, /* a source operator */
+    RN_MDS_FROM,       /* another dataset's elements */
+    RN_MDS_CONCAT,     /* the partitions of each dataset named, in order */
+    RN_MDS_ZIP         /* [x, y, ...] from the same place in each */
+} rn_mds_kind;
+
+typedef struct rn_mdataset {
+    rn_mref name;      /* its key in `datasets` */
+    int kind;          /* rn_mds_kind */
+    rn_mpos kind_pos;  /* where source/from/concat/zip is written */
+    rn_mstep source;   /* RN_MDS_SOURCE */
+    rn_mref *inputs;   /* FROM: one; CONCAT, ZIP: the list, in order */
+    size_t n_inputs;
+    rn_mstep *steps;   /* as a manifest's steps; `join` among them is the
+                          planner's (plan/graph.h) */
+    size_t n_steps;
+} rn_mdataset;
+
+/* One item of `outputs`: a dataset printed, or written by a sink. */
+typedef struct rn_moutput {
+    rn_mref dataset;
+    rn_mpos pos;       /* the item */
+    rn_mstep sink;
+    int has_sink;
+} rn_moutput;
+
 /* Everything lives in `arena`, freed by rn_manifest_free. */
 typedef struct rn_manifest {
     rn_arena arena;
@@ -178,6 +238,12 @@ typedef struct rn_manifest {
     size_t n_steps;
     rn_mstep sink;
     int has_sink;
+    /* The datasets form (n_datasets > 0): then source.op is NULL and
+     * n_steps and has_sink are 0; datasets in the order written. */
+    rn_mdataset *datasets;
+    size_t n_datasets;
+    rn_moutput *outputs;
+    size_t n_outputs;
     const rn_mnode *root; /* the whole document */
     /* every distinct substituted value, longest first (rn_msecrets_redact) */
     const rn_msecret *secrets;

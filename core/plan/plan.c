@@ -147,16 +147,36 @@ static int bind_keyed(rn_plan *p, const rn_mstep *st, rn_opinst *oi,
                           &oi->params, err);
 }
 
+/* The names of what only a manifest with datasets can do. */
+static int graph_only(const char *op)
+{
+    return strcmp(op, "join") == 0 || strcmp(op, "concat") == 0 ||
+           strcmp(op, "zip") == 0;
+}
+
 static int resolve(rn_plan *p, rn_registry *reg, const rn_mstep *st,
-                   rn_opinst *oi, rn_errbuf *err)
+                   const rn_op_desc *engine_op, rn_opinst *oi,
+                   rn_errbuf *err)
 {
     rn_plugin *pl;
     const rn_op_desc *op;
     rn_errbuf e1;
     int rc;
 
-    if ((rc = rn_registry_find_op(reg, st->op, &pl, &op, &e1))) {
+    if (engine_op) {
+        pl = &rn__engine_plugin;
+        op = engine_op;
+    } else if ((rc = rn_registry_find_op(reg, st->op, &pl, &op, &e1))) {
         char ex[64];
+        if (rc == RN_ENOTFOUND && graph_only(st->op))
+            return ERRPOS(err, rc, st->pos,
+                          "'%s' works between datasets: write the manifest "
+                          "with `datasets` and `outputs` (docs/MANIFEST.md)%s",
+                          st->op,
+                          strcmp(st->op, "join") == 0
+                              ? " and `join: {with: OTHER, key: ...}` as a "
+                                "step of a dataset"
+                              : "");
         /* the registry quotes the name it was given: a substituted one
          * is reported as written instead */
         if (!st->name_node || !st->name_node->subst)
@@ -173,7 +193,11 @@ static int resolve(rn_plan *p, rn_registry *reg, const rn_mstep *st,
     oi->op = op;
     oi->pos = st->pos;
     oi->nparts = 1;
-    if (!(oi->label = make_label(p, pl, op)))
+    if (pl == &rn__engine_plugin)
+        oi->label = op->name; /* "join": what the manifest wrote */
+    else
+        oi->label = make_label(p, pl, op);
+    if (!oi->label)
         return rn_error_set(err, RN_ENOMEM, "out of memory");
     if (op->kind == RN_OP_FOLDBY)
         return bind_keyed(p, st, oi, err);
@@ -272,11 +296,23 @@ static int cut_stages(rn_plan *p, size_t first_step, size_t n_steps,
     return 0;
 }
 
-int rn_plan_build(const rn_manifest *m, rn_registry *reg, rn_plan **out,
-                  rn_errbuf *err)
+int rn__plan_load_plugins(const rn_manifest *m, rn_registry *reg,
+                          rn_errbuf *err)
+{
+    int rc;
+    for (size_t i = 0; i < m->n_plugins; i++)
+        if ((rc = load_plugin(m, reg, i, err)))
+            return rc;
+    return 0;
+}
+
+int rn__plan_build_steps(const rn_manifest *m, rn_registry *reg,
+                         const rn_mstep *source, const rn__pstep *steps,
+                         size_t n_steps, const rn_mstep *sink, rn_plan **out,
+                         rn_errbuf *err)
 {
     rn_plan *p = NULL;
-    size_t n;
+    size_t n, first;
     int rc = 0;
 
     *out = NULL;
@@ -293,73 +329,78 @@ int rn_plan_build(const rn_manifest *m, rn_registry *reg, rn_plan **out,
         rc = rn_error_set(err, RN_ENOMEM, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < m->n_plugins; i++)
-        if ((rc = load_plugin(m, reg, i, err)))
-            goto done;
-    n = 1 + m->n_steps + (m->has_sink ? 1 : 0);
-    p->ops = rn_arena_alloc(&p->arena, n * sizeof(rn_opinst));
+    first = source ? 1 : 0;
+    n = first + n_steps + (sink ? 1 : 0);
+    p->ops = rn_arena_alloc(&p->arena, (n ? n : 1) * sizeof(rn_opinst));
     if (!p->ops) {
         rc = rn_error_set(err, RN_ENOMEM, "out of memory");
         goto done;
     }
-    memset(p->ops, 0, n * sizeof(rn_opinst));
+    memset(p->ops, 0, (n ? n : 1) * sizeof(rn_opinst));
     p->n_ops = n;
 
     /* source */
-    if ((rc = resolve(p, reg, &m->source, &p->ops[0], err)))
-        goto done;
-    if (p->ops[0].op->kind != RN_OP_SOURCE) {
-        rc = ERRPOS(err, RN_EINVAL, m->source.pos,
-                    "'%s' is a %s operator, but `source` needs a source (such "
-                    "as read_text, from_sequence or range)",
-                    p->ops[0].label, rn_op_kind_name(p->ops[0].op->kind));
-        goto done;
+    if (source) {
+        if ((rc = resolve(p, reg, source, NULL, &p->ops[0], err)))
+            goto done;
+        if (p->ops[0].op->kind != RN_OP_SOURCE) {
+            rc = ERRPOS(err, RN_EINVAL, source->pos,
+                        "'%s' is a %s operator, but `source` needs a source "
+                        "(such as read_text, from_sequence or range)",
+                        p->ops[0].label, rn_op_kind_name(p->ops[0].op->kind));
+            goto done;
+        }
+        p->source = &p->ops[0];
     }
-    p->source = &p->ops[0];
 
     /* steps */
-    for (size_t i = 0; i < m->n_steps; i++) {
-        const rn_mstep *st = &m->steps[i];
-        rn_opinst *oi = &p->ops[1 + i];
-        if ((rc = resolve(p, reg, st, oi, err)))
+    for (size_t i = 0; i < n_steps; i++) {
+        const rn_mstep *st = steps[i].step;
+        rn_opinst *oi = &p->ops[first + i];
+        const rn_opinst *prev = first + i > 0 ? &p->ops[first + i - 1] : NULL;
+        if ((rc = resolve(p, reg, st, steps[i].engine_op, oi, err)))
             goto done;
         if (oi->op->kind == RN_OP_SOURCE) {
             rc = ERRPOS(err, RN_EINVAL, st->pos,
-                        "'%s' is a source: it can only be the manifest's "
-                        "`source`",
-                        oi->label);
+                        "'%s' is a source: it can only be %s", oi->label,
+                        m->n_datasets ? "a dataset's `source`"
+                                      : "the manifest's `source`");
             goto done;
         }
         if (oi->op->kind == RN_OP_SINK) {
             rc = ERRPOS(err, RN_EINVAL, st->pos,
-                        "'%s' is a sink: put it under `sink:`, after the steps",
+                        m->n_datasets
+                            ? "'%s' is a sink: write it in `outputs` as "
+                              "{dataset: NAME, sink: ...}"
+                            : "'%s' is a sink: put it under `sink:`, after "
+                              "the steps",
                         oi->label);
             goto done;
         }
-        if (i > 0 && (p->ops[i].op->flags & RN_OPF_SCALAR)) {
+        if (prev && prev->op->kind != RN_OP_SOURCE &&
+            !steps[i].starts_dataset && (prev->op->flags & RN_OPF_SCALAR)) {
             rc = ERRPOS(err, RN_EINVAL, st->pos,
                         "'%s' cannot follow '%s': '%s' produces a single value "
                         "and must be the last step",
-                        oi->label, p->ops[i].label, p->ops[i].label);
+                        oi->label, prev->label, prev->label);
             goto done;
         }
     }
 
     /* sink */
-    if (m->has_sink) {
+    if (sink) {
         rn_opinst *oi = &p->ops[n - 1];
-        if ((rc = resolve(p, reg, &m->sink, oi, err)))
+        if ((rc = resolve(p, reg, sink, NULL, oi, err)))
             goto done;
         if (oi->op->kind != RN_OP_SINK) {
-            rc = ERRPOS(err, RN_EINVAL, m->sink.pos,
+            rc = ERRPOS(err, RN_EINVAL, sink->pos,
                         "'%s' is a %s operator, but `sink` needs a sink (such "
                         "as to_textfiles)",
                         oi->label, rn_op_kind_name(oi->op->kind));
             goto done;
         }
     }
-    rc = cut_stages(p, 1, m->n_steps, m->has_sink ? &p->ops[n - 1] : NULL,
-                    err);
+    rc = cut_stages(p, first, n_steps, sink ? &p->ops[n - 1] : NULL, err);
 done:
     if (rc) {
         rn_plan_free(p);
@@ -367,6 +408,30 @@ done:
     }
     *out = p;
     return 0;
+}
+
+int rn_plan_build(const rn_manifest *m, rn_registry *reg, rn_plan **out,
+                  rn_errbuf *err)
+{
+    rn__pstep *steps = NULL;
+    int rc;
+
+    *out = NULL;
+    if (m->n_datasets)
+        /* plan/graph.h builds those; the cluster runs one pipeline */
+        return ERRPOS(err, RN_EINVAL, m->datasets[0].name.pos,
+                      "several datasets run locally only for now (issue "
+                      "12): run this manifest without a scheduler");
+    if (m->n_steps &&
+        !(steps = rn_calloc(m->n_steps, sizeof(*steps))))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < m->n_steps; i++)
+        steps[i].step = &m->steps[i];
+    if ((rc = rn__plan_load_plugins(m, reg, err)) == 0)
+        rc = rn__plan_build_steps(m, reg, &m->source, steps, m->n_steps,
+                                  m->has_sink ? &m->sink : NULL, out, err);
+    rn_free(steps);
+    return rc;
 }
 
 int rn_plan_single(rn_plugin *pl, const rn_op_desc *op, const rn_value *params,
@@ -460,12 +525,19 @@ int rn_plan_describe(const rn_plan *plan, rn_buf *out)
 {
     rn_buf_printf(out, "pipeline %s: %zu stage%s\n", plan->display_name,
                   plan->n_stages, plan->n_stages == 1 ? "" : "s");
+    return rn_plan_describe_stages(plan, "  ", out);
+}
+
+int rn_plan_describe_stages(const rn_plan *plan, const char *indent,
+                            rn_buf *out)
+{
     if (plan->source)
-        rn_buf_printf(out, "  source   %s\n", plan->source->label);
+        rn_buf_printf(out, "%ssource   %s\n", indent, plan->source->label);
     for (size_t s = 0; s < plan->n_stages; s++) {
         const rn_stage *st = &plan->stages[s];
-        rn_buf_printf(out, "  stage %zu: %s", s,
-                      s == 0 ? "one task per split" : "one task per partition");
+        rn_buf_printf(out, "%sstage %zu: %s", indent, s,
+                      s == 0 && plan->source ? "one task per split"
+                                             : "one task per partition");
         for (size_t i = 0; i < st->n_narrow; i++)
             rn_buf_printf(out, " -> %s", st->narrow[i]->label);
         if (st->terminal && st->nparts > 1)

@@ -113,5 +113,37 @@ void rn_plan_redact(const rn_plan *plan, rn_errbuf *err);
 /* Human-readable plan (stages and operators) for `runnel lint`; names the
  * pipeline by display_name. */
 int rn_plan_describe(const rn_plan *plan, rn_buf *out);
+/* The stages alone (rn_plan_describe without its first line), each line
+ * started with `indent`. */
+int rn_plan_describe_stages(const rn_plan *plan, const char *indent,
+                            rn_buf *out);
+
+/* ---- for plan/graph.c: one pipeline of a graph ------------------------ */
+
+/* One step of a pipeline being built: a manifest step resolved in the
+ * registry, or (engine_op set) an operator of the engine's own bound
+ * against its table from the step's parameters (the join's cogroup). */
+typedef struct rn__pstep {
+    const rn_mstep *step;
+    const rn_op_desc *engine_op;
+    /* 1 when a dataset starts here: it may follow a scalar fold (the
+     * rule that one must be last holds within a dataset's steps) */
+    int starts_dataset;
+} rn__pstep;
+
+/* The plugin that owns the engine's own operators ("runnel"). */
+extern rn_plugin rn__engine_plugin;
+
+/* Loads the plugins a manifest lists into reg. */
+int rn__plan_load_plugins(const rn_manifest *m, rn_registry *reg,
+                          rn_errbuf *err);
+/* Builds one pipeline of m (its name, display name and secrets are the
+ * manifest's): source (NULL: stage 0 reads partitions it is given, one
+ * task per partition), the steps, and an optional sink, with the checks
+ * of rn_plan_build. The manifest's plugins must be loaded already. */
+int rn__plan_build_steps(const rn_manifest *m, rn_registry *reg,
+                         const rn_mstep *source, const rn__pstep *steps,
+                         size_t n_steps, const rn_mstep *sink, rn_plan **out,
+                         rn_errbuf *err);
 
 #endif

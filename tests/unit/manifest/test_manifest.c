@@ -293,7 +293,7 @@ static void test_error_files(void **state)
     (void)state;
     load_err("bad_unknown_key.yaml", RN_EINVAL,
              ":2:1: unknown key 'sorce' (expected name, plugins, source, "
-             "steps, sink)");
+             "steps, sink, datasets, outputs)");
     load_err("bad_missing_source.yaml", RN_EINVAL,
              ":1:1: missing required key 'source'");
     load_err("bad_syntax.yaml", RN_EFORMAT,
@@ -315,13 +315,16 @@ static void test_schema_errors(void **state)
     (void)state;
     parse_err("", RN_EINVAL,
               "m.yaml:1:1: the manifest is empty (expected a mapping with "
-              "keys name, plugins, source, steps, sink)");
+              "keys name, plugins, source, steps, sink, datasets, "
+              "outputs)");
     parse_err("# only a comment\n", RN_EINVAL,
               "m.yaml:1:1: the manifest is empty (expected a mapping with "
-              "keys name, plugins, source, steps, sink)");
+              "keys name, plugins, source, steps, sink, datasets, "
+              "outputs)");
     parse_err("- a\n- b\n", RN_EINVAL,
               "m.yaml:1:1: the manifest must be a mapping with keys name, "
-              "plugins, source, steps, sink; got a list");
+              "plugins, source, steps, sink, datasets, outputs; got a "
+              "list");
     parse_err("# comment\n\nname: x\n", RN_EINVAL,
               "m.yaml:3:1: missing required key 'source'");
     parse_err("source: range\nname: [a]\n", RN_EINVAL,

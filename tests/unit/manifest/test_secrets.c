@@ -165,7 +165,7 @@ static void test_errors_never_show_values(void **state)
     (void)state;
     err_shows("source: range\n${RN_TS_KEY}: 1\n",
               "s.yaml:2:1: unknown key '${RN_TS_KEY}' (expected name, "
-              "plugins, source, steps, sink)");
+              "plugins, source, steps, sink, datasets, outputs)");
     err_shows("source: x${RN_TS_KEY}\n",
               "s.yaml:1:9: source: invalid operator name 'x${RN_TS_KEY}' "
               "(expected op or plugin.op, made of a-z, 0-9 and '_')");
