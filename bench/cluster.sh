@@ -126,7 +126,8 @@ while [ "$waited" -lt "${BENCH_LOAD_WAIT:-300}" ] &&
     waited=$((waited + 10))
 done
 LOAD0=$(load)
-log "load at start: $LOAD0"
+START=$(date -u '+%Y-%m-%d %H:%M UTC')
+log "load at start: $LOAD0 ($START)"
 
 # A snapshot of the build (BENCH_SNAPSHOT=0: use it in place): every
 # process of the run uses the same binaries even if BUILD is rebuilt
@@ -268,7 +269,7 @@ LOAD_TRANSFER=$(load)
 
 if [ "${BENCH_ONLY:-}" = transfer ]; then
     echo
-    echo "$(nproc) cores, $(date -u +%Y-%m-%d), load average at start $LOAD0, at end $(load);"
+    echo "$(nproc) cores, run started $START (load average $LOAD0), ended $(date -u +%H:%M) UTC (load average $(load));"
     echo "runnel: $BUILD0 (built $BUILT); medians of $RUNS run(s)"
     echo
     echo "| benchmark | runnel | reference (same run) | ratio | target | met |"
@@ -415,7 +416,7 @@ LOAD1=$(load)
 
 # ---- the table ------------------------------------------------------------
 echo
-echo "$(nproc) cores, $(date -u +%Y-%m-%d), load average at start $LOAD0, at end $LOAD1;"
+echo "$(nproc) cores, run started $START (load average $LOAD0), ended $(date -u +%H:%M) UTC (load average $LOAD1);"
 echo "runnel: $BUILD0/runnel (built $BUILT)"
 echo "cluster: scheduler + 2 workers x 1 thread on 127.0.0.1; medians of $RUNS run(s) (Dask: 1 run)"
 echo
