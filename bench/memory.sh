@@ -10,8 +10,9 @@
 #     once, counted 1): the limited and the unlimited answers are equal.
 #  2. bytes per key: `read_text` -> `distinct` -> `count` over 3 M distinct
 #     keys (`seq 1 3000000 | sed 's/^/key/'`, 4-10 bytes), no limit, one
-#     table (default blocksize) and two (blocksize 16 MiB): peak RSS, next
-#     to the same job on 10 keys (the process without a table).
+#     table (blocksize 64 MiB: one split) and two (16 MiB: a table per
+#     thread, merged): peak RSS, next to the same job on 10 keys (the
+#     process without a table).
 #  3. Dask beside them: bench/dask_memory.py, dask.bag on
 #     LocalCluster(n_workers=2, threads_per_worker=1, memory_limit=256MiB)
 #     with PYTHONHASHSEED=0 exported to the workers, the same data and
@@ -282,8 +283,8 @@ if [ -n "$DASK" ]; then
         awk -v w="$what" -v lim="$lim" -v o="$(v outcome)" -v ok="$(v ok)" -v s="$(v elapsed_s)" -v n="$n" \
             -v tr="$(v peak_tree_rss_mib)" -v wr="$(v peak_worker_rss_mib)" -v k="$(v killed)" \
             -v rs="$(v restarts)" -v p="$(v paused)" -v keys="$(v keys)" 'BEGIN {
-            printf "| %s (LocalCluster 2 workers x 1 thread) | %s per worker | %.2f%s | %s | - | %s MiB (all processes; largest worker %s MiB) | %s worker kills, %s restarts, %s pauses | %s |\n",
-                w, lim, s, (o == "done" ? "" : " (" o ")"), (o == "done" ? sprintf("%.2f", n / 1e6 / s) : "-"),
+            printf "| %s (LocalCluster 2 workers x 1 thread) | %s | %.2f%s | %s | - | %s MiB (all processes; largest worker %s MiB) | %s worker kills, %s restarts, %s pauses | %s |\n",
+                w, (lim == "none" ? "none" : lim " per worker"), s, (o == "done" ? "" : " (" o ")"), (o == "done" ? sprintf("%.2f", n / 1e6 / s) : "-"),
                 tr, wr, k, rs, p, (o != "done" ? "none: " o : (ok == 1 ? "right (" keys ")" : "**wrong** (" keys " keys)")) }'
     done <"$T/dask.results"
 fi
