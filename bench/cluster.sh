@@ -78,7 +78,7 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+trap 'exit 1' INT TERM HUP PIPE
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 log() { echo "$*" >&2; }

@@ -67,7 +67,7 @@ cleanup() {
     rm -rf "$T" "$O" "$LOCAL"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+trap 'exit 1' INT TERM HUP PIPE
 
 die() { echo "memory.sh: $*" >&2; exit 1; }
 log() { echo "$*" >&2; }
