@@ -46,6 +46,17 @@ bench-avro: build
 bench-s3: build
 	sh bench/s3.sh $(BUILD)
 
+# frequencies over 20 M keys within --memory-limit 256MiB, bytes per key,
+# and Dask with the same limit (issue 11; ~5 min, up to 20 with Dask).
+.PHONY: bench-memory
+bench-memory: build
+	sh bench/memory.sh $(BUILD)
+
+# The cluster rows (issue 4) with the mutual-TLS rows beside them (issue 10).
+.PHONY: bench-cluster
+bench-cluster: build
+	BENCH_TLS=1 sh bench/cluster.sh $(BUILD)
+
 # libFuzzer targets (clang); FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
 fuzz: deps

@@ -23,6 +23,10 @@
 #     BENCH_MAX_LOAD=1.0 BENCH_LOAD_WAIT=300 (wait up to that many seconds
 #     for the 1-minute load average to drop below BENCH_MAX_LOAD)
 #     BENCH_ONLY=transfer (the transfer rows only: no cluster, no Dask)
+#     BENCH_TLS=1 (also the rows over mutual TLS, issue 10: a CA and
+#     identities are made in the temporary directory; the transfer with
+#     both sides worker identities, then a second cluster started with
+#     --tls for the per-task and word-count rows; plaintext rows as above)
 #
 # It starts and stops its own scheduler and workers (127.0.0.1, ephemeral
 # ports); every process it starts is stopped on exit, even on failure.
@@ -40,6 +44,7 @@ DIR=${BENCH_DIR:-/dev/shm/runnel-bench}
 CORPUS=$DIR/corpus-$SIZE.txt
 BB=${BENCH_BUILD:-build-bench}
 PY=/usr/bin/python3
+TLS=${BENCH_TLS:-0}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/runnel-bench-XXXXXX")
 export RUNNEL_CACHE_DIR="$T/cache"
@@ -73,7 +78,7 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+trap 'exit 1' INT TERM HUP PIPE
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 log() { echo "$*" >&2; }
@@ -121,7 +126,8 @@ while [ "$waited" -lt "${BENCH_LOAD_WAIT:-300}" ] &&
     waited=$((waited + 10))
 done
 LOAD0=$(load)
-log "load at start: $LOAD0"
+START=$(date -u '+%Y-%m-%d %H:%M UTC')
+log "load at start: $LOAD0 ($START)"
 
 # A snapshot of the build (BENCH_SNAPSHOT=0: use it in place): every
 # process of the run uses the same binaries even if BUILD is rebuilt
@@ -149,6 +155,18 @@ RESULTS=$T/results
 : >"$RESULTS"
 row() { echo "$*" >>"$RESULTS"; }
 
+# ---- mutual TLS material (BENCH_TLS=1) -------------------------------------
+# A cluster CA and one identity per process, as docs/SECURITY.md issues
+# them: the scheduler, two workers, a client.
+if [ "$TLS" = 1 ]; then
+    "$RUNNEL" security init "$T/tls/ca" >/dev/null 2>&1 || die "runnel security init failed"
+    for id in scheduler:sched worker:w1 worker:w2 client:bench; do
+        "$RUNNEL" security issue "$T/tls/ca" --role "${id%%:*}" --name "${id#*:}" \
+            --out "$T/tls/${id#*:}" >/dev/null 2>&1 || die "runnel security issue $id failed"
+    done
+    log "TLS: CA and identities in $T/tls"
+fi
+
 # The transfer rows of the table (from $RESULTS).
 transfer_rows() {
     for shape in lines blobs; do
@@ -158,7 +176,7 @@ transfer_rows() {
             v=$(echo "$l" | sed 's/.* values=\([0-9]*\).*/\1/')
             b=$(echo "$l" | sed 's/.* bytes=\([0-9]*\).*/\1/')
             if [ $streams = 1 ]; then
-                ref=$(awk -v n="phases_$shape" -v t="$(grep "^thread_$shape " "$RESULTS")" '$1 == n {split(t, a, " "); printf "per fetch: %.0f ms until the first chunk, %.0f ms stream decoded as it arrives (%.2f GB/s), %.0f ms end; the receiving thread ran %.0f ms, waited %.0f ms for a CPU", $2, $3, $4, $5, a[2], a[3]}' "$RESULTS")
+                ref=$(phases_text "$shape")
             else
                 ref=$(echo "$l" | sed 's/.* encode_GBps=\([0-9.]*\) decode_GBps=\([0-9.]*\).*/codec alone: encode \1 GB\/s, decode \2 GB\/s/')
             fi
@@ -169,6 +187,33 @@ transfer_rows() {
         done
     done
 }
+# phases_text SHAPE [tls_]: the --phases run's figures, in words.
+phases_text() {
+    awk -v n="phases_${2:-}$1" -v t="$(grep "^thread_${2:-}$1 " "$RESULTS")" '$1 == n {split(t, a, " "); printf "per fetch: %.0f ms until the first chunk, %.0f ms stream decoded as it arrives (%.2f GB/s), %.0f ms end; the receiving thread ran %.0f ms, waited %.0f ms for a CPU", $2, $3, $4, $5, a[2], a[3]}' "$RESULTS"
+}
+# The transfer rows over mutual TLS, next to plaintext of the same run.
+# The target (issue 10) is 1.0 GB/s; with 2 streams at once the row is
+# judged as the plaintext rows are, on the total.
+transfer_tls_rows() {
+    for shape in lines blobs; do
+        for streams in 1 2; do
+            l=$(grep "^transfer_tls_${shape}_$streams " "$RESULTS")
+            g=$(echo "$l" | cut -d' ' -f2)
+            p=$(get "transfer_${shape}_$streams" 2)
+            v=$(echo "$l" | sed 's/.* values=\([0-9]*\).*/\1/')
+            b=$(echo "$l" | sed 's/.* bytes=\([0-9]*\).*/\1/')
+            ref=""
+            [ $streams = 1 ] && ref="; TLS $(phases_text "$shape" tls_)"
+            awk -v s="$shape" -v k="$streams" -v g="$g" -v p="$p" -v v="$v" -v b="$b" -v n="$FETCHES" \
+                -v ps="$(echo "$PSIZE" | sed 's/^\([0-9.]*\)/\1 /')" -v ref="$ref" 'BEGIN {
+                printf "| transfer over mutual TLS: %d fetches of a %s partition (%s: %d values, %.1f MB encoded), %d stream%s | %.2f GB/s%s | plaintext %.2f GB/s (TLS / plaintext = %.2f)%s | %.2f of target | >= 1.0 GB/s | %s |\n",
+                    n, ps, s, v, b / 1e6, k, (k > 1 ? "s at once" : ""), g,
+                    (k > 1 ? sprintf(" (%.2f per stream)", g / k) : ""), p, g / p, ref,
+                    g / 1.0, (g >= 1.0 ? "yes" : "**no**")}'
+        done
+    done
+}
+get() { awk -v n="$1" -v f="$2" '$1 == n {print $f}' "$RESULTS"; }
 
 # ---- 1. transfer ---------------------------------------------------------
 mkdir -p "$BB"
@@ -185,59 +230,97 @@ cc -O2 -g -std=c11 -Wall -Wextra -Wno-unused-parameter -pthread \
     -I"$SRC/core" -I"$SRC/sdk/include" -I"$BUILD/core/proto" \
     bench/transfer.c -o "$BB/transfer" "$BUILD/core/librunnel-harness.a" $LIBS ||
     die "cannot compile bench/transfer.c"
-for shape in lines blobs; do
-    for streams in 1 2; do
-        : >"$T/gbps"
-        i=0
-        while [ $i -lt "$RUNS" ]; do
-            timed 300 "$T/transfer.out" "$BB/transfer" --shape $shape --size "$PSIZE" \
-                --fetches "$FETCHES" --streams $streams || die "transfer failed"
-            r=$(grep '^RESULT' "$T/transfer.out")
-            log "transfer: $r"
-            echo "$r" | sed 's/.* GBps=\([0-9.]*\).*/\1/' >>"$T/gbps"
-            i=$((i + 1))
+# transfer_runs TAG ARGS...: the rows of one kind of transport (TAG ""
+# plaintext, "tls_" mutual TLS; ARGS go to every transfer run).
+transfer_runs() {
+    tag=$1
+    shift
+    for shape in lines blobs; do
+        for streams in 1 2; do
+            : >"$T/gbps"
+            i=0
+            while [ $i -lt "$RUNS" ]; do
+                timed 300 "$T/transfer.out" "$BB/transfer" --shape $shape --size "$PSIZE" \
+                    --fetches "$FETCHES" --streams $streams "$@" || die "transfer $* failed"
+                r=$(grep '^RESULT' "$T/transfer.out")
+                log "transfer: $r"
+                echo "$r" | sed 's/.* GBps=\([0-9.]*\).*/\1/' >>"$T/gbps"
+                i=$((i + 1))
+            done
+            g=$(median <"$T/gbps")
+            row "transfer_$tag${shape}_$streams $g $r"
         done
-        g=$(median <"$T/gbps")
-        row "transfer_${shape}_$streams $g $r"
+        # where a fetch's time goes (one more run, timed by phase)
+        timed 300 "$T/transfer.out" "$BB/transfer" --shape $shape --size "$PSIZE" \
+            --fetches "$FETCHES" --phases "$@" || die "transfer --phases $* failed"
+        p=$(grep '^PHASES' "$T/transfer.out")
+        log "transfer: $p"
+        row "phases_$tag$shape $(echo "$p" | sed 's/.*after \([0-9.]*\) ms.*stream \([0-9.]*\) ms (\([0-9.]*\) GB.*end \([0-9.]*\) ms.*/\1 \2 \3 \4/')"
+        t=$(grep '^THREAD' "$T/transfer.out")
+        log "transfer: $t"
+        row "thread_$tag$shape $(echo "$t" | sed 's/.*ran \([0-9.]*\) ms, waited \([0-9.]*\) ms for a CPU, \([0-9.-]*\) ms.*/\1 \2 \3/')"
     done
-    # where a fetch's time goes (one more run, timed by phase)
-    timed 300 "$T/transfer.out" "$BB/transfer" --shape $shape --size "$PSIZE" \
-        --fetches "$FETCHES" --phases || die "transfer --phases failed"
-    p=$(grep '^PHASES' "$T/transfer.out")
-    log "transfer: $p"
-    row "phases_$shape $(echo "$p" | sed 's/.*after \([0-9.]*\) ms.*stream \([0-9.]*\) ms (\([0-9.]*\) GB.*end \([0-9.]*\) ms.*/\1 \2 \3 \4/')"
-    t=$(grep '^THREAD' "$T/transfer.out")
-    log "transfer: $t"
-    row "thread_$shape $(echo "$t" | sed 's/.*ran \([0-9.]*\) ms, waited \([0-9.]*\) ms for a CPU, \([0-9.-]*\) ms.*/\1 \2 \3/')"
-done
+}
+transfer_runs ""
+# over TLS: the fetcher is worker w1, the server worker w2 (as between two
+# workers of a TLS cluster: each verifies the other's certificate)
+[ "$TLS" = 1 ] && transfer_runs tls_ --tls "$T/tls/w1" --server-tls "$T/tls/w2"
+LOAD_TRANSFER=$(load)
 
 if [ "${BENCH_ONLY:-}" = transfer ]; then
     echo
-    echo "$(nproc) cores, $(date -u +%Y-%m-%d), load average at start $LOAD0, at end $(load);"
+    echo "$(nproc) cores, run started $START (load average $LOAD0), ended $(date -u +%H:%M) UTC (load average $(load));"
     echo "runnel: $BUILD0 (built $BUILT); medians of $RUNS run(s)"
     echo
     echo "| benchmark | runnel | reference (same run) | ratio | target | met |"
     echo "|---|---:|---:|---:|---:|:---:|"
     transfer_rows
+    [ "$TLS" = 1 ] && transfer_tls_rows
     exit 0
 fi
 
 # ---- the cluster: a scheduler and 2 workers x 1 thread -------------------
-"$RUNNEL" scheduler --listen 127.0.0.1:0 --state-dir "$T/state" >"$T/sched.log" 2>&1 &
-SPID=$!
-PIDS="$PIDS $SPID"
-poll 30 grep -q "listening at" "$T/sched.log" || die "the scheduler did not start: $(cat "$T/sched.log")"
-PORT=$(sed -n 's/.*listening at tcp:\/\/[^ ]*:\([0-9][0-9]*\) .*/\1/p' "$T/sched.log")
-SCHED=tcp://127.0.0.1:$PORT
-for w in w1 w2; do
-    "$RUNNEL" worker "$SCHED" --nthreads 1 --name $w --listen 127.0.0.1:0 \
-        --local-dir "$T/$w" >"$T/$w.log" 2>&1 &
-    PIDS="$PIDS $!"
-    poll 30 grep -q "registered with" "$T/$w.log" || die "worker $w did not register: $(cat "$T/$w.log")"
-done
-log "cluster: $SCHED, 2 workers x 1 thread"
+# start_cluster TAG [TLS]: SCHED is its address, SPID the scheduler, WPIDS
+# the workers; CLIENT_TLS the client's arguments. With TLS every process
+# has its own identity and the addresses are tls://.
+start_cluster() {
+    tag=$1 stls=""
+    CLIENT_TLS=""
+    if [ "${2:-}" = tls ]; then
+        stls="--tls $T/tls/sched"
+        CLIENT_TLS="--tls $T/tls/bench"
+    fi
+    # shellcheck disable=SC2086
+    "$RUNNEL" scheduler --listen 127.0.0.1:0 --state-dir "$T/state$tag" $stls \
+        >"$T/sched$tag.log" 2>&1 &
+    SPID=$!
+    poll 30 grep -q "listening at" "$T/sched$tag.log" ||
+        die "the scheduler did not start: $(cat "$T/sched$tag.log")"
+    PORT=$(sed -n 's/.*listening at [a-z]*:\/\/[^ ]*:\([0-9][0-9]*\) .*/\1/p' "$T/sched$tag.log")
+    SCHED=tcp://127.0.0.1:$PORT
+    [ -n "$stls" ] && SCHED=tls://127.0.0.1:$PORT
+    WPIDS=""
+    for w in w1 w2; do
+        wtls=""
+        [ -n "$stls" ] && wtls="--tls $T/tls/$w"
+        # shellcheck disable=SC2086
+        "$RUNNEL" worker "$SCHED" --nthreads 1 --name $w --listen 127.0.0.1:0 \
+            --local-dir "$T/$tag$w" $wtls >"$T/$tag$w.log" 2>&1 &
+        WPIDS="$WPIDS $!"
+        PIDS="$PIDS $!"
+        poll 30 grep -q "registered with" "$T/$tag$w.log" ||
+            die "worker $w did not register: $(cat "$T/$tag$w.log")"
+    done
+    log "cluster: $SCHED, 2 workers x 1 thread"
+}
+# Workers first (they retire through the scheduler), then the scheduler.
+stop_cluster() {
+    # shellcheck disable=SC2086
+    term_wait $WPIDS
+    term_wait "$SPID"
+    PIDS="" SPID="" WPIDS=""
+}
 
-# ---- 2. per-task overhead ------------------------------------------------
 cat >"$T/tasks.yaml" <<Y
 name: tasks
 source: {range: {n: $NTASKS, npartitions: $NTASKS}}
@@ -247,21 +330,70 @@ cat >"$T/warm.yaml" <<Y
 source: {range: {n: 100, npartitions: 100}}
 steps: [json_dump, count]
 Y
-timed 60 "$T/warm.out" "$RUNNEL" run "$T/warm.yaml" --scheduler "$SCHED" --quiet ||
-    die "warm-up job failed"
-: >"$T/tasks.s"
-i=0
-while [ $i -lt "$RUNS" ]; do
-    timed 600 "$T/tasks.out" "$RUNNEL" run "$T/tasks.yaml" --scheduler "$SCHED" --json --quiet ||
-        die "tasks job failed"
-    s=$(cat "$T/tasks.out.s")
-    grep -q "\"result\": \[$NTASKS\]" "$T/tasks.out" || die "tasks job: wrong result: $(cat "$T/tasks.out")"
-    log "runnel tasks: ${s}s ($(json_field tasks "$T/tasks.out") tasks)"
-    echo "$s" >>"$T/tasks.s"
-    i=$((i + 1))
-done
-rtasks=$(json_field tasks "$T/tasks.out")
-row "tasks_runnel $(median <"$T/tasks.s") $rtasks $NTASKS"
+# ---- 2. per-task overhead ------------------------------------------------
+# task_runs TAG: RUNS runs of the per-task job on the cluster at SCHED.
+task_runs() {
+    tag=$1
+    # shellcheck disable=SC2086
+    timed 60 "$T/warm.out" "$RUNNEL" run "$T/warm.yaml" --scheduler "$SCHED" $CLIENT_TLS --quiet ||
+        die "warm-up job failed"
+    : >"$T/tasks.s"
+    i=0
+    while [ $i -lt "$RUNS" ]; do
+        # shellcheck disable=SC2086
+        timed 600 "$T/tasks.out" "$RUNNEL" run "$T/tasks.yaml" --scheduler "$SCHED" $CLIENT_TLS \
+            --json --quiet || die "tasks job failed"
+        s=$(cat "$T/tasks.out.s")
+        grep -q "\"result\": \[$NTASKS\]" "$T/tasks.out" || die "tasks job: wrong result: $(cat "$T/tasks.out")"
+        log "runnel tasks$tag: ${s}s ($(json_field tasks "$T/tasks.out") tasks)"
+        echo "$s" >>"$T/tasks.s"
+        i=$((i + 1))
+    done
+    rtasks=$(json_field tasks "$T/tasks.out")
+    row "tasks_runnel$tag $(median <"$T/tasks.s") $rtasks $NTASKS"
+}
+
+# ---- 3. word count: cluster vs local ------------------------------------
+mkdir -p "$DIR"
+[ -s "$CORPUS" ] || "$BUILD/bench/gen_corpus" "$SIZE" "$CORPUS" >&2
+BYTES=$(stat -c %s "$CORPUS")
+"$BUILD/bench/gen_corpus" 1MiB "$T/small.txt" >/dev/null 2>&1
+export BLOCKSIZE="${BENCH_BLOCKSIZE:-32MiB}"
+# wc_runs TAG: RUNS runs of the word count on the cluster at SCHED and
+# locally with 2 threads, interleaved; the outputs are checked equal.
+wc_runs() {
+    tag=$1
+    cat "$CORPUS" >/dev/null
+    # warm-up: the plugin is pushed and fetched by the workers once
+    CORPUS=$T/small.txt
+    # shellcheck disable=SC2086
+    timed 60 "$T/wc.out" "$RUNNEL" run examples/wordcount/wordcount.yaml \
+        --scheduler "$SCHED" $CLIENT_TLS --quiet || die "warm-up word count failed"
+    CORPUS=$DIR/corpus-$SIZE.txt
+    : >"$T/wc_cluster.s"
+    : >"$T/wc_local.s"
+    i=0
+    while [ $i -lt "$RUNS" ]; do
+        # shellcheck disable=SC2086
+        timed 600 "$T/wc_cluster.out" "$RUNNEL" run examples/wordcount/wordcount.yaml \
+            --scheduler "$SCHED" $CLIENT_TLS --quiet || die "cluster word count failed"
+        s=$(cat "$T/wc_cluster.out.s")
+        echo "$s" >>"$T/wc_cluster.s"
+        timed 600 "$T/wc_local.out" "$RUNNEL" run examples/wordcount/wordcount.yaml \
+            --threads 2 --quiet || die "local word count failed"
+        l=$(cat "$T/wc_local.out.s")
+        echo "$l" >>"$T/wc_local.s"
+        log "word count$tag: cluster ${s}s, local ${l}s"
+        cmp -s "$T/wc_cluster.out" "$T/wc_local.out" || die "cluster$tag and local word counts differ"
+        i=$((i + 1))
+    done
+    row "wc_cluster$tag $(median <"$T/wc_cluster.s")"
+    row "wc_local$tag $(median <"$T/wc_local.s")"
+}
+
+export CORPUS
+start_cluster ""
+task_runs ""
 if [ "${BENCH_DASK:-1}" = 1 ] && $PY -c 'import dask.bag, distributed' 2>/dev/null; then
     if timed 900 "$T/dask.out" $PY bench/dask_tasks.py --n "$NDASK" --workers 2 \
         --threads-per-worker 1; then
@@ -272,43 +404,19 @@ if [ "${BENCH_DASK:-1}" = 1 ] && $PY -c 'import dask.bag, distributed' 2>/dev/nu
         row "tasks_dask $e $k $NDASK"
     fi
 fi
-
-# ---- 3. word count: cluster vs local ------------------------------------
-mkdir -p "$DIR"
-[ -s "$CORPUS" ] || "$BUILD/bench/gen_corpus" "$SIZE" "$CORPUS" >&2
-BYTES=$(stat -c %s "$CORPUS")
-cat "$CORPUS" >/dev/null
-"$BUILD/bench/gen_corpus" 1MiB "$T/small.txt" >/dev/null 2>&1
-export BLOCKSIZE="${BENCH_BLOCKSIZE:-32MiB}"
-# warm-up: the plugin is pushed and fetched by the workers once
-export CORPUS="$T/small.txt"
-timed 60 "$T/wc.out" "$RUNNEL" run examples/wordcount/wordcount.yaml \
-    --scheduler "$SCHED" --quiet || die "warm-up word count failed"
-CORPUS=$DIR/corpus-$SIZE.txt
-: >"$T/wc_cluster.s"
-: >"$T/wc_local.s"
-i=0
-while [ $i -lt "$RUNS" ]; do
-    timed 600 "$T/wc_cluster.out" "$RUNNEL" run examples/wordcount/wordcount.yaml \
-        --scheduler "$SCHED" --quiet || die "cluster word count failed"
-    s=$(cat "$T/wc_cluster.out.s")
-    echo "$s" >>"$T/wc_cluster.s"
-    timed 600 "$T/wc_local.out" "$RUNNEL" run examples/wordcount/wordcount.yaml \
-        --threads 2 --quiet || die "local word count failed"
-    l=$(cat "$T/wc_local.out.s")
-    echo "$l" >>"$T/wc_local.s"
-    log "word count: cluster ${s}s, local ${l}s"
-    cmp -s "$T/wc_cluster.out" "$T/wc_local.out" || die "cluster and local word counts differ"
-    i=$((i + 1))
-done
-row "wc_cluster $(median <"$T/wc_cluster.s")"
-row "wc_local $(median <"$T/wc_local.s")"
+wc_runs ""
+stop_cluster
+if [ "$TLS" = 1 ]; then
+    start_cluster _tls tls
+    task_runs _tls
+    wc_runs _tls
+    stop_cluster
+fi
 LOAD1=$(load)
 
 # ---- the table ------------------------------------------------------------
-get() { awk -v n="$1" -v f="$2" '$1 == n {print $f}' "$RESULTS"; }
 echo
-echo "$(nproc) cores, $(date -u +%Y-%m-%d), load average at start $LOAD0, at end $LOAD1;"
+echo "$(nproc) cores, run started $START (load average $LOAD0), ended $(date -u +%H:%M) UTC (load average $LOAD1);"
 echo "runnel: $BUILD0/runnel (built $BUILT)"
 echo "cluster: scheduler + 2 workers x 1 thread on 127.0.0.1; medians of $RUNS run(s) (Dask: 1 run)"
 echo
@@ -332,3 +440,31 @@ cs=$(get wc_cluster 2) ls=$(get wc_local 2)
 awk -v cs="$cs" -v ls="$ls" -v b="$BYTES" -v sz="$(echo "$SIZE" | sed 's/^\([0-9.]*\)/\1 /')" 'BEGIN {
     printf "| word count %s, cluster (2 workers x 1 thread) vs local (--threads 2) | %.2f s, %.0f MB/s | local %.2f s, %.0f MB/s | cluster / local throughput = %.2f | >= 0.75 | %s |\n",
         sz, cs, b / 1e6 / cs, ls, b / 1e6 / ls, ls / cs, (ls / cs >= 0.75 ? "yes" : "**no**") }'
+
+# ---- the TLS table (BENCH_TLS=1) -----------------------------------------
+[ "$TLS" = 1 ] || exit 0
+echo
+echo "Mutual TLS (issue 10): the same benchmarks with every connection mutual TLS"
+echo "(a CA and an identity per process: scheduler, workers w1 and w2, a client);"
+echo "load average after the transfer rows $LOAD_TRANSFER"
+echo
+echo "| benchmark | runnel over TLS | reference (same run) | ratio | target | met |"
+echo "|---|---:|---:|---:|---:|:---:|"
+transfer_tls_rows
+ts=$(get tasks_runnel_tls 2) tk=$(get tasks_runnel_tls 3) tn=$(get tasks_runnel_tls 4)
+if [ -n "$ds" ]; then
+    awk -v ts="$ts" -v tk="$tk" -v tn="$tn" -v rs="$rs" -v rk="$rk" -v ds="$ds" -v dk="$dk" -v dn="$dn" 'BEGIN {
+        printf "| per task over TLS: %d partitions, runnel %d tasks / Dask %d tasks (plaintext Dask, same job) | %.0f us/task (%.2f s) | Dask %.0f us/task (%.2f s); runnel plaintext %.0f us/task | Dask / runnel-TLS = %.1f | >= 20 | %s |\n",
+            tn, tk, dk, ts / tk * 1e6, ts, ds / dk * 1e6, ds, rs / rk * 1e6,
+            (ds / dk) / (ts / tk), ((ds / dk) / (ts / tk) >= 20 ? "yes" : "**no**")
+        printf "| per partition over TLS (wall / partitions) | %.0f us | Dask %.0f us | Dask / runnel-TLS = %.1f | >= 20 | %s |\n",
+            ts / tn * 1e6, ds / dn * 1e6, (ds / dn) / (ts / tn), ((ds / dn) / (ts / tn) >= 20 ? "yes" : "**no**") }'
+else
+    awk -v ts="$ts" -v tk="$tk" -v tn="$tn" -v rs="$rs" -v rk="$rk" 'BEGIN {
+        printf "| per task over TLS: %d partitions, %d tasks | %.0f us/task (%.2f s) | Dask not run; runnel plaintext %.0f us/task | - | >= 20 | - |\n",
+            tn, tk, ts / tk * 1e6, ts, rs / rk * 1e6 }'
+fi
+tcs=$(get wc_cluster_tls 2) tls_=$(get wc_local_tls 2)
+awk -v cs="$tcs" -v ls="$tls_" -v pc="$cs" -v b="$BYTES" -v sz="$(echo "$SIZE" | sed 's/^\([0-9.]*\)/\1 /')" 'BEGIN {
+    printf "| word count %s, TLS cluster (2 workers x 1 thread) vs local (--threads 2) | %.2f s, %.0f MB/s | local %.2f s, %.0f MB/s (interleaved); plaintext cluster %.2f s | cluster-TLS / local throughput = %.2f | >= 0.70 | %s |\n",
+        sz, cs, b / 1e6 / cs, ls, b / 1e6 / ls, pc, ls / cs, (ls / cs >= 0.70 ? "yes" : "**no**") }'

@@ -3,6 +3,7 @@
  * test): the code path of a task fetching its input from a peer.
  *
  *   transfer [--fetches 20] [--size 64MiB] [--shape lines|blobs] [--streams 1]
+ *            [--phases] [--tls DIR [--server-tls DIR]]
  *
  * Two processes, as two workers: the server process holds partitions in
  * an rn_partstore and serves runnel.v1.Worker/FetchPartition exactly as
@@ -20,6 +21,15 @@
  * (bytes only). One partition per shape is built and stored under
  * --fetches task ids (the handler encodes it again for every fetch, as
  * the worker does).
+ *
+ * --tls DIR: mutual TLS as between two workers of a TLS cluster. DIR is
+ * a worker identity (`runnel security issue CA_DIR --role worker --name
+ * NAME --out DIR`); both processes use it: the server requires and
+ * verifies the fetcher's certificate against DIR/ca.crt, as a worker's
+ * service does, and the fetcher verifies that the server's certificate
+ * is a worker's (DNS:runnel-worker), as a worker fetching from a peer
+ * does (core/cluster/worker.c). --server-tls DIR gives the serving side
+ * another worker identity (default: the same). Without --tls: plaintext.
  *
  * --phases times the parts of each fetch instead (see recv_phases), and
  * where the fetching thread's time went (on a CPU, waiting for one,
@@ -47,6 +57,8 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "cluster/partstore.h"
+#include "security/ca.h"
+#include "security/identity.h"
 #include "transport/chunk.h"
 #include "transport/methods.h"
 #include "transport/rpc.h"
@@ -132,13 +144,13 @@ static void h_fetch_partition(rn_rpc_call *c, void *ud)
 /* The child: builds and stores the partition, serves until its parent
  * closes the control pipe (or dies). */
 static int serve(int port_fd, int ctl_fd, const char *shape, uint64_t bytes,
-                 int fetches)
+                 int fetches, const rn_rpc_tls *tls)
 {
     rn_partstore *ps;
-    rn_rpc_server *srv;
+    rn_rpc_server *srv = NULL;
     rn_partition *p;
     rn_errbuf err;
-    int port = 0;
+    int port = 0, rc = 0;
     char c;
 
     rn_rpc_init();
@@ -149,21 +161,25 @@ static int serve(int port_fd, int ctl_fd, const char *shape, uint64_t bytes,
         rn_partstore_put(ps, JOB, (uint32_t)i, 0, 1, p);
     }
     rn_partition_unref(p);
-    if (rn_rpc_server_new(&srv, "127.0.0.1:0", NULL, &err) ||
+    rn_error_clear(&err);
+    if (rn_rpc_server_new(&srv, "127.0.0.1:0", tls, &err) ||
         rn_rpc_server_add(srv, RN_M_FETCH_PARTITION, h_fetch_partition, ps) ||
         rn_rpc_server_start(srv, &port, &err)) {
-        fprintf(stderr, "transfer: server: %s\n", err.msg);
+        fprintf(stderr, "transfer: server: %s\n", err.msg[0] ? err.msg : "cannot start");
         port = -1;
     }
-    if (write(port_fd, &port, sizeof(port)) != sizeof(port) || port < 0)
-        return 1;
+    if (write(port_fd, &port, sizeof(port)) != sizeof(port) || port < 0) {
+        rc = 1;
+        goto done;
+    }
     close(port_fd);
     while (read(ctl_fd, &c, 1) > 0) /* EOF: the parent is done */
         ;
+done:
     rn_rpc_server_free(srv, 1000);
     rn_partstore_free(ps);
     rn_rpc_shutdown();
-    return 0;
+    return rc;
 }
 
 /* ----------------------------------------------------- the fetching one -- */
@@ -241,11 +257,15 @@ static int recv_phases(fetcher *f, rn_rpc_stream *st, rn_partition *p,
     return rc;
 }
 
+/* Set by the first failed fetch: every stream stops (one message, not
+ * one per remaining fetch). */
+static _Atomic int g_failed;
+
 /* What core/cluster/worker.c's fetch_input does for a remote input. */
 static void *fetch_loop(void *arg)
 {
     fetcher *f = arg;
-    for (int i = f->first; i < f->fetches; i += f->step) {
+    for (int i = f->first; i < f->fetches && !g_failed; i += f->step) {
         Runnel__V1__FetchPartitionRequest req = RUNNEL__V1__FETCH_PARTITION_REQUEST__INIT;
         rn_rpc_stream *st = NULL;
         rn_partition *p = rn_partition_new();
@@ -260,7 +280,8 @@ static void *fetch_loop(void *arg)
         if (!p || rn_rpc_stream_open_pb(f->ch, RN_M_FETCH_PARTITION, &req, 0, &st, &err) ||
             (f->phases ? recv_phases(f, st, p, t0, &err)
                        : rn_chunk_recv_partition(st, p, 60000, what, &err))) {
-            fprintf(stderr, "transfer: fetch %d: %s\n", i, p ? err.msg : "out of memory");
+            if (!g_failed++)
+                fprintf(stderr, "transfer: fetch %d: %s\n", i, p ? err.msg : "out of memory");
             f->failed = 1;
         } else {
             f->values = p->n;
@@ -277,13 +298,79 @@ static void *fetch_loop(void *arg)
     return NULL;
 }
 
+/* Loads a --tls directory; it must hold a worker's identity. 0 or 1 after
+ * printing why not. */
+static int load_worker_tls(const char *dir, rn_tls_files **out)
+{
+    rn_errbuf err;
+    if (rn_tls_load(dir, out, &err)) {
+        fprintf(stderr, "transfer: --tls %s: %s\n", dir, err.msg);
+        return 1;
+    }
+    if ((*out)->self.role != RN_ROLE_WORKER) {
+        fprintf(stderr, "transfer: --tls %s: a %s's certificate; both sides "
+                        "are workers (runnel security issue --role worker)\n",
+                dir, rn_role_name((*out)->self.role));
+        rn_tls_files_free(*out);
+        *out = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+/* The codec's share, in this process, on the same partition: whole-buffer
+ * encode and decode. *len: encoded bytes. */
+static int codec_alone(const char *shape, uint64_t bytes, size_t *nvalues,
+                       size_t *len, double *enc, double *dec)
+{
+    rn_partition *p = make_partition(shape, bytes), *q = NULL;
+    rn_buf b;
+    rn_errbuf err;
+    double t0;
+    int rc = 1;
+
+    rn_buf_init(&b, 0);
+    *nvalues = p->n;
+    t0 = now_s();
+    if (rn_codec_encode(&b, p->items, p->n)) {
+        fprintf(stderr, "transfer: encode failed\n");
+        goto done;
+    }
+    *enc = now_s() - t0;
+    *len = b.len;
+    rn_partition_unref(p);
+    p = NULL;
+    if (!(q = rn_partition_new())) {
+        fprintf(stderr, "transfer: out of memory\n");
+        goto done;
+    }
+    t0 = now_s();
+    if (rn_codec_decode(b.ptr, b.len, q, &err)) {
+        fprintf(stderr, "transfer: decode: %s\n", err.msg);
+        goto done;
+    }
+    *dec = now_s() - t0;
+    rc = 0;
+done:
+    if (p)
+        rn_partition_unref(p);
+    if (q)
+        rn_partition_unref(q);
+    rn_buf_release(&b);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    const char *shape = "lines";
+    const char *shape = "lines", *tls_dir = NULL, *srv_dir = NULL;
     uint64_t bytes = (uint64_t)64 << 20;
     int fetches = 20, streams = 1, phases = 0;
-    int port_pipe[2], ctl_pipe[2], port = -1, status;
-    pid_t child;
+    int port_pipe[2], ctl_pipe[2], port = -1, status = 0, rc = 1;
+    int grpc_up = 0, ctl = -1;
+    pid_t child = -1;
+    rn_tls_files *tf = NULL, *stf = NULL;
+    rn_rpc_tls tls, stls, *tlsp = NULL, *stlsp = NULL;
+    rn_rpc_channel *ch = NULL;
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--fetches") && i + 1 < argc)
@@ -296,70 +383,97 @@ int main(int argc, char **argv)
             streams = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--phases"))
             phases = 1;
+        else if (!strcmp(argv[i], "--tls") && i + 1 < argc)
+            tls_dir = argv[++i];
+        else if (!strcmp(argv[i], "--server-tls") && i + 1 < argc)
+            srv_dir = argv[++i];
         else {
             fprintf(stderr, "usage: transfer [--fetches N] [--size 64MiB] "
-                            "[--shape lines|blobs] [--streams K] [--phases]\n");
+                            "[--shape lines|blobs] [--streams K] [--phases] "
+                            "[--tls DIR [--server-tls DIR]]\n");
             return 2;
         }
     }
     if (fetches < 1 || streams < 1 || streams > 16 ||
-        (strcmp(shape, "lines") && strcmp(shape, "blobs"))) {
+        (strcmp(shape, "lines") && strcmp(shape, "blobs")) || (srv_dir && !tls_dir)) {
         fprintf(stderr, "transfer: bad arguments\n");
         return 2;
+    }
+    /* the certificates are read before the fork */
+    if (tls_dir) {
+        if (load_worker_tls(tls_dir, &tf))
+            return 2;
+        if (srv_dir && load_worker_tls(srv_dir, &stf)) {
+            rn_tls_files_free(tf);
+            return 2;
+        }
+        tls = (rn_rpc_tls){tf->ca_pem, tf->cert_pem, tf->key_pem};
+        tlsp = &tls;
+        stls = stf ? (rn_rpc_tls){stf->ca_pem, stf->cert_pem, stf->key_pem} : tls;
+        stlsp = &stls;
     }
 
     if (pipe(port_pipe) || pipe(ctl_pipe)) {
         perror("pipe");
-        return 1;
+        goto done;
     }
     rn_alloc_tune_for_daemon(); /* as `runnel worker` does */
     child = fork(); /* before rn_rpc_init, in both processes */
     if (child < 0) {
         perror("fork");
-        return 1;
+        goto done;
     }
     if (child == 0) {
         close(port_pipe[0]);
         close(ctl_pipe[1]);
         prctl(PR_SET_NAME, "xfer-server"); /* tells the two apart in perf */
-        _exit(serve(port_pipe[1], ctl_pipe[0], shape, bytes, fetches));
+        int r = serve(port_pipe[1], ctl_pipe[0], shape, bytes, fetches, stlsp);
+        rn_tls_files_free(tf);
+        rn_tls_files_free(stf);
+        _exit(r);
     }
     close(port_pipe[1]);
     close(ctl_pipe[0]);
+    ctl = ctl_pipe[1];
     if (read(port_pipe[0], &port, sizeof(port)) != sizeof(port) || port <= 0) {
         fprintf(stderr, "transfer: the server did not start\n");
-        close(ctl_pipe[1]);
-        waitpid(child, &status, 0);
-        return 1;
+        goto done;
     }
 
     prctl(PR_SET_NAME, "xfer-client");
     rn_rpc_init();
+    grpc_up = 1;
     char target[64];
     snprintf(target, sizeof(target), "127.0.0.1:%d", port);
-    rn_rpc_channel *ch = rn_rpc_channel_new(target, NULL, NULL);
+    /* as a worker dials a peer: the peer must show a worker's certificate */
+    if (!(ch = rn_rpc_channel_new(target, tlsp, tlsp ? RN_TLS_NAME_WORKER : NULL))) {
+        fprintf(stderr, "transfer: cannot make a channel to %s\n", target);
+        goto done;
+    }
 
-    /* warm-up: connect, and one small fetch is not timed */
+    /* warm-up: connect (and the TLS handshake), one fetch not timed */
     {
         fetcher w = {ch, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
         fetch_loop(&w);
-        if (w.failed) {
-            close(ctl_pipe[1]);
-            waitpid(child, &status, 0);
-            return 1;
-        }
+        if (w.failed)
+            goto done;
     }
 
     fetcher fs[16];
     pthread_t th[16];
+    int started = 0, failed = 0;
     double t0 = now_s();
     for (int k = 0; k < streams; k++) {
         fs[k] = (fetcher){ch, k, streams, fetches, 0, 0, 0, phases, 0, 0, 0, 0, 0};
-        pthread_create(&th[k], NULL, fetch_loop, &fs[k]);
+        if (pthread_create(&th[k], NULL, fetch_loop, &fs[k])) {
+            fprintf(stderr, "transfer: cannot start a thread\n");
+            failed = 1;
+            break;
+        }
+        started++;
     }
-    int failed = 0;
     double slowest = 0, t_first = 0, t_stream = 0, t_decode = 0, t_cpu = 0, t_runq = 0;
-    for (int k = 0; k < streams; k++) {
+    for (int k = 0; k < started; k++) {
         pthread_join(th[k], NULL);
         failed |= fs[k].failed;
         if (fs[k].seconds > slowest)
@@ -371,52 +485,54 @@ int main(int argc, char **argv)
         t_runq += fs[k].t_runq;
     }
     double secs = now_s() - t0;
+    /* the server goes before the codec is timed alone (its memory, its CPU) */
     rn_rpc_channel_free(ch);
-    close(ctl_pipe[1]);
-    waitpid(child, &status, 0);
+    ch = NULL;
+    close(ctl);
+    ctl = -1;
+    if (waitpid(child, &status, 0) == child && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        failed = 1;
+    child = -1;
     if (failed)
-        return 1;
+        goto done;
 
-    /* the codec's share, on this side, on the same partition */
-    rn_partition *p = make_partition(shape, bytes);
-    rn_buf b;
-    rn_errbuf err;
-    rn_buf_init(&b, 0);
-    double e0 = now_s();
-    if (rn_codec_encode(&b, p->items, p->n)) {
-        fprintf(stderr, "transfer: encode failed\n");
-        return 1;
-    }
-    double enc = now_s() - e0;
-    size_t nvalues = p->n;
-    rn_partition_unref(p);
-    rn_partition *q = rn_partition_new();
-    double d0 = now_s();
-    if (rn_codec_decode(b.ptr, b.len, q, &err)) {
-        fprintf(stderr, "transfer: decode: %s\n", err.msg);
-        return 1;
-    }
-    double dec = now_s() - d0;
-    rn_partition_unref(q);
+    size_t nvalues = 0, len = 0;
+    double enc = 0, dec = 0;
+    if (codec_alone(shape, bytes, &nvalues, &len, &enc, &dec))
+        goto done;
 
-    printf("RESULT shape=%s values=%zu bytes=%zu fetches=%d streams=%d seconds=%.3f "
+    printf("RESULT shape=%s values=%zu bytes=%zu fetches=%d streams=%d tls=%d seconds=%.3f "
            "GBps=%.3f per_fetch_ms=%.1f slowest_ms=%.1f encode_GBps=%.3f "
            "decode_GBps=%.3f\n",
-           shape, nvalues, b.len, fetches, streams, secs,
-           (double)b.len * fetches / secs / 1e9, secs / fetches * 1e3 * streams,
-           slowest * 1e3, (double)b.len / enc / 1e9, (double)b.len / dec / 1e9);
+           shape, nvalues, len, fetches, streams, tlsp != NULL, secs,
+           (double)len * fetches / secs / 1e9, secs / fetches * 1e3 * streams,
+           slowest * 1e3, (double)len / enc / 1e9, (double)len / dec / 1e9);
     if (phases)
         printf("PHASES per fetch: first chunk after %.1f ms (server: lookup + first piece), "
                "stream %.1f ms (%.2f GB/s: gRPC + chunk checks + decoding as it arrives), "
                "end %.1f ms (checksum, the rest of the decoding)\n",
                t_first / fetches * 1e3, t_stream / fetches * 1e3,
-               (double)b.len * fetches / t_stream / 1e9, t_decode / fetches * 1e3);
+               (double)len * fetches / t_stream / 1e9, t_decode / fetches * 1e3);
     if (phases)
         printf("THREAD per fetch: the fetching thread ran %.1f ms, waited %.1f ms for a CPU, "
                "%.1f ms for data\n",
                t_cpu / fetches * 1e3, t_runq / fetches * 1e3,
                (secs / fetches * streams - (t_cpu + t_runq) / fetches) * 1e3);
-    rn_buf_release(&b);
-    rn_rpc_shutdown();
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+    rc = 0;
+done:
+    /* every way out: our channel and gRPC's threads are stopped before the
+     * process exits (an exit with a TLS channel still reconnecting crashed
+     * in OpenSSL's exit-time clean-up, core/transport/rpc.c), and the
+     * server is told to stop (EOF on its pipe) and reaped */
+    rn_rpc_channel_free(ch);
+    if (grpc_up)
+        rn_rpc_shutdown();
+    if (ctl >= 0)
+        close(ctl);
+    if (child > 0 && waitpid(child, &status, 0) == child &&
+        !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        rc = 1;
+    rn_tls_files_free(tf);
+    rn_tls_files_free(stf);
+    return rc;
 }

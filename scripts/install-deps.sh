@@ -20,6 +20,9 @@ fi
 # tests: systemd-analyze for the unit files, Python gRPC for the
 # other-language client test
 PKGS="$PKGS systemd python3 python3-grpcio python3-grpc-tools python3-avro avro-bin"
+# benchmarks (bench/): the Dask anchors (Debian's dask 2022.12; psutil
+# samples the memory of its worker processes)
+PKGS="$PKGS python3-dask python3-distributed python3-psutil"
 if [ "${RUNNEL_DEPS_EXTRA:-}" != "" ]; then
     PKGS="$PKGS $RUNNEL_DEPS_EXTRA"
 fi
