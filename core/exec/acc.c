@@ -799,8 +799,13 @@ int rn_acc_save_split(rn_acc *a, rn_task_ctx *ctx, rn_partition **parts,
                       uint32_t n)
 {
     int rc;
-    if (!a->keyed)
-        return rn_partition_push(parts[0], &a->value);
+    if (!a->keyed) {
+        if ((rc = rn_partition_push(parts[0], &a->value)))
+            return rn_error_set(ctx->err, rc, "%s",
+                                rc == RN_ENOMEM ? "out of memory"
+                                                : rn_err_name(rc));
+        return 0;
+    }
     if (a->nruns)
         return rn__acc_drain(a, ctx, parts, n);
     for (size_t c = 0; c < a->nchunks; c++) {
@@ -811,7 +816,9 @@ int rn_acc_save_split(rn_acc *a, rn_task_ctx *ctx, rn_partition **parts,
             rn_value l = rn_list(pair, 2);
             uint32_t b = n > 1 ? rn_acc_bucket(e[i].hash, n) : 0;
             if ((rc = rn_partition_push(parts[b], &l)))
-                return rc;
+                return rn_error_set(ctx->err, rc, "%s",
+                                    rc == RN_ENOMEM ? "out of memory"
+                                                    : rn_err_name(rc));
         }
     }
     return 0;
