@@ -21,16 +21,23 @@
  * Keyed folds (the engine keeps one accumulator per distinct element):
  *   frequencies  [element, count] per distinct element (order unspecified)
  *   distinct     each distinct element once (order unspecified)
+ * and, in keyed.c, those keyed by a key path (one accumulator per key):
+ *   foldby       [key, sum / count / min / max / mean / collect / first /
+ *                last of the values] per key
+ *   groupby      [key, [elements...]] per key, in input order
+ * (accum.c: what the accumulators of both files share).
  *
  * Memory: accumulators live in task memory (rn_alloc_keep). The operators
  * that keep copies of elements (min, max, topk) copy into buffers they
  * reuse, so a bag sorted the unlucky way does not pile up one copy per
  * element; take copies each kept element once.
  *
- * Accumulators passed to step, combine and finish are always ones this
- * plugin's fold_init made (so they may carry private bookkeeping behind
- * their visible items); `other` in combine may come from another machine
- * and is only read, and checked.
+ * Accumulators passed to step, combine and finish of the (unkeyed) folds
+ * here are always ones this plugin's fold_init made (so they may carry
+ * private bookkeeping behind their visible items): the engine copies
+ * accumulators only when it merges a keyed table's spilled runs (see
+ * keyed.c). `other` in combine may come from another machine and is only
+ * read, and checked.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,135 +45,8 @@
 
 #include <runnel/runnel.h>
 
-#define ALIGN8(n) (((n) + 7) & ~(size_t)7)
-
-static int malformed(rn_ctx *ctx, const char *what)
-{
-    return rn_error(ctx, RN_EPLUGIN, "malformed partial accumulator: %s",
-                    what);
-}
-
-/* ---- boxes: deep copies into a buffer that is reused ----------------- */
-
-typedef struct box {
-    char *buf;
-    size_t cap;
-} box;
-
-static size_t deep_size(const rn_value *v)
-{
-    size_t n = 0;
-    switch (v->kind) {
-    case RN_STRING:
-    case RN_BYTES:
-        return ALIGN8((size_t)v->len);
-    case RN_LIST:
-        n = (size_t)v->len * sizeof(rn_value);
-        for (uint32_t i = 0; i < v->len; i++)
-            n += deep_size(&v->u.items[i]);
-        return n;
-    case RN_RECORD:
-        n = (size_t)v->len * sizeof(rn_field);
-        for (uint32_t i = 0; i < v->len; i++)
-            n += ALIGN8(v->u.fields[i].name.len) +
-                 deep_size(&v->u.fields[i].value);
-        return n;
-    default:
-        return 0;
-    }
-}
-
-/* Copies v into *cur (sized by deep_size), advancing it. */
-static rn_value deep_copy(const rn_value *v, char **cur)
-{
-    rn_value out = *v;
-    switch (v->kind) {
-    case RN_STRING:
-    case RN_BYTES:
-        if (!v->len) {
-            out.u.s = ""; /* never a dangling pointer, even when empty */
-            return out;
-        }
-        memcpy(*cur, v->u.s, v->len);
-        out.u.s = *cur;
-        *cur += ALIGN8((size_t)v->len);
-        return out;
-    case RN_LIST: {
-        rn_value *items = (rn_value *)(void *)*cur;
-        *cur += (size_t)v->len * sizeof(rn_value);
-        for (uint32_t i = 0; i < v->len; i++)
-            items[i] = deep_copy(&v->u.items[i], cur);
-        out.u.items = items;
-        return out;
-    }
-    case RN_RECORD: {
-        rn_field *fields = (rn_field *)(void *)*cur;
-        *cur += (size_t)v->len * sizeof(rn_field);
-        for (uint32_t i = 0; i < v->len; i++) {
-            const rn_field *f = &v->u.fields[i];
-            fields[i].name.ptr = "";
-            fields[i].name.len = f->name.len;
-            if (f->name.len) {
-                memcpy(*cur, f->name.ptr, f->name.len);
-                fields[i].name.ptr = *cur;
-                *cur += ALIGN8(f->name.len);
-            }
-            fields[i].value = deep_copy(&f->value, cur);
-        }
-        out.u.fields = fields;
-        return out;
-    }
-    default:
-        return out;
-    }
-}
-
-/* *out = a deep copy of in, in b's buffer (grown when too small: the old
- * buffer stays in task memory, at most doubling what the box holds). */
-static int box_set(rn_ctx *ctx, box *b, const rn_value *in, rn_value *out)
-{
-    size_t need = deep_size(in);
-    char *cur;
-
-    if (need > b->cap) {
-        size_t cap = b->cap * 2 > need ? b->cap * 2 : need;
-        char *buf = rn_alloc_keep(ctx, cap);
-        if (!buf)
-            return RN_ENOMEM;
-        b->buf = buf;
-        b->cap = cap;
-    }
-    cur = b->buf;
-    *out = deep_copy(in, &cur);
-    return 0;
-}
-
-/* ---- numbers -------------------------------------------------------- */
-
-/* acc (RN_INT or RN_DOUBLE) += in; ints overflow into doubles. */
-static int num_add(rn_ctx *ctx, rn_value *acc, const rn_value *in)
-{
-    if (in->kind == RN_INT || in->kind == RN_BOOL) {
-        int64_t a = acc->u.i, b = in->u.i;
-        if (acc->kind != RN_INT) {
-            acc->u.d += (double)b;
-        } else if ((b > 0 && a > INT64_MAX - b) ||
-                   (b < 0 && a < INT64_MIN - b)) {
-            *acc = rn_double((double)a + (double)b);
-        } else {
-            acc->u.i = a + b;
-        }
-        return 0;
-    }
-    if (in->kind == RN_DOUBLE) {
-        if (acc->kind == RN_INT)
-            *acc = rn_double((double)acc->u.i);
-        acc->u.d += in->u.d;
-        return 0;
-    }
-    return rn_error(ctx, RN_ETYPE, "expected a number, got %s",
-                    rn_kind_name(in->kind));
-}
+#include "accum.h"
+#include "keyed.h"
 
 /* ---- count ---------------------------------------------------------- */
 
@@ -187,7 +67,7 @@ static int count_combine(void *state, rn_ctx *ctx, rn_value *acc,
                          const rn_value *other)
 {
     if (other->kind != RN_INT)
-        return malformed(ctx, "a count must be an int");
+        return rn__agg_malformed(ctx, "a count must be an int");
     acc->u.i += other->u.i;
     return 0;
 }
@@ -197,15 +77,15 @@ static int count_combine(void *state, rn_ctx *ctx, rn_value *acc,
 static int sum_step(void *state, rn_ctx *ctx, rn_value *acc,
                     const rn_value *in)
 {
-    return num_add(ctx, acc, in);
+    return rn__agg_num_add(ctx, acc, in);
 }
 
 static int sum_combine(void *state, rn_ctx *ctx, rn_value *acc,
                        const rn_value *other)
 {
     if (other->kind != RN_INT && other->kind != RN_DOUBLE)
-        return malformed(ctx, "a sum must be a number");
-    return num_add(ctx, acc, other);
+        return rn__agg_malformed(ctx, "a sum must be a number");
+    return rn__agg_num_add(ctx, acc, other);
 }
 
 /* ---- min / max ------------------------------------------------------ */
@@ -214,7 +94,7 @@ static int sum_combine(void *state, rn_ctx *ctx, rn_value *acc,
  * items pointer is this struct, whose box holds the item's memory. */
 typedef struct minmax_acc {
     rn_value item;
-    box mem;
+    rn__agg_box mem;
 } minmax_acc;
 
 static int minmax_init(void *state, rn_ctx *ctx, rn_value *acc)
@@ -236,10 +116,10 @@ static int minmax_add(rn_ctx *ctx, rn_value *acc, const rn_value *in,
 
     if (acc->len && rn_compare(ctx, in, &m->item) * sign <= 0)
         return 0;
-    /* scalars carry no memory: skip the box */
+    /* scalars carry no memory: skip the rn__agg_box */
     if (in->kind < RN_STRING)
         m->item = *in;
-    else if ((rc = box_set(ctx, &m->mem, in, &m->item)) < 0)
+    else if ((rc = rn__agg_box_set(ctx, &m->mem, in, &m->item)) < 0)
         return rc;
     acc->len = 1;
     return 0;
@@ -249,7 +129,7 @@ static int minmax_merge(rn_ctx *ctx, rn_value *acc, const rn_value *other,
                         int sign)
 {
     if (other->kind != RN_LIST || other->len > 1)
-        return malformed(ctx, "expected a list of at most one item");
+        return rn__agg_malformed(ctx, "expected a list of at most one item");
     return other->len ? minmax_add(ctx, acc, &other->u.items[0], sign) : 0;
 }
 
@@ -304,7 +184,7 @@ static int mean_step(void *state, rn_ctx *ctx, rn_value *acc,
                      const rn_value *in)
 {
     rn_value *items = (rn_value *)(void *)acc->u.items;
-    int rc = num_add(ctx, &items[0], in);
+    int rc = rn__agg_num_add(ctx, &items[0], in);
     if (rc < 0)
         return rc;
     items[1].u.i++;
@@ -321,8 +201,8 @@ static int mean_combine(void *state, rn_ctx *ctx, rn_value *acc,
     if (other->kind != RN_LIST || other->len != 2 ||
         (o[0].kind != RN_INT && o[0].kind != RN_DOUBLE) ||
         o[1].kind != RN_INT)
-        return malformed(ctx, "expected [sum, count]");
-    if ((rc = num_add(ctx, &items[0], &o[0])) < 0)
+        return rn__agg_malformed(ctx, "expected [sum, count]");
+    if ((rc = rn__agg_num_add(ctx, &items[0], &o[0])) < 0)
         return rc;
     items[1].u.i += o[1].u.i;
     return 0;
@@ -427,7 +307,7 @@ static int take_combine(void *state, rn_ctx *ctx, rn_value *acc,
 {
     /* partials arrive in partition order: ours come first */
     if (other->kind != RN_LIST)
-        return malformed(ctx, "expected a list");
+        return rn__agg_malformed(ctx, "expected a list");
     for (uint32_t i = 0; i < other->len; i++) {
         int rc = take_add(state, ctx, acc, &other->u.items[i]);
         if (rc < 0)
@@ -440,7 +320,7 @@ static int emit_items(void *state, rn_ctx *ctx, const rn_value *key,
                       const rn_value *acc)
 {
     if (acc->kind != RN_LIST)
-        return malformed(ctx, "expected a list");
+        return rn__agg_malformed(ctx, "expected a list");
     for (uint32_t i = 0; i < acc->len; i++) {
         int rc = rn_emit(ctx, &acc->u.items[i]);
         if (rc < 0)
@@ -546,20 +426,20 @@ static int topk_cmp(const topk_state *st, rn_ctx *ctx, const rn_value *a,
 }
 
 /* Min-heap helpers; boxes (when not NULL) move with their items. */
-static void heap_swap(rn_value *items, box *boxes, size_t i, size_t j)
+static void heap_swap(rn_value *items, rn__agg_box *boxes, size_t i, size_t j)
 {
     rn_value t = items[i];
     items[i] = items[j];
     items[j] = t;
     if (boxes) {
-        box b = boxes[i];
+        rn__agg_box b = boxes[i];
         boxes[i] = boxes[j];
         boxes[j] = b;
     }
 }
 
 static void heap_up(const topk_state *st, rn_ctx *ctx, rn_value *items,
-                    box *boxes, size_t i)
+                    rn__agg_box *boxes, size_t i)
 {
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -571,7 +451,7 @@ static void heap_up(const topk_state *st, rn_ctx *ctx, rn_value *items,
 }
 
 static void heap_down(const topk_state *st, rn_ctx *ctx, rn_value *items,
-                      box *boxes, size_t n, size_t i)
+                      rn__agg_box *boxes, size_t n, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
@@ -590,7 +470,7 @@ static void heap_down(const topk_state *st, rn_ctx *ctx, rn_value *items,
  * header; one box per item (after the items) holds its memory. */
 typedef struct topk_hdr {
     size_t cap;
-    box *boxes;
+    rn__agg_box *boxes;
 } topk_hdr;
 
 static topk_hdr *topk_hdr_of(const rn_value *acc)
@@ -603,15 +483,15 @@ static int topk_fold_init(void *state, rn_ctx *ctx, rn_value *acc)
     const topk_state *st = state;
     size_t cap = st->k < 16 ? (size_t)st->k : 16;
     topk_hdr *h = rn_alloc_keep(ctx, sizeof *h + cap * (sizeof(rn_value) +
-                                                        sizeof(box)));
+                                                        sizeof(rn__agg_box)));
     rn_value *items;
 
     if (!h)
         return RN_ENOMEM;
     items = (rn_value *)(void *)(h + 1);
     h->cap = cap;
-    h->boxes = (box *)(void *)(items + cap);
-    memset(h->boxes, 0, cap * sizeof(box));
+    h->boxes = (rn__agg_box *)(void *)(items + cap);
+    memset(h->boxes, 0, cap * sizeof(rn__agg_box));
     *acc = rn_list(items, 0);
     return 0;
 }
@@ -625,15 +505,15 @@ static int topk_grow(const topk_state *st, rn_ctx *ctx, rn_value *acc)
     if (cap > (size_t)st->k)
         cap = (size_t)st->k;
     h = rn_alloc_keep(ctx, sizeof *h + cap * (sizeof(rn_value) +
-                                              sizeof(box)));
+                                              sizeof(rn__agg_box)));
     if (!h)
         return RN_ENOMEM;
     items = (rn_value *)(void *)(h + 1);
     h->cap = cap;
-    h->boxes = (box *)(void *)(items + cap);
+    h->boxes = (rn__agg_box *)(void *)(items + cap);
     memcpy(items, acc->u.items, acc->len * sizeof(rn_value));
-    memcpy(h->boxes, old->boxes, acc->len * sizeof(box));
-    memset(h->boxes + acc->len, 0, (cap - acc->len) * sizeof(box));
+    memcpy(h->boxes, old->boxes, acc->len * sizeof(rn__agg_box));
+    memset(h->boxes + acc->len, 0, (cap - acc->len) * sizeof(rn__agg_box));
     acc->u.items = items;
     return 0;
 }
@@ -653,7 +533,7 @@ static int topk_add(void *state, rn_ctx *ctx, rn_value *acc,
         /* full: replace the smallest when in is larger */
         if (topk_cmp(st, ctx, in, &items[0]) <= 0)
             return 0;
-        if ((rc = box_set(ctx, &h->boxes[0], in, &items[0])) < 0)
+        if ((rc = rn__agg_box_set(ctx, &h->boxes[0], in, &items[0])) < 0)
             return rc;
         heap_down(st, ctx, items, h->boxes, n, 0);
         return 0;
@@ -664,7 +544,7 @@ static int topk_add(void *state, rn_ctx *ctx, rn_value *acc,
         items = (rn_value *)(void *)acc->u.items;
         h = topk_hdr_of(acc);
     }
-    if ((rc = box_set(ctx, &h->boxes[n], in, &items[n])) < 0)
+    if ((rc = rn__agg_box_set(ctx, &h->boxes[n], in, &items[n])) < 0)
         return rc;
     acc->len++;
     heap_up(st, ctx, items, h->boxes, n);
@@ -675,7 +555,7 @@ static int topk_combine(void *state, rn_ctx *ctx, rn_value *acc,
                         const rn_value *other)
 {
     if (other->kind != RN_LIST)
-        return malformed(ctx, "expected a list");
+        return rn__agg_malformed(ctx, "expected a list");
     for (uint32_t i = 0; i < other->len; i++) {
         int rc = topk_add(state, ctx, acc, &other->u.items[i]);
         if (rc < 0)
@@ -692,7 +572,7 @@ static int topk_finish(void *state, rn_ctx *ctx, const rn_value *key,
     rn_value *heap, *out;
 
     if (acc->kind != RN_LIST)
-        return malformed(ctx, "expected a list");
+        return rn__agg_malformed(ctx, "expected a list");
     if (n == 0)
         return 0;
     heap = rn_alloc(ctx, 2 * n * sizeof *heap);
@@ -784,9 +664,24 @@ static const rn_op_desc agg_ops[] = {
     {RN_OP_HEAD(RN_OP_FOLDBY, "distinct", "each distinct element once"),
      .flags = RN_OPF_COMMUTATIVE, .fold_init = null_init, .step = nop_step,
      .combine = nop_step, .finish = distinct_finish},
+    /* commutative whatever the agg: keyed.c says why collect, first and
+     * last stay in input order all the same */
+    {RN_OP_HEAD(RN_OP_FOLDBY, "foldby",
+                "[key, aggregate] per key: the sum, count, min, max, mean, "
+                "collect (list), first or last of the values"),
+     RN_OP_PARAMS(rn__agg_foldby_params), .flags = RN_OPF_COMMUTATIVE,
+     .init = rn__agg_foldby_init, .key = rn__agg_keyed_key,
+     .fold_init = rn__agg_keyed_fold_init, .step = rn__agg_keyed_step,
+     .combine = rn__agg_keyed_combine, .finish = rn__agg_keyed_finish},
+    {RN_OP_HEAD(RN_OP_FOLDBY, "groupby",
+                "[key, [elements...]] per key, elements in input order"),
+     RN_OP_PARAMS(rn__agg_groupby_params), .flags = RN_OPF_COMMUTATIVE,
+     .init = rn__agg_groupby_init, .key = rn__agg_keyed_key,
+     .fold_init = rn__agg_keyed_fold_init, .step = rn__agg_keyed_step,
+     .combine = rn__agg_keyed_combine, .finish = rn__agg_keyed_finish},
 };
 
 RN_PLUGIN_DEFINE("agg", "1.0.0",
                  "aggregations: count, sum, min, max, mean, take, topk, "
-                 "frequencies, distinct",
+                 "frequencies, distinct, foldby, groupby",
                  agg_ops)

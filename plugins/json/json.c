@@ -10,9 +10,12 @@
  *                         jansson's reason and an escaped excerpt.
  *   json_dump   map       value -> one line of JSON (the engine's encoder:
  *                         bytes become "base64:..." strings).
- *   pluck       map       key (string: a record field; int: a list index,
- *                         negative counts from the end; a list of those:
- *                         a list of picks), default (any), strict (bool).
+ *   pluck       map       key: a key path (runnel/keypath.h: a record
+ *                         field, a list index, negative from the end, or
+ *                         a path "a.b[0]"), or a list of key paths: a
+ *                         list of picks (there an item that is a list is
+ *                         a path in list form); default (any), strict
+ *                         (bool).
  *   flatten     flat_map  emits the items of a list.
  *
  * json_parse accepts RN_STRING and RN_BYTES; the other operators accept
@@ -231,8 +234,13 @@ static int json_dump_map(void *state, rn_ctx *ctx, const rn_value *in,
 
 /* ---- pluck ---------------------------------------------------------- */
 
+/* The keys are key paths (runnel/keypath.h), parsed at init. A list of
+ * them picks several: one key path per item (a nested list is a path in
+ * its list form). */
 typedef struct pluck_state {
-    const rn_value *key; /* views params: string, int or list of those */
+    rn_keypath **keys;
+    uint32_t n;
+    int many; /* key was a list: emit a list of picks */
     rn_value def;
     int has_default;
 } pluck_state;
@@ -240,41 +248,48 @@ typedef struct pluck_state {
 static const rn_param_spec pluck_params[] = {
     {.name = "key", .type = RN_PT_ANY, .flags = RN_PF_REQUIRED,
      .help = "record field (string), list index (int, negative from the "
-             "end), or a list of those to pick several"},
+             "end), a path (\"a.b[0]\"), or a list of those to pick "
+             "several (an item that is itself a list is a path: [[a, 0]])"},
     {.name = "default", .type = RN_PT_ANY, .def = NULL,
      .help = "value for elements lacking the key; null = none (fail)"},
     {.name = "strict", .type = RN_PT_BOOL, .def = "true",
      .help = "without a default, fail on a missing key; false yields null"},
 };
 
-static int key_ok(const rn_value *k)
-{
-    return k->kind == RN_STRING || k->kind == RN_INT;
-}
-
 static int pluck_init(rn_ctx *ctx, const rn_value *params, void **state)
 {
     const rn_value *key = rn_record_get(params, "key");
     const rn_value *def = rn_record_get(params, "default");
-    pluck_state *st;
+    pluck_state *st = NULL;
+    int rc;
 
-    if (!key || !(key_ok(key) || (key->kind == RN_LIST && key->len > 0)))
+    if (!key || !(key->kind == RN_STRING || key->kind == RN_INT ||
+                  (key->kind == RN_LIST && key->len > 0)))
         return rn_error(ctx, RN_EINVAL,
                         "key must be a string, an int or a non-empty list "
                         "of those, got %s",
                         key ? rn_kind_name(key->kind) : "nothing");
-    if (key->kind == RN_LIST)
-        for (uint32_t i = 0; i < key->len; i++)
-            if (!key_ok(&key->u.items[i]))
-                return rn_error(ctx, RN_EINVAL,
-                                "key list item %u must be a string or an "
-                                "int, got %s",
-                                (unsigned)i,
-                                rn_kind_name(key->u.items[i].kind));
-    st = calloc(1, sizeof *st);
+    /* the state and the paths live as long as the plan (init's keep
+     * memory): nothing to free in destroy */
+    st = rn_alloc_keep(ctx, sizeof *st);
     if (!st)
-        return rn_error(ctx, RN_ENOMEM, "out of memory");
-    st->key = key;
+        return RN_ENOMEM;
+    memset(st, 0, sizeof *st);
+    st->many = key->kind == RN_LIST;
+    st->n = st->many ? key->len : 1;
+    st->keys = rn_alloc_keep(ctx, st->n * sizeof *st->keys);
+    if (!st->keys)
+        return RN_ENOMEM;
+    for (uint32_t i = 0; i < st->n; i++) {
+        const rn_value *k = st->many ? &key->u.items[i] : key;
+        if (k->kind != RN_STRING && k->kind != RN_INT && k->kind != RN_LIST)
+            return rn_error(ctx, RN_EINVAL,
+                            "key list item %u must be a string, an int or "
+                            "a list (a path), got %s",
+                            (unsigned)i, rn_kind_name(k->kind));
+        if ((rc = rn_keypath_parse(ctx, k, "key", &st->keys[i])) < 0)
+            return rc;
+    }
     st->def = def ? *def : rn_null();
     /* the engine gives an absent optional parameter as null, so "default:
      * null" and no default look alike: strict: false asks for nulls */
@@ -284,63 +299,11 @@ static int pluck_init(rn_ctx *ctx, const rn_value *params, void **state)
     return 0;
 }
 
-static void pluck_destroy(void *state)
-{
-    free(state);
-}
-
-/* Picks key k from in: 0 found, RN_ENOTFOUND missing, RN_ETYPE when in is
- * not the container k picks from. */
-static int pick(const rn_value *in, const rn_value *k, const rn_value **out)
-{
-    if (k->kind == RN_STRING) {
-        if (in->kind != RN_RECORD)
-            return RN_ETYPE;
-        for (uint32_t i = 0; i < in->len; i++) {
-            const rn_field *f = &in->u.fields[i];
-            if (f->name.len == k->len &&
-                (k->len == 0 || memcmp(f->name.ptr, k->u.s, k->len) == 0)) {
-                *out = &f->value;
-                return 0;
-            }
-        }
-        return RN_ENOTFOUND;
-    }
-    if (in->kind != RN_LIST)
-        return RN_ETYPE;
-    {
-        int64_t idx = k->u.i < 0 ? k->u.i + (int64_t)in->len : k->u.i;
-        if (idx < 0 || idx >= (int64_t)in->len)
-            return RN_ENOTFOUND;
-        *out = &in->u.items[idx];
-        return 0;
-    }
-}
-
-static int pick_error(rn_ctx *ctx, int rc, const rn_value *in,
-                      const rn_value *k)
-{
-    if (k->kind == RN_STRING) {
-        int n = k->len > 64 ? 64 : (int)k->len;
-        if (rc == RN_ENOTFOUND)
-            return rn_error(ctx, rc, "key \"%.*s\" not found in the record",
-                            n, k->u.s);
-        return rn_error(ctx, rc, "key \"%.*s\" needs a record, got %s", n,
-                        k->u.s, rn_kind_name(in->kind));
-    }
-    if (rc == RN_ENOTFOUND)
-        return rn_error(ctx, rc, "index %lld out of range for a list of %u",
-                        (long long)k->u.i, (unsigned)in->len);
-    return rn_error(ctx, rc, "index %lld needs a list, got %s",
-                    (long long)k->u.i, rn_kind_name(in->kind));
-}
-
 static int pluck_one(const pluck_state *st, rn_ctx *ctx, const rn_value *in,
-                     const rn_value *k, rn_value *out)
+                     const rn_keypath *k, rn_value *out)
 {
-    const rn_value *v = NULL;
-    int rc = pick(in, k, &v);
-    if (rc == 0) {
+    const rn_value *v = rn_keypath_get(k, in);
+    if (v) {
         *out = *v;
         return 0;
     }
@@ -348,7 +311,7 @@ static int pluck_one(const pluck_state *st, rn_ctx *ctx, const rn_value *in,
         *out = st->def;
         return 0;
     }
-    return pick_error(ctx, rc, in, k);
+    return rn_keypath_error(ctx, k, in, NULL);
 }
 
 static int pluck_map(void *state, rn_ctx *ctx, const rn_value *in,
@@ -357,17 +320,17 @@ static int pluck_map(void *state, rn_ctx *ctx, const rn_value *in,
     const pluck_state *st = state;
     rn_value *items;
 
-    if (st->key->kind != RN_LIST)
-        return pluck_one(st, ctx, in, st->key, out);
-    items = rn_alloc(ctx, st->key->len * sizeof *items);
+    if (!st->many)
+        return pluck_one(st, ctx, in, st->keys[0], out);
+    items = rn_alloc(ctx, st->n * sizeof *items);
     if (!items)
         return RN_ENOMEM;
-    for (uint32_t i = 0; i < st->key->len; i++) {
-        int rc = pluck_one(st, ctx, in, &st->key->u.items[i], &items[i]);
+    for (uint32_t i = 0; i < st->n; i++) {
+        int rc = pluck_one(st, ctx, in, st->keys[i], &items[i]);
         if (rc < 0)
             return rc;
     }
-    *out = rn_list(items, st->key->len);
+    *out = rn_list(items, st->n);
     return 0;
 }
 
@@ -395,8 +358,7 @@ static const rn_op_desc json_ops[] = {
      .map = json_dump_map},
     {RN_OP_HEAD(RN_OP_MAP, "pluck",
                 "pick a record field or list item from every element"),
-     RN_OP_PARAMS(pluck_params), .init = pluck_init,
-     .destroy = pluck_destroy, .map = pluck_map},
+     RN_OP_PARAMS(pluck_params), .init = pluck_init, .map = pluck_map},
     {RN_OP_HEAD(RN_OP_FLAT_MAP, "flatten", "emit the items of each list"),
      .flat_map = flatten_flat_map},
 };

@@ -8,6 +8,7 @@
 #include "runnel/plugin.h"
 #include "runnel/host.h"
 #include "runnel/params.h"
+#include "runnel/keypath.h"
 
 #define RN_VERSION_STRING "0.1.0"
 
