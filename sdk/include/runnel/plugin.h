@@ -198,6 +198,11 @@ typedef struct rn_op_desc {
      * on another machine and decoded) into acc and must copy what it keeps
      * of `other`; finish emits the result (optional: the default emits acc
      * for FOLD and [key, acc] for FOLDBY; key is NULL for FOLD).
+     * step only sees accumulators fold_init made (and step and combine
+     * changed), so it may rely on bookkeeping they keep behind the
+     * visible items; combine and finish may also be handed a plain deep
+     * copy of a partial (FOLDBY: the engine merging a spilled table's
+     * runs), so they must rely on the visible items alone.
      * FOLDBY: key extracts an element's key (optional: the default is the
      * element itself). The engine keeps one accumulator per key in a hash
      * table whose hash is the same on every machine. */
