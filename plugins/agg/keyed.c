@@ -235,7 +235,9 @@ static int not_number(rn_ctx *ctx, const keyed_state *st,
     if (rn_to_json(ctx, in, &js) < 0)
         js.len = 0;
     cut = js.len > 160 ? 160 : js.len;
-    while (cut < js.len && cut > 0 && ((unsigned char)js.ptr[cut] & 0xC0) == 0x80)
+    /* on a character boundary */
+    while (cut < js.len && cut > 0 &&
+           ((unsigned char)js.ptr[cut] & 0xC0) == 0x80)
         cut--;
     return rn_error(ctx, RN_ETYPE,
                     "%s: expected a number, got %s; element: %.*s%s",

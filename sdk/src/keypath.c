@@ -143,7 +143,8 @@ static int parse_text(rn_ctx *ctx, const char *what, const char *s,
                         break;
                     }
                     if (s[i] == '\\') {
-                        if (i + 1 == len || (s[i + 1] != '"' && s[i + 1] != '\\'))
+                        if (i + 1 == len ||
+                            (s[i + 1] != '"' && s[i + 1] != '\\'))
                             return spec_error(ctx, what, s, len,
                                               "unknown escape at offset %zu "
                                               "(only \\\" and \\\\)",
@@ -287,8 +288,9 @@ int rn_keypath_parse(rn_ctx *ctx, const rn_value *spec, const char *what,
     int rc;
 
     *out = NULL;
-    if (spec->kind == RN_STRING &&
-        (memchr(spec->u.s, '.', spec->len) || memchr(spec->u.s, '[', spec->len))) {
+    if (spec->kind == RN_STRING && spec->len &&
+        (memchr(spec->u.s, '.', spec->len) ||
+         memchr(spec->u.s, '[', spec->len))) {
         char *buf = rn_alloc_keep(ctx, spec->len);
         if (!buf)
             return RN_ENOMEM;

@@ -404,9 +404,10 @@ static char *expected(fixture *f, int whole, int pick)
             if (!first)
                 assert_int_equal(rn_buf_puts(&b, ", "), 0);
             first = 0;
-            assert_int_equal(rn_value_to_json(&b, whole ? &f->in[j]
-                                                        : &f->in[j].u.fields[1].value),
-                             0);
+            assert_int_equal(
+                rn_value_to_json(&b, whole ? &f->in[j]
+                                           : &f->in[j].u.fields[1].value),
+                0);
             if (pick)
                 break;
         }
@@ -435,7 +436,7 @@ static char *expected(fixture *f, int whole, int pick)
     return all;
 }
 
-/* ---- tests ---------------------------------------------------------------- */
+/* ---- tests ------------------------------------------------------------ */
 
 static void run_foldby(const char *agg, int numeric, int pick)
 {
