@@ -35,7 +35,10 @@
 # opening the stream to the last value decoded). Per worker: the bytes
 # it fetched / the time it spent fetching them, over the shuffling jobs
 # (foldby-np8 and groupby on 2 workers). Cross-checked against the TCP
-# byte counters of the workers' connections to each other (ss -ti).
+# byte counters of the workers' connections to each other (ss -ti). Next
+# to it, the transfer path alone for values of that shape: bench/transfer.c
+# --shape groups (64 MiB partitions fetched from an idle peer; the codec's
+# encode and decode alone), compiled here against BUILD as in cluster.sh.
 #
 #   sh bench/shuffle.sh [BUILD]
 #     BENCH_RECORDS=10000000 BENCH_DASK_RECORDS=2000000 BENCH_RUNS=3
@@ -156,6 +159,10 @@ if [ "${BENCH_SNAPSHOT:-1}" = 1 ]; then
     cp "$BUILD0/runnel" "$BUILD/"
     cp "$BUILD0"/plugins/*.so "$BUILD/plugins/"
     cp "$BUILD0/bench/gen_logs" "$BUILD/bench/"
+    mkdir -p "$BUILD/core/CMakeFiles/runnel.dir" "$BUILD/sdk"
+    cp -r "$BUILD0/core/proto" "$BUILD0/core/librunnel-harness.a" "$BUILD/core/"
+    cp "$BUILD0/sdk/librunnel-sdk.a" "$BUILD/sdk/"
+    cp "$BUILD0/core/CMakeFiles/runnel.dir/link.txt" "$BUILD/core/CMakeFiles/runnel.dir/" 2>/dev/null || true
 else
     BUILD=$BUILD0
 fi
@@ -316,6 +323,35 @@ for r in fold_local fold_c2 fold8_c2 fold8_c1 group_local group_c2; do
     row "$r $(median <"$T/$r.s") $m"
 done
 
+# ---- the transfer path alone, for values shaped like groupby's buckets -----
+# bench/transfer.c (as in bench/cluster.sh): one worker fetching 64 MiB
+# partitions of [user, [[partition, record...]]] from an idle peer, and
+# the codec alone on the same partition
+LINK=$BUILD/core/CMakeFiles/runnel.dir/link.txt
+if [ -s "$LINK" ]; then
+    LIBS=$(sed -n 's/.*librunnel-harness\.a \(.*\)$/\1/p' "$LINK" | sed "s# \.\./# $BUILD/core/../#g")
+else
+    LIBS="$BUILD/sdk/librunnel-sdk.a $(pkg-config --libs grpc libprotobuf-c yaml-0.1 jansson libcrypto libarchive zlib) -ldl -lm"
+fi
+# shellcheck disable=SC2086
+if cc -O2 -g -std=c11 -Wall -Wextra -Wno-unused-parameter -pthread \
+    -I"$SRC/core" -I"$SRC/sdk/include" -I"$BUILD/core/proto" \
+    bench/transfer.c -o "$T/transfer" "$BUILD/core/librunnel-harness.a" $LIBS; then
+    : >"$T/xfer.gbps"
+    i=0
+    while [ "$i" -lt "$RUNS" ]; do
+        timed 300 "$T/xfer.out" "$T/transfer" --shape groups --size 64MiB --fetches 10 ||
+            die "transfer failed"
+        r=$(grep '^RESULT' "$T/xfer.out")
+        log "transfer: $r"
+        echo "$r" | sed 's/.* GBps=\([0-9.]*\).*/\1/' >>"$T/xfer.gbps"
+        i=$((i + 1))
+    done
+    row "xfer $(median <"$T/xfer.gbps") $(echo "$r" | sed 's/.* encode_GBps=\([0-9.]*\) decode_GBps=\([0-9.]*\).*/\1 \2/')"
+else
+    log "cannot compile bench/transfer.c: no transfer row"
+fi
+
 # ---- the Dask rows: runnel and Dask on the first DREC records --------------
 run dfold_c2 SCHED2 dfoldby
 check "foldby ($DREC records)" "$T/dfold_c2.out" "$DDATA.ref"
@@ -396,7 +432,12 @@ ratio "groupby, same data set ($DREC records)" dgroup_c2 "$DREC" dask_groupby "$
 awk -v a="$(get fold8_c2 2)" -v b="$(get fold8_c1 2)" -v np="$NP" 'BEGIN {
     printf "| scaling: foldby npartitions %d, 2 workers vs 1 (1 thread each) | %.2f s | 1 worker %.2f s | %.2f | >= 1.6 | %s |\n",
         np, a, b, b / a, (b / a >= 1.6 ? "yes" : "**no**") }'
-# shuffle throughput per worker, over the runs of a row
+# shuffle throughput per worker, over the runs of a row (and the transfer
+# path alone for such values)
+xg=$(get xfer 2) xe=$(get xfer 3) xd=$(get xfer 4)
+[ -n "$xg" ] && awk -v g="$xg" -v e="$xe" -v d="$xd" 'BEGIN {
+    printf "| transfer alone: 64 MiB partitions of groupby-shaped values ([user, [[partition, record...]]]), 1 stream from an idle peer (bench/transfer.c --shape groups) | %.0f MB/s | codec alone: encode %.0f MB/s, decode %.0f MB/s | %.2f of target | >= 500 MB/s | %s |\n",
+        g * 1000, e * 1000, d * 1000, g * 2, (g >= 0.5 ? "yes" : "**no**") }'
 for r in fold8_c2 group_c2; do
     cat "$T/$r.f1" | awk '{b += $1; t += $2; n++} END {printf "%d %.3f %d\n", b, t, n}' >"$T/$r.w1"
     cat "$T/$r.f2" | awk '{b += $1; t += $2; n++} END {printf "%d %.3f %d\n", b, t, n}' >"$T/$r.w2"
