@@ -45,8 +45,10 @@
 #     BENCH_DASK=1 BENCH_DASK_TIMEOUT=1800 BENCH_BLOCKSIZE=16MiB
 #     BENCH_NPART=8 BENCH_DIR=/dev/shm/runnel-bench
 #     BENCH_SNAPSHOT=1 (run copies of BUILD's binaries, safe from rebuilds)
-#     BENCH_MAX_LOAD=1.0 BENCH_LOAD_WAIT=1200 (wait up to that many
-#     seconds for the 1-minute load average to drop below BENCH_MAX_LOAD)
+#     BENCH_MAX_LOAD=1.0 BENCH_MAX_BUSY=25 BENCH_LOAD_WAIT=1200 (wait up
+#     to that many seconds for the 1-minute load average to drop below
+#     BENCH_MAX_LOAD and the CPUs to be less than BENCH_MAX_BUSY % busy
+#     over 5 s)
 #
 # It starts and stops its own schedulers and workers (127.0.0.1,
 # ephemeral ports); every process it starts is stopped on exit.
@@ -139,14 +141,36 @@ timed() {
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
 
 # ---- a quiet machine ----------------------------------------------------
+# The 1-minute load average lags: another benchmark that started a few
+# seconds ago (one waiting for the same quiet moment) does not show yet.
+# So the CPUs must also be mostly idle over 5 s (BENCH_MAX_BUSY percent).
 MAXLOAD=${BENCH_MAX_LOAD:-1.0}
+MAXBUSY=${BENCH_MAX_BUSY:-25}
 WAIT=${BENCH_LOAD_WAIT:-1200}
+cpu_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
+busy_pct() {
+    set -- $(cpu_ticks)
+    b0=$1 i0=$2
+    sleep 5
+    set -- $(cpu_ticks)
+    awk -v b="$(($1 - b0))" -v i="$(($2 - i0))" 'BEGIN {printf "%d\n", (b + i > 0 ? 100 * b / (b + i) : 0)}'
+}
+quiet() {
+    awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v m="$MAXLOAD" 'BEGIN {exit !(l < m)}' &&
+        [ "$(busy_pct)" -lt "$MAXBUSY" ]
+}
+# quiet, then quiet again after a random pause (two benchmarks waiting
+# for the same moment should not both take it)
+quiet_twice() {
+    quiet || return 1
+    sleep "$(($(od -An -N1 -tu1 /dev/urandom) % 20))"
+    quiet
+}
 waited=0
-while [ "$waited" -lt "$WAIT" ] &&
-    awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v m="$MAXLOAD" 'BEGIN {exit !(l >= m)}'; do
-    [ "$waited" -eq 0 ] && log "load $(load): waiting for < $MAXLOAD (up to ${WAIT}s)"
+while [ "$waited" -lt "$WAIT" ] && ! quiet_twice; do
+    [ "$waited" -eq 0 ] && log "load $(load): waiting for < $MAXLOAD and CPUs < $MAXBUSY% busy (up to ${WAIT}s)"
     sleep 10
-    waited=$((waited + 10))
+    waited=$((waited + 20))
 done
 LOAD0=$(load)
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
