@@ -2,8 +2,8 @@
  * Worker-to-worker partition transfer on loopback (a benchmark, not a
  * test): the code path of a task fetching its input from a peer.
  *
- *   transfer [--fetches 20] [--size 64MiB] [--shape lines|blobs] [--streams 1]
- *            [--phases] [--tls DIR [--server-tls DIR]]
+ *   transfer [--fetches 20] [--size 64MiB] [--shape lines|blobs|groups]
+ *            [--streams 1] [--phases] [--tls DIR [--server-tls DIR]]
  *
  * Two processes, as two workers: the server process holds partitions in
  * an rn_partstore and serves runnel.v1.Worker/FetchPartition exactly as
@@ -18,7 +18,11 @@
  *
  * Shapes: `lines` are ~100-byte strings (text lines, ~600k values per
  * 64 MiB: the codec's per-value work counts), `blobs` are 1 MiB strings
- * (bytes only). One partition per shape is built and stored under
+ * (bytes only), `groups` the values of a groupby's shuffle bucket
+ * (bench/shuffle.sh): [user, [[partition, record, record...]]] with 1 to
+ * 8 records {user, bytes, status, url} of ~75 bytes of JSON each (many
+ * small values: a record is 9 of them). One partition per shape is built
+ * and stored under
  * --fetches task ids (the handler encodes it again for every fetch, as
  * the worker does).
  *
@@ -90,9 +94,52 @@ static uint64_t parse_size(const char *s)
     return (uint64_t)v;
 }
 
-/* A partition of about `bytes` bytes of string data. */
+/* About `bytes` bytes (as JSON) of groups: [user, [[7, rec...]]]. */
+static rn_partition *make_groups(uint64_t bytes)
+{
+    static const char *const sections[] = {"/api/items/", "/static/img/",
+                                           "/search/", "/user/"};
+    rn_partition *p = rn_partition_new();
+    uint64_t total = 0;
+    if (!p) {
+        fprintf(stderr, "transfer: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; total < bytes; i++) {
+        char user[16], url[8][32];
+        int ulen = snprintf(user, sizeof(user), "u%06zu", (i * 7919) % 1000000);
+        size_t nrec = 1 + i % 8;
+        rn_field f[8][4];
+        rn_value seg[9], list, pair[2];
+        seg[0] = rn_int(7);
+        for (size_t r = 0; r < nrec; r++) {
+            int n = snprintf(url[r], sizeof(url[r]), "%s%zu", sections[(i + r) % 4],
+                             (i * 31 + r) % 100000);
+            f[r][0] = (rn_field){{"user", 4}, rn_string(user, (uint32_t)ulen)};
+            f[r][1] = (rn_field){{"bytes", 5}, rn_int((int64_t)(128 + (i + r) % 9000))};
+            f[r][2] = (rn_field){{"status", 6}, rn_int(200)};
+            f[r][3] = (rn_field){{"url", 3}, rn_string(url[r], (uint32_t)n)};
+            seg[1 + r] = rn_record(f[r], 4);
+            total += 45 + (uint64_t)ulen + (uint64_t)n;
+        }
+        list = rn_list(seg, nrec + 1);
+        pair[0] = rn_string(user, (uint32_t)ulen);
+        pair[1] = rn_list(&list, 1);
+        rn_value v = rn_list(pair, 2);
+        if (rn_partition_push(p, &v)) {
+            fprintf(stderr, "transfer: out of memory\n");
+            exit(1);
+        }
+    }
+    return p;
+}
+
+/* A partition of about `bytes` bytes of string data (or groups). */
 static rn_partition *make_partition(const char *shape, uint64_t bytes)
 {
+    if (strcmp(shape, "groups") == 0)
+        return make_groups(bytes);
+
     rn_partition *p = rn_partition_new();
     size_t len = strcmp(shape, "blobs") == 0 ? (size_t)1 << 20 : 0;
     char *s = malloc(((size_t)1 << 20) + 256);
@@ -389,13 +436,15 @@ int main(int argc, char **argv)
             srv_dir = argv[++i];
         else {
             fprintf(stderr, "usage: transfer [--fetches N] [--size 64MiB] "
-                            "[--shape lines|blobs] [--streams K] [--phases] "
-                            "[--tls DIR [--server-tls DIR]]\n");
+                            "[--shape lines|blobs|groups] [--streams K] "
+                            "[--phases] [--tls DIR [--server-tls DIR]]\n");
             return 2;
         }
     }
     if (fetches < 1 || streams < 1 || streams > 16 ||
-        (strcmp(shape, "lines") && strcmp(shape, "blobs")) || (srv_dir && !tls_dir)) {
+        (strcmp(shape, "lines") && strcmp(shape, "blobs") &&
+         strcmp(shape, "groups")) ||
+        (srv_dir && !tls_dir)) {
         fprintf(stderr, "transfer: bad arguments\n");
         return 2;
     }

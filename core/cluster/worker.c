@@ -320,6 +320,14 @@ static rn_rpc_channel *peer_channel(rn_worker *w, const char *address,
     return ch;
 }
 
+/* Monotonic seconds, finer than rn_rpc_now_ms (tasks of microseconds). */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static rn_partition *fetch_input(rn_worker *w, const char *job, const char *cap,
                                  const Runnel__V1__InputRef *in, rn_errbuf *err)
 {
@@ -328,6 +336,8 @@ static rn_partition *fetch_input(rn_worker *w, const char *job, const char *cap,
     rn_rpc_channel *ch;
     rn_partition *p;
     char what[128];
+    uint64_t nbytes = 0;
+    double t0;
 
     if (strcmp(in->address, w->address) == 0) {
         rn_errbuf e2;
@@ -350,13 +360,20 @@ static rn_partition *fetch_input(rn_worker *w, const char *job, const char *cap,
     req.capability = (char *)cap;
     snprintf(what, sizeof(what), "task %u's output from %s", in->task_id,
              in->address);
+    t0 = now_s();
     if (rn_rpc_stream_open_pb(ch, RN_M_FETCH_PARTITION, &req, 0, &st, err) ||
-        rn_chunk_recv_partition(st, p, FETCH_TIMEOUT_MS, what, err)) {
+        rn_chunk_recv_partition_n(st, p, FETCH_TIMEOUT_MS, what, &nbytes, err)) {
         rn_rpc_stream_free(st);
         rn_partition_unref(p);
         return NULL;
     }
     rn_rpc_stream_free(st);
+    /* one line per fetch with -v: what bench/shuffle.sh adds up (bytes
+     * moved between workers and the time spent receiving them) */
+    rn_logf(RN_LOG_DEBUG, "worker: fetched job %s task %u bucket %u from %s: "
+            "%llu bytes, %zu values in %.3f ms", job, in->task_id, in->bucket,
+            in->address, (unsigned long long)nbytes, p->n,
+            (now_s() - t0) * 1e3);
     return p;
 }
 
@@ -565,14 +582,6 @@ static void keep_partitions_in_budget(rn_worker *w)
         last_warn = rn_rpc_now_ms();
         rn_logf(RN_LOG_WARN, "worker: cannot spill partitions: %s", err.msg);
     }
-}
-
-/* Monotonic seconds, finer than rn_rpc_now_ms (tasks of microseconds). */
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* A task's inputs, fetched when the task asks for them (taskrun.h): a

@@ -51,7 +51,7 @@ struct rn_acc_kblock {
 };
 
 /* Chunks of entries are 2 MiB (one huge page; never copied). A slot of
- * the index is (hash >> 32) << 32 | chunk << 17 | where, `where` the
+ * the index is ix_hash(hash) >> 32 << 32 | chunk << 17 | where, `where` the
  * entry's place in its chunk in 16-byte units (so that finding the
  * entry is a shift and an add), and 0 marks a free slot (zeroed memory
  * is an empty index): entry 0 of every chunk is left unused. */
@@ -78,9 +78,22 @@ static int bad_rc(rn_task_ctx *ctx, int rc, const char *what)
     return rc;
 }
 
+/* What the index keeps of a hash, and where a key's home slot is: its
+ * top 32 bits are the hash's top and low halves xored. Not the top bits
+ * alone: they are what orders a finished table (ascending hash) and
+ * what picks a key's partition (rn_acc_bucket), so the keys a table is
+ * fed are often from one corner of the hash space (a reduce task's
+ * bucket, or the sorted output of another keyed fold) and would pile up
+ * in one corner of the index: probe runs as long as the table, a
+ * quadratic build. The low half is independent of both. */
+static inline uint64_t ix_hash(uint64_t h)
+{
+    return h ^ (h << 32);
+}
+
 static inline uint64_t slot_make(uint64_t h, size_t chunk, size_t off)
 {
-    return (h >> 32) << 32 | (uint64_t)chunk << 17 |
+    return (ix_hash(h) >> 32) << 32 | (uint64_t)chunk << 17 |
            off * (sizeof(rn_acc_entry) / 16);
 }
 
@@ -303,7 +316,7 @@ static char *kbytes(rn_acc *a, size_t n)
 
 /* ---- the index ------------------------------------------------------- */
 
-/* Puts slot s (whose home is s >> shift: its top 32 bits are the hash's)
+/* Puts slot s (whose home is s >> shift: its top 32 bits are ix_hash's)
  * at the first free place from its home. */
 static inline void slot_place(uint64_t *slots, size_t mask, unsigned shift,
                               uint64_t s)
@@ -462,7 +475,7 @@ __attribute__((noinline)) static rn_acc_entry *
 find_or_add(rn_acc *a, rn_task_ctx *ctx, const rn_value *k, uint64_t h,
             int copy)
 {
-    uint64_t s, tag = h >> 32;
+    uint64_t s, x = ix_hash(h), tag = x >> 32;
     size_t j, mask;
     rn_acc_entry *e;
     int rc;
@@ -471,7 +484,7 @@ find_or_add(rn_acc *a, rn_task_ctx *ctx, const rn_value *k, uint64_t h,
         goto fail;
 again:
     mask = a->nslots - 1;
-    for (j = (size_t)(h >> a->shift); (s = a->slots[j]) != 0;
+    for (j = (size_t)(x >> a->shift); (s = a->slots[j]) != 0;
          j = (j + 1) & mask) {
         if (s >> 32 != tag)
             continue;
@@ -602,8 +615,8 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
     }
     /* A chunk of keys goes through three passes so that the cache misses
      * of a big table overlap instead of queueing: hash every key and
-     * prefetch its index slot; find each key's candidate slot (same top
-     * 32 bits of hash) and prefetch its entry; then check the entry and
+     * prefetch its index slot; find each key's candidate slot (same tag,
+     * ix_hash) and prefetch its entry; then check the entry and
      * count. A key whose candidate is not it (absent, added earlier in
      * the chunk, or a rare equal tag) takes the slow path. Entries do not
      * move while keys are added (but for the small first chunk, whose
@@ -628,7 +641,7 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
         if (a->slots) {
             for (size_t k = 0; k < m; k++) {
                 hs[k] = key_hash(&ks[k]) & hmask;
-                __builtin_prefetch(&a->slots[hs[k] >> a->shift]);
+                __builtin_prefetch(&a->slots[ix_hash(hs[k]) >> a->shift]);
             }
         } else {
             for (size_t k = 0; k < m; k++)
@@ -642,11 +655,11 @@ int rn_acc_step(rn_acc *a, rn_task_ctx *ctx, const rn_value *vals, size_t n)
             unsigned sh = a->shift;
             size_t mask = a->nslots - 1;
             for (size_t q = k; q < m; q++) {
-                uint64_t s, h = hs[q];
-                size_t j = (size_t)(h >> sh);
-                /* a slot whose top 32 bits are not the hash's is another
+                uint64_t s, x = ix_hash(hs[q]);
+                size_t j = (size_t)(x >> sh);
+                /* a slot whose top 32 bits are not ix_hash's is another
                  * key's */
-                while ((s = sl[j]) != 0 && (s ^ h) >> 32)
+                while ((s = sl[j]) != 0 && (s ^ x) >> 32)
                     j = (j + 1) & mask;
                 es[q] = NULL;
                 if (s) {

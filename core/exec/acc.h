@@ -14,10 +14,12 @@
  *    accumulator's arena) in chunks of 2 MiB (the first one starts small
  *    and grows by reallocation up to that size) that are never copied,
  *    so an entry does not move while keys are added;
- *  - an index of 8-byte slots (32 high bits of the hash, chunk and
- *    offset of the entry), open addressing with linear probing from the
- *    hash's top bits, kept at most 3/4 full: growing it rebuilds only
- *    this array, never the entries.
+ *  - an index of 8-byte slots (a 32-bit tag of the hash: its high and
+ *    low halves xored; chunk and offset of the entry), open addressing
+ *    with linear probing from the tag's top bits, kept at most 3/4 full:
+ *    growing it rebuilds only this array, never the entries. (Not the
+ *    hash's high bits alone: keys sorted by hash, or from one bucket of
+ *    rn_acc_bucket, would all have their homes in one run of slots.)
  * A short key costs 48 bytes plus 10.7 to 21.3 bytes of index; a longer
  * one its length more.
  *
@@ -51,7 +53,7 @@ typedef struct rn_acc {
     uint64_t *slots;        /* the index (NULL: none yet, or dropped) */
     size_t nslots;          /* power of two, or 0 */
     size_t grow_at;         /* keys at which the index doubles */
-    unsigned shift;         /* 64 - log2(nslots): home = hash >> shift */
+    unsigned shift;         /* 64 - log2(nslots): home = slot >> shift */
     rn_acc_entry **chunks;  /* the entries */
     size_t nchunks, chunks_cap;
     size_t used;            /* entries in the last chunk */

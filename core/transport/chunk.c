@@ -458,8 +458,9 @@ int rn_chunk_recv(rn_rpc_stream *st, rn_buf *out, uint64_t max, int timeout_ms,
     return recv_all(st, &rx, timeout_ms, what, err);
 }
 
-int rn_chunk_recv_partition(rn_rpc_stream *st, rn_partition *into,
-                            int timeout_ms, const char *what, rn_errbuf *err)
+int rn_chunk_recv_partition_n(rn_rpc_stream *st, rn_partition *into,
+                              int timeout_ms, const char *what,
+                              uint64_t *bytes, rn_errbuf *err)
 {
     rn_chunk_rx rx;
     rn_codec_dec d;
@@ -471,5 +472,13 @@ int rn_chunk_recv_partition(rn_rpc_stream *st, rn_partition *into,
         (rc = rn_codec_dec_end(&d, err)))
         rn_error_prefix(err, "%s: ", what);
     rn_codec_dec_release(&d);
+    if (!rc && bytes)
+        *bytes = rx.total;
     return rc;
+}
+
+int rn_chunk_recv_partition(rn_rpc_stream *st, rn_partition *into,
+                            int timeout_ms, const char *what, rn_errbuf *err)
+{
+    return rn_chunk_recv_partition_n(st, into, timeout_ms, what, NULL, err);
 }

@@ -75,6 +75,11 @@ int rn_chunk_send_partition(rn_rpc_call *c, const rn_partition *p,
 int rn_chunk_recv_partition(rn_rpc_stream *st, rn_partition *into,
                             int timeout_ms, const char *what,
                             rn_errbuf *err);
+/* The same; *bytes (may be NULL) is set to the encoded size received
+ * (the stream's total) when it succeeds. */
+int rn_chunk_recv_partition_n(rn_rpc_stream *st, rn_partition *into,
+                              int timeout_ms, const char *what,
+                              uint64_t *bytes, rn_errbuf *err);
 /* An encoded partition kept in a file (a spilled one: its first size
  * bytes from fd's current offset), sent as it is, in chunks. */
 int rn_chunk_send_file(rn_rpc_call *c, int fd, uint64_t size, int timeout_ms,

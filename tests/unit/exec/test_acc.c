@@ -325,10 +325,98 @@ static void test_collisions(void **state)
     (void)state;
     /* 12 bits: ~25 keys per hash value, long runs in the index */
     collide(0xfff0000000000000ull, 100000);
-    /* 12 low bits only: every key has tag 0 and home 0 */
+    /* 12 low bits only: every key has home 0 (tags differ in their low
+     * bits) */
     collide(0xfffull, 5000);
     /* one hash for all: the table is one sorted run */
     collide(0, 3000);
+}
+
+/* ---- keys from one corner of the hash space ---------------------------- */
+
+/* How far the index's slots are from their homes: the mean and the
+ * longest (the probes a lookup of an absent key may need). */
+static void displacement(const rn_acc *a, double *mean, size_t *max)
+{
+    size_t used = 0, sum = 0, mask = a->nslots - 1;
+    *max = 0;
+    for (size_t j = 0; j < a->nslots; j++) {
+        uint64_t s = a->slots[j];
+        if (!s)
+            continue;
+        size_t d = (j - (size_t)(s >> a->shift)) & mask;
+        sum += d;
+        used++;
+        if (d > *max)
+            *max = d;
+    }
+    *mean = used ? (double)sum / (double)used : 0;
+}
+
+/* Keys in ascending hash order (another keyed fold's output) and the keys
+ * of one bucket of rn_acc_bucket (a reduce task's input) are fed to a
+ * table: their homes must spread over the index as random keys' do.
+ * With homes from the hash's top bits alone both piled into one run of
+ * slots (mean displacement in the tens of thousands: a quadratic build). */
+static void test_clustered_keys(void **state)
+{
+    (void)state;
+    const size_t n = 200000;
+    rn_opinst oi = op_of(&cnt_desc);
+    rn_arena ar;
+    rn_value *vals = malloc(n * sizeof(*vals));
+    rn_partition *sorted, *parts[8];
+    rn_acc a, b;
+    tctx t;
+    double mean;
+    size_t max;
+
+    assert_non_null(vals);
+    rn_arena_init(&ar, 0);
+    tctx_init(&t);
+    for (size_t i = 0; i < n; i++)
+        vals[i] = str_key(&ar, i, i % 5 == 0);
+    /* random order: the yardstick */
+    assert_int_equal(rn_acc_init(&a, &oi, &t.ctx), 0);
+    step_all(&a, &t, vals, n);
+    displacement(&a, &mean, &max);
+    assert_true(mean < 4 && max < 500);
+    sorted = finish_all(&a, &t);
+    rn_acc_release(&a);
+    assert_int_equal(sorted->n, n);
+    assert_hash_order(sorted, ~(uint64_t)0);
+    /* ascending hash order: at every point the keys so far are a range
+     * of the hash (the index is fine again once all have come) */
+    for (size_t i = 0; i < n; i++)
+        vals[i] = sorted->items[i].u.items[0];
+    assert_int_equal(rn_acc_init(&a, &oi, &t.ctx), 0);
+    for (size_t part = 0; part < 8; part++) {
+        step_all(&a, &t, vals + part * (n / 8), n / 8);
+        displacement(&a, &mean, &max);
+        if (!(mean < 4 && max < 500))
+            fail_msg("sorted keys, %zu/8 of them: mean displacement %.1f, "
+                     "longest %zu", part + 1, mean, max);
+    }
+    assert_int_equal(a.n, n);
+    /* one bucket of 8, loaded as a reduce task loads it */
+    for (size_t i = 0; i < 8; i++)
+        assert_non_null(parts[i] = rn_partition_new());
+    assert_int_equal(rn_acc_save_split(&a, &t.ctx, parts, 8), 0);
+    assert_int_equal(rn_acc_init(&b, &oi, &t.ctx), 0);
+    assert_int_equal(rn_acc_load(&b, &t.ctx, parts[3]), 0);
+    assert_int_equal(b.n, parts[3]->n);
+    assert_true(b.n > n / 10 && b.n < n / 6);
+    displacement(&b, &mean, &max);
+    if (!(mean < 4 && max < 500))
+        fail_msg("one bucket: mean displacement %.1f, longest %zu", mean, max);
+    for (size_t i = 0; i < 8; i++)
+        rn_partition_unref(parts[i]);
+    rn_partition_unref(sorted);
+    rn_acc_release(&a);
+    rn_acc_release(&b);
+    tctx_release(&t);
+    rn_arena_release(&ar);
+    free(vals);
 }
 
 /* ---- every kind of key ------------------------------------------------ */
@@ -924,6 +1012,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_collisions),
+        cmocka_unit_test(test_clustered_keys),
         cmocka_unit_test(test_value_kinds),
         cmocka_unit_test(test_growth),
         cmocka_unit_test(test_first_chunk_moves),
