@@ -57,6 +57,12 @@ bench-memory: build
 bench-cluster: build
 	BENCH_TLS=1 sh bench/cluster.sh $(BUILD)
 
+# foldby and groupby on 10 M JSON records: local, 2 workers and 1, next to
+# Dask bag; the shuffle's throughput (issue 12).
+.PHONY: bench-shuffle
+bench-shuffle: build
+	sh bench/shuffle.sh $(BUILD)
+
 # libFuzzer targets (clang); FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
 fuzz: deps
