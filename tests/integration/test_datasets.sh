@@ -121,7 +121,10 @@ expect_ok "left join, 1 thread" "$RUNNEL" run "$T/left3.yaml" --quiet --threads 
 cmp -s "$T/left.out" "$T/out" && ok || bad "left join differs with 1 thread"
 # a key missing from an element fails in words
 join_yaml nokey inner 1 nosuch
-expect_fail "missing key" 1 "join (partition 0): left element: key" "$RUNNEL" run "$T/nokey.yaml"
+# (which partition fails first depends on the threads)
+expect_fail "missing key" 1 ': left element: key "nosuch" not found in the record' \
+    "$RUNNEL" run "$T/nokey.yaml"
+grep -q "join (partition [0-9]*): left element" "$T/err" && ok || bad "missing key: no partition: $(cat "$T/err")"
 
 # a join past its share of memory spills and gives the same answer
 $PY - "$T" <<'P'
@@ -201,7 +204,8 @@ datasets:
 outputs: [z1]
 Y
 expect_fail "zip of different lengths" 1 \
-    "zipbad.yaml:6:8: zip: partition 0 of 'a' has" "$RUNNEL" run "$T/zipbad.yaml"
+    "zipbad.yaml:6:8: zip: partition " "$RUNNEL" run "$T/zipbad.yaml"
+grep -q "zip: partition [0-9]* of 'a' has" "$T/err" && ok || bad "zip lengths: $(cat "$T/err")"
 grep -q "but that of 'some'" "$T/err" && ok || bad "zip lengths: $(cat "$T/err")"
 sed -i 's/^outputs: \[z1\]/outputs: [z2]/' "$T/zipbad.yaml"
 expect_fail "zip of different partitions" 1 \
