@@ -102,19 +102,23 @@ static int recv_in_place(const msg *ms, size_t k, rn_chunk_rx *rx)
     return rn_chunk_rx_end(rx, "fuzz", &err);
 }
 
-/* B: protobuf-c, then the checks. */
+/* B: the bounded unpack every received message goes through
+ * (rn_pb_unpack: the wire checks, then protobuf-c), then the checks. Not
+ * protobuf-c alone: it accepts what the wire checks refuse (a tag past
+ * 32 bits, say), so the in-place reader, which falls back to
+ * rn_pb_unpack, must agree with rn_pb_unpack, not with protobuf-c. */
 static int recv_unpacked(const msg *ms, size_t k, rn_chunk_rx *rx)
 {
     rn_errbuf err;
     rn_error_clear(&err);
     for (size_t i = 0; i < k; i++) {
         Runnel__V1__Chunk *ch =
-            runnel__v1__chunk__unpack(NULL, ms[i].n, ms[i].p);
+            rn_pb_unpack(&runnel__v1__chunk__descriptor, ms[i].p, ms[i].n);
         int rc;
         if (!ch)
             return RN_EFORMAT;
         rc = rn_chunk_rx_add(rx, ch, &err);
-        runnel__v1__chunk__free_unpacked(ch, NULL);
+        rn_pb_free(ch);
         if (rc)
             return rc;
     }
