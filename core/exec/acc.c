@@ -808,17 +808,22 @@ int rn_acc_absorb(rn_acc *a, rn_task_ctx *ctx, rn_acc *other)
     return rc;
 }
 
+/* Appends v to p; a failure is said in ctx's error. */
+static int push_part(rn_task_ctx *ctx, rn_partition *p, const rn_value *v)
+{
+    int rc = rn_partition_push(p, v);
+    return rc ? rn_error_set(ctx->err, rc, "%s",
+                             rc == RN_ENOMEM ? "out of memory"
+                                             : rn_err_name(rc))
+              : 0;
+}
+
 int rn_acc_save_split(rn_acc *a, rn_task_ctx *ctx, rn_partition **parts,
                       uint32_t n)
 {
     int rc;
-    if (!a->keyed) {
-        if ((rc = rn_partition_push(parts[0], &a->value)))
-            return rn_error_set(ctx->err, rc, "%s",
-                                rc == RN_ENOMEM ? "out of memory"
-                                                : rn_err_name(rc));
-        return 0;
-    }
+    if (!a->keyed)
+        return push_part(ctx, parts[0], &a->value);
     if (a->nruns)
         return rn__acc_drain(a, ctx, parts, n);
     for (size_t c = 0; c < a->nchunks; c++) {
@@ -828,10 +833,8 @@ int rn_acc_save_split(rn_acc *a, rn_task_ctx *ctx, rn_partition **parts,
             rn_value pair[2] = {entry_key(&e[i]), e[i].acc};
             rn_value l = rn_list(pair, 2);
             uint32_t b = n > 1 ? rn_acc_bucket(e[i].hash, n) : 0;
-            if ((rc = rn_partition_push(parts[b], &l)))
-                return rn_error_set(ctx->err, rc, "%s",
-                                    rc == RN_ENOMEM ? "out of memory"
-                                                    : rn_err_name(rc));
+            if ((rc = push_part(ctx, parts[b], &l)))
+                return rc;
         }
     }
     return 0;
