@@ -129,8 +129,13 @@ uint64_t rn_budget_parts_share(void)
 
 int rn_budget_high(void)
 {
+    return rn_budget_high_with(0);
+}
+
+int rn_budget_high_with(uint64_t extra)
+{
     uint64_t l = atomic_load(&limit);
-    return l && (uint64_t)rn_alloc_in_use() > l / 100 * RN_BUDGET_HIGH_PCT;
+    return l && (uint64_t)rn_alloc_in_use() + extra > l / 100 * RN_BUDGET_HIGH_PCT;
 }
 
 void rn_budget_task_thread(int on)

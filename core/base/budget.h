@@ -55,8 +55,10 @@ uint64_t rn_budget_table_share(void);
 /* The partition store's part of the limit (UINT64_MAX without one). */
 uint64_t rn_budget_parts_share(void);
 
-/* 1 when the accounted bytes are above the high-water mark. */
+/* 1 when the accounted bytes are above the high-water mark; _with:
+ * when they would be, with extra more. */
 int rn_budget_high(void);
+int rn_budget_high_with(uint64_t extra);
 
 /* Task threads: while on, an allocation that would take the accounted
  * bytes past the limit fails (base/alloc.c). Per thread. */

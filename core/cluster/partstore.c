@@ -26,6 +26,7 @@ typedef struct entry {
     rn_partition *p;      /* NULL while only on disk */
     size_t bytes;         /* its in-memory size */
     char *file;           /* its spilled copy, or NULL */
+    uint64_t file_off;    /* where the encoding starts in it */
     uint64_t file_bytes;
     uint64_t used;        /* the store's clock when last put or read */
     int writing;          /* a spill of it is in progress (unlocked) */
@@ -92,6 +93,33 @@ static void entry_clear(entry *e)
         e->file = NULL;
     }
     e->file_bytes = 0;
+    e->file_off = 0;
+}
+
+/* The entry of (job, task, bucket), emptied, or a new one (lock held);
+ * NULL when out of memory. */
+static entry *slot(rn_partstore *ps, const char *job, uint32_t task,
+                   uint32_t bucket)
+{
+    entry *e;
+    if ((e = find(ps, job, task, bucket))) {
+        entry_clear(e);
+        return e;
+    }
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 64;
+        entry *ne = rn_realloc(ps->e, cap * sizeof(*ne));
+        if (!ne)
+            return NULL;
+        ps->e = ne;
+        ps->cap = cap;
+    }
+    e = &ps->e[ps->n++];
+    memset(e, 0, sizeof(*e));
+    snprintf(e->job, sizeof(e->job), "%s", job);
+    e->task = task;
+    e->bucket = bucket;
+    return e;
 }
 
 int rn_partstore_put(rn_partstore *ps, const char *job, uint32_t task,
@@ -99,25 +127,10 @@ int rn_partstore_put(rn_partstore *ps, const char *job, uint32_t task,
 {
     entry *e;
     pthread_mutex_lock(&ps->lock);
-    if ((e = find(ps, job, task, bucket))) {
-        entry_clear(e);
-    } else {
-        if (ps->n == ps->cap) {
-            size_t cap = ps->cap ? ps->cap * 2 : 64;
-            entry *ne = rn_realloc(ps->e, cap * sizeof(*ne));
-            if (!ne) {
-                pthread_mutex_unlock(&ps->lock);
-                rn_partition_unref(p);
-                return RN_ENOMEM;
-            }
-            ps->e = ne;
-            ps->cap = cap;
-        }
-        e = &ps->e[ps->n++];
-        memset(e, 0, sizeof(*e));
-        snprintf(e->job, sizeof(e->job), "%s", job);
-        e->task = task;
-        e->bucket = bucket;
+    if (!(e = slot(ps, job, task, bucket))) {
+        pthread_mutex_unlock(&ps->lock);
+        rn_partition_unref(p);
+        return RN_ENOMEM;
     }
     e->p = p;
     e->attempt = attempt;
@@ -127,8 +140,31 @@ int rn_partstore_put(rn_partstore *ps, const char *job, uint32_t task,
     return 0;
 }
 
+int rn_partstore_put_file(rn_partstore *ps, const char *job, uint32_t task,
+                          uint32_t bucket, uint32_t attempt, char *path,
+                          uint64_t off, uint64_t size)
+{
+    entry *e;
+    pthread_mutex_lock(&ps->lock);
+    if (!(e = slot(ps, job, task, bucket))) {
+        pthread_mutex_unlock(&ps->lock);
+        unlink(path);
+        rn_free(path);
+        return RN_ENOMEM;
+    }
+    e->file = path;
+    e->file_off = off;
+    e->file_bytes = size;
+    e->attempt = attempt;
+    e->used = ++ps->clock;
+    pthread_mutex_unlock(&ps->lock);
+    rn_budget_spilled(size, 1);
+    return 0;
+}
+
 /* Reads a spilled file back (no lock held). */
-static rn_partition *load_file(const char *path, uint64_t size, rn_errbuf *err)
+static rn_partition *load_file(const char *path, uint64_t off, uint64_t size,
+                               rn_errbuf *err)
 {
     rn_partition *p = NULL;
     rn_buf b;
@@ -141,7 +177,8 @@ static rn_partition *load_file(const char *path, uint64_t size, rn_errbuf *err)
         goto done;
     }
     while (b.len < size) {
-        ssize_t r = read(fd, b.ptr + b.len, (size_t)size - b.len);
+        ssize_t r = pread(fd, b.ptr + b.len, (size_t)size - b.len,
+                          (off_t)(off + b.len));
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
@@ -173,28 +210,24 @@ rn_partition *rn_partstore_get_err(rn_partstore *ps, const char *job,
     entry *e;
     rn_partition *p = NULL, *loaded;
     char *path = NULL;
-    uint64_t size = 0;
+    uint64_t size = 0, off = 0;
     pthread_mutex_lock(&ps->lock);
     if ((e = find(ps, job, task, bucket))) {
         e->used = ++ps->clock;
         if ((p = e->p))
             rn_partition_ref(p);
-        else if (e->file && (path = rn_strdup(e->file)))
+        else if (e->file && (path = rn_strdup(e->file))) {
             size = e->file_bytes;
+            off = e->file_off;
+        }
     }
     pthread_mutex_unlock(&ps->lock);
     if (p || !path)
         return p;
-    /* back from disk; it is the most recently used one again */
-    loaded = load_file(path, size, err);
-    pthread_mutex_lock(&ps->lock);
-    if (loaded && (e = find(ps, job, task, bucket)) && e->file &&
-        strcmp(e->file, path) == 0 && !e->p) {
-        e->p = loaded;
-        rn_partition_ref(loaded);
-        e->used = ++ps->clock;
-    }
-    pthread_mutex_unlock(&ps->lock);
+    /* back from disk for the reader alone: the store keeps the file, and
+     * its memory stays what its share allows (a combine reading its
+     * spilled inputs one at a time holds one of them) */
+    loaded = load_file(path, off, size, err);
     rn_free(path);
     return loaded;
 }
@@ -222,9 +255,14 @@ int rn_partstore_open(rn_partstore *ps, const char *job, uint32_t task,
         rn_partition_ref(*p);
     } else if (e->file) {
         /* an open file survives its unlink: a drop while we send is fine */
-        if ((*fd = open(e->file, O_RDONLY | O_CLOEXEC)) < 0)
+        if ((*fd = open(e->file, O_RDONLY | O_CLOEXEC)) < 0 ||
+            lseek(*fd, (off_t)e->file_off, SEEK_SET) < 0) {
             rc = rn_error_set(err, RN_EIO, "cannot open spilled partition %s: %s",
                               e->file, strerror(errno));
+            if (*fd >= 0)
+                close(*fd);
+            *fd = -1;
+        }
         *size = e->file_bytes;
     } else {
         rc = RN_ENOTFOUND;
@@ -378,11 +416,6 @@ int rn_partstore_spill(rn_partstore *ps, uint64_t max, uint64_t *moved,
         uint32_t task, bucket, attempt;
         if (!e || held <= max)
             break;
-        if (e->file) { /* read back earlier: its file is still good */
-            rn_partition_unref(e->p);
-            e->p = NULL;
-            continue;
-        }
         p = e->p;
         rn_partition_ref(p);
         e->writing = 1;

@@ -9,8 +9,10 @@
  * least recently used ones move to disk in their wire encoding
  * (value/codec.h, docs/ENCODING.md): a peer fetching one is sent the
  * file's bytes as they are (transport/chunk.h); a task of this worker
- * reading one gets it decoded, and it stays in memory again until it is
- * the least recently used. Spilled files live in a directory the caller
+ * reading one gets its own decoded copy (the store keeps only the file,
+ * so reading does not take its memory past its share). A task's result
+ * too big to hold may also be written to disk as it is made and handed
+ * over as a file (rn_partstore_put_file). Spilled files live in a directory the caller
  * owns (a spill directory, spill/dir.h) and are removed with their
  * partition.
  *
@@ -40,6 +42,13 @@ int rn_partstore_set_spill_dir(rn_partstore *ps, const char *dir);
  * output of `attempt` of the task, replacing an older attempt's. */
 int rn_partstore_put(rn_partstore *ps, const char *job, uint32_t task,
                      uint32_t bucket, uint32_t attempt, rn_partition *p);
+/* Stores a partition already on disk: the wire encoding at [off,
+ * off + size) of the file at path (spill/pfile.h), which the store now
+ * owns (path is rn_malloc'd; both go with the partition). On error the
+ * file is removed and path freed. */
+int rn_partstore_put_file(rn_partstore *ps, const char *job, uint32_t task,
+                          uint32_t bucket, uint32_t attempt, char *path,
+                          uint64_t off, uint64_t size);
 /* A new reference (decoded from disk when spilled), or NULL: not here,
  * or (err set) its file could not be read back. */
 rn_partition *rn_partstore_get_err(rn_partstore *ps, const char *job,

@@ -3,12 +3,15 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/budget.h"
 #include "cluster/jobgraph.h"
 #include "exec/acc.h"
 #include "exec/chain.h"
 #include "exec/ctx.h"
+#include "spill/pfile.h"
 
 int rn_jobrun_new(const char *job_id, const char *manifest, size_t len,
                   rn_registry *reg, rn_jobrun **out, rn_errbuf *err)
@@ -134,11 +137,90 @@ static int acc_fail(rn_acc *acc, rn_task_ctx *ctx, rn_arena *scratch, int rc)
     return rc;
 }
 
+/* Where a finish emits: the output partition, which past its limit is
+ * written to a file in the spill directory (spill/pfile.h) a batch at a
+ * time, so a result larger than the worker's budget is made without
+ * being held. */
+typedef struct result_out {
+    rn_partition *p;
+    rn_taskrun_file *file;
+    uint64_t limit; /* bytes held before a batch goes to the file */
+    rn_pfile w;
+    int writing;
+} result_out;
+
+/* The result partition a finish may hold: a quarter of the partitions'
+ * share of the budget (a few tasks finish at once), at least 4 MiB;
+ * without a limit or a spill directory it is held whole. */
+static uint64_t result_limit(void)
+{
+    uint64_t share = rn_budget_parts_share();
+    if (share == UINT64_MAX || !rn_budget_spill_dir())
+        return UINT64_MAX;
+    share /= 4;
+    return share < ((uint64_t)4 << 20) ? (uint64_t)4 << 20 : share;
+}
+
+/* The partition's values go to the file; it is emptied. */
+static int result_move(result_out *r, rn_errbuf *err)
+{
+    int rc;
+    if (!r->writing) {
+        if ((rc = rn_pfile_begin(&r->w, rn_budget_spill_dir(), err)))
+            return rc;
+        r->writing = 1;
+    }
+    if ((rc = rn_pfile_push(&r->w, r->p->items, r->p->n, err))) {
+        r->writing = 0; /* the writer removed its file */
+        return rc;
+    }
+    rn_partition_clear(r->p);
+    return 0;
+}
+
+static int emit_result(rn_task_ctx *ctx, const rn_value *v)
+{
+    result_out *r = ctx->target;
+    int rc = rn_partition_push(r->p, v);
+    if (rc)
+        return rn_error_set(ctx->err, rc, "cannot store value: %s",
+                            rn_err_name(rc));
+    /* the values held (the items array stays allocated once cleared) */
+    if (r->p->arena.total + r->p->n * sizeof(rn_value) >= r->limit &&
+        (rc = result_move(r, ctx->err)))
+        rn_error_prefix(ctx->err, "cannot write the result to disk: ");
+    return rc;
+}
+
+/* Ends the result: when part of it went to a file, the rest follows and
+ * the file is the output (r->file); otherwise the partition is. */
+static int result_end(result_out *r, int ok, rn_errbuf *err)
+{
+    int rc;
+    if (!r->writing)
+        return 0;
+    r->writing = 0;
+    if (!ok) {
+        rn_pfile_abort(&r->w);
+        return 0;
+    }
+    if ((rc = rn_pfile_push(&r->w, r->p->items, r->p->n, err)) ||
+        (rc = rn_pfile_end(&r->w, &r->file->path, &r->file->off,
+                           &r->file->size, err))) {
+        rn_error_prefix(err, "cannot write the result to disk: ");
+        return rc;
+    }
+    r->file->items = r->w.count;
+    rn_partition_clear(r->p);
+    return 0;
+}
+
 /* COMBINE, FINISH and REDUCE: partials merged in order, saved or
  * finished (a reducer's inputs are one bucket of every task of the
  * stage: the caller's input function fetches that bucket). */
 static int run_fold(const rn_stage *st, int kind, rn_taskrun_input_fn input,
-                    void *ud, size_t n_inputs, rn_partition *out, rn_errbuf *err)
+                    void *ud, size_t n_inputs, rn_partition *out,
+                    rn_taskrun_file *file, rn_errbuf *err)
 {
     const rn_opinst *toi = st->terminal;
     rn_arena scratch;
@@ -167,10 +249,14 @@ static int run_fold(const rn_stage *st, int kind, rn_taskrun_input_fn input,
         if (kind == RN_GT_COMBINE) { /* FINISH, REDUCE: finished */
             if ((rc = rn_acc_save(&acc, &ctx, out)))
                 rn_error_prefix(err, "cannot save the partial result: ");
-        } else {
-            ctx.emit = rn__emit_to_partition; /* finish emits the result */
-            ctx.target = out;
+        } else { /* finish emits the result */
+            result_out r = {.p = out, .file = file, .limit = result_limit()};
+            ctx.emit = emit_result;
+            ctx.target = &r;
             rc = rn_acc_finish(&acc, &ctx);
+            int rc2 = result_end(&r, rc == 0, err);
+            if (rc == 0)
+                rc = rc2;
         }
     }
     if (rc && !strstr(err->msg, toi->label))
@@ -185,10 +271,17 @@ void rn_taskrun_out_release(rn_taskrun_out *o)
 {
     if (!o)
         return;
-    for (uint32_t b = 0; b < o->n; b++)
+    for (uint32_t b = 0; b < o->n; b++) {
         rn_partition_unref(o->parts[b]);
+        if (o->files && o->files[b].path) { /* not handed over */
+            unlink(o->files[b].path);
+            rn_free(o->files[b].path);
+        }
+    }
     rn_free(o->parts);
+    rn_free(o->files);
     o->parts = NULL;
+    o->files = NULL;
     o->n = 0;
 }
 
@@ -227,8 +320,12 @@ int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
                             "stage %u is not cut into partitions: no reduce "
                             "task", stage);
     }
-    if (!(out->parts = rn_calloc(nout, sizeof(*out->parts))))
+    if (!(out->parts = rn_calloc(nout, sizeof(*out->parts))) ||
+        !(out->files = rn_calloc(nout, sizeof(*out->files)))) {
+        rn_free(out->parts);
+        out->parts = NULL;
         return rn_error_set(err, RN_ENOMEM, "out of memory");
+    }
     out->n = nout;
     for (uint32_t b = 0; b < nout; b++)
         if (!(out->parts[b] = rn_partition_new())) {
@@ -244,7 +341,8 @@ int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
     case RN_GT_COMBINE:
     case RN_GT_FINISH:
     case RN_GT_REDUCE:
-        rc = run_fold(st, kind, input, ud, n_inputs, out->parts[0], err);
+        rc = run_fold(st, kind, input, ud, n_inputs, out->parts[0],
+                      &out->files[0], err);
         break;
     default:
         rc = rn_error_set(err, RN_EINVAL, "unknown task kind %d", kind);

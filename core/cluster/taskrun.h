@@ -47,8 +47,18 @@ void rn_jobrun_unref(rn_jobrun *jr); /* NULL ok */
  * CHAIN task of a keyed stage cut into nparts N > 1 (the hash shuffle),
  * N: its partial table cut by key hash (rn_acc_bucket), bucket b in
  * parts[b]. The struct owns the array and a reference to each. */
+typedef struct rn_taskrun_file {
+    char *path;       /* rn_malloc'd; NULL: the output is in parts[b] */
+    uint64_t off, size; /* where its encoding lies in the file */
+    uint64_t items;   /* values in it */
+} rn_taskrun_file;
 typedef struct rn_taskrun_out {
     rn_partition **parts;
+    /* [n]: a FINISH or REDUCE result past its share of the budget is
+     * written to the spill directory as it is made (spill/pfile.h):
+     * files[b].path is then set and parts[b] is empty. Whoever takes a
+     * file clears its path; release removes the files left. */
+    rn_taskrun_file *files;
     uint32_t n;
 } rn_taskrun_out;
 void rn_taskrun_out_release(rn_taskrun_out *o); /* NULL ok; zeroes it */

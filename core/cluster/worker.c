@@ -652,6 +652,23 @@ static void run_task(rn_worker *w, qtask *q)
         /* every bucket is stored (the store takes each reference) */
         for (uint32_t b = 0; b < out.n; b++) {
             rn_partition *p = out.parts[b];
+            rn_taskrun_file *f = &out.files[b];
+            if (f->path) { /* a result written to disk as it was made */
+                items += f->items;
+                bytes += f->size;
+                if (outcome == RUNNEL__V1__TASK_OUTCOME__TASK_OK) {
+                    char *path = f->path;
+                    f->path = NULL; /* the store's, even when put fails */
+                    if (rn_partstore_put_file(w->parts, rt->job_id,
+                                              rt->task_id, b, rt->attempt,
+                                              path, f->off, f->size)) {
+                        rn_error_set(&err, RN_ENOMEM,
+                                     "out of memory storing the output");
+                        outcome = RUNNEL__V1__TASK_OUTCOME__TASK_FAILED;
+                    }
+                }
+                continue; /* otherwise the release removes it */
+            }
             out.parts[b] = NULL;
             items += p->n;
             bytes += rn_partition_bytes(p);

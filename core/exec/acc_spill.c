@@ -126,8 +126,22 @@ int rn_acc_spill(rn_acc *a, rn_task_ctx *ctx)
 
 int rn_acc_maybe_spill(rn_acc *a, rn_task_ctx *ctx)
 {
-    if (!a->keyed || !a->n || (uint64_t)rn_acc_bytes(a) <= rn_budget_table_share() ||
-        !rn_budget_spill_dir())
+    uint64_t bytes = rn_acc_bytes(a), growth = 0;
+    if (!a->keyed || !a->n || !rn_budget_spill_dir())
+        return 0;
+    /* the index doubles when the keys pass 3/4 of its slots, and the new
+     * one is allocated beside the old: a table near that point counts it
+     * now (more keys than an eighth of the slots are rarely added
+     * between two checks), so the growth never takes the table past its
+     * share */
+    if (a->nslots && a->n + a->nslots / 8 >= a->grow_at)
+        growth = 2 * a->nslots * sizeof(uint64_t);
+    /* past its share; or, being more than a sliver (1 MiB), when the
+     * process is past the high-water mark: what else it holds (the input
+     * a combine is folding in, partitions, other tasks) leaves less room
+     * than the shares assume, and the table is what can move to disk */
+    if (bytes + growth <= rn_budget_table_share() &&
+        (bytes < ((uint64_t)1 << 20) || !rn_budget_high_with(growth)))
         return 0;
     return rn_acc_spill(a, ctx);
 }

@@ -240,6 +240,13 @@ uint32_t rn_codec_crc32c(uint32_t crc, const void *data, size_t n)
     return crc32c_sw(crc, data, n);
 }
 
+uint32_t rn_codec_crc32c_combine(uint32_t crc_a, uint32_t crc_b,
+                                uint64_t len_b)
+{
+    pthread_once(&crc_once, crc_init);
+    return multmodp(crc_shift((size_t)len_b), crc_a) ^ crc_b;
+}
+
 /* ---- varints -------------------------------------------------------- */
 
 static inline uint64_t zigzag(int64_t i)

@@ -203,6 +203,10 @@ int rn_codec_frame_size(const void *data, size_t len, uint64_t *total,
  * continuing from crc (0 to start). Uses the CPU's instruction when there
  * is one. rn_codec_crc32c(0, "123456789", 9) == 0xE3069283. */
 uint32_t rn_codec_crc32c(uint32_t crc, const void *p, size_t n);
+/* The CRC32C of A then B from crc_a = CRC of A and crc_b = CRC of B
+ * (len_b bytes), without reading either again. */
+uint32_t rn_codec_crc32c_combine(uint32_t crc_a, uint32_t crc_b,
+                                 uint64_t len_b);
 /* The table-driven version alone, whatever the CPU (for tests). */
 uint32_t rn__codec_crc32c_sw(uint32_t crc, const void *p, size_t n);
 

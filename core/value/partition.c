@@ -63,3 +63,10 @@ size_t rn_partition_bytes(const rn_partition *p)
 {
     return p->cap * sizeof(rn_value) + p->arena.total;
 }
+
+void rn_partition_clear(rn_partition *p)
+{
+    rn_arena_release(&p->arena);
+    rn_arena_init(&p->arena, 256 * 1024);
+    p->n = 0;
+}

@@ -35,6 +35,9 @@ int rn_partition_push(rn_partition *p, const rn_value *v);
 /* Appends v as is: its memory must already belong to p->arena (or be
  * static). */
 int rn_partition_push_view(rn_partition *p, const rn_value *v);
+/* Empties p for its single builder: values and their memory go, the
+ * items array stays. */
+void rn_partition_clear(rn_partition *p);
 /* Approximate bytes held (items array + arena). */
 size_t rn_partition_bytes(const rn_partition *p);
 

@@ -186,6 +186,30 @@ import json, sys
 ws = {w["name"]: w for w in json.load(open(sys.argv[1]))["workers"].values()}
 assert ws["w2"]["spilled"]["files"] > 0, ws["w2"]["spilled"]
 ' "$T/out" && ok || bad "no keyed spill on the 64 MiB worker: $(cat "$T/out")"
+# frequencies, distinct and a plugin's keyed fold over 2 M keys (300 k
+# users), each ending in one partition: tables several times the
+# workers' shares spill and merge, and the one result partition, too big
+# for the 64 MiB worker that may finish it, is written to disk as it is
+# made and served from there. Exact, with the workers' peak RSS bounded.
+cat >"$T/distinct1.yaml" <<Y
+name: distinct1
+source: {read_text: {urls: "$T/keys.txt", blocksize: 4MiB}}
+steps: [distinct]
+Y
+"$RUNNEL" run "$T/distinct1.yaml" --memory-limit 0 --quiet | sort >"$T/distinct1.want"
+for job in freq distinct1 sumby; do
+    expect_ok "$job on the cluster" "$RUNNEL" run "$T/$job.yaml" --scheduler "$SCHED" --quiet
+    sort "$T/out" >"$T/$job.cgot"
+    cmp -s "$T/$job.want" "$T/$job.cgot" && ok ||
+        bad "$job on the cluster differs: $(diff "$T/$job.want" "$T/$job.cgot" | head -3)"
+done
+check "distinct: every key" 2000000 "$(wc -l <"$T/distinct1.cgot")"
+for w in w1:96 w2:64; do
+    hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$(eval echo "\$PID_${w%%:*}")/status")
+    echo "${w%%:*}: peak RSS $hwm KiB (limit ${w#*:} MiB)"
+    [ "$hwm" -lt $(( ${w#*:} * 1024 + margin)) ] && ok ||
+        bad "${w%%:*}: peak RSS $hwm KiB under ${w#*:} MiB"
+done
 # kill -9 w1 while a job runs: what it held (spilled or not) is redone
 timeout 240 "$RUNNEL" run "$T/cfreq.yaml" --scheduler "$SCHED" --quiet >"$T/kill.out" 2>"$T/kill.err" &
 RUN=$!
