@@ -53,9 +53,10 @@ int rn_pfile_begin(rn_pfile *w, const char *dir, rn_errbuf *err)
     if (!dir)
         return rn_error_set(err, RN_EINVAL, "no spill directory to write a "
                                             "partition to");
-    if (!(w->path = rn_malloc(strlen(dir) + 64)))
+    size_t cap = strlen(dir) + 64;
+    if (!(w->path = rn_malloc(cap)))
         return rn_error_set(err, RN_ENOMEM, "out of memory");
-    sprintf(w->path, "%s/out-%ld-%llu.rnp", dir, (long)getpid(),
+    snprintf(w->path, cap, "%s/out-%ld-%llu.rnp", dir, (long)getpid(),
             (unsigned long long)atomic_fetch_add(&seq, 1));
     if ((w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
                                    O_NOFOLLOW, 0600)) < 0) {
