@@ -749,15 +749,14 @@ int rn_codec_frame_size(const void *data, size_t len, uint64_t *total,
     return 0;
 }
 
-int rn_codec_decode(const void *data, size_t len, rn_partition *into,
-                    rn_errbuf *err)
+/* Header, length and checksum of a whole encoding: *body gets the body's
+ * length. */
+static int check_frame(const uint8_t *b, size_t len, uint64_t *body_out,
+                       rn_errbuf *err)
 {
-    const uint8_t *b = data;
-    const uint8_t *at;
-    uint64_t body, count;
+    uint64_t body;
     uint32_t stored, computed;
     size_t avail;
-    dec d;
     int rc;
 
     if ((rc = check_header(b, len, &body, err)))
@@ -779,24 +778,48 @@ int rn_codec_decode(const void *data, size_t len, rn_partition *into,
                        "checksum mismatch (stored 0x%08x, computed 0x%08x): "
                        "the data is corrupted",
                        stored, computed);
+    *body_out = body;
+    return 0;
+}
 
-    d.base = b;
-    d.base_off = 0;
-    d.p = b + RN_CODEC_HEADER_SIZE;
-    d.end = d.p + body;
-    d.arena = &into->arena;
-    d.pool = NULL;
-    d.pool_left = 0;
-    d.err = err;
-    d.what = partition_what;
+/* Checks a partition's frame and reads its element count: after it, d
+ * stands at the first element. */
+static int open_frame(dec *d, const uint8_t *b, size_t len, rn_arena *arena,
+                      uint64_t *count, rn_errbuf *err)
+{
+    uint64_t body = 0;
+    int rc;
 
-    at = d.p;
-    if ((rc = get_varint(&d, &count, "element count")))
+    if ((rc = check_frame(b, len, &body, err)))
         return rc;
-    if (count > left(&d))
-        return FAIL(&d, at, RN_EFORMAT,
+    memset(d, 0, sizeof(*d));
+    d->base = b;
+    d->p = b + RN_CODEC_HEADER_SIZE;
+    d->end = d->p + body;
+    d->arena = arena;
+    d->err = err;
+    d->what = partition_what;
+    if ((rc = get_varint(d, count, "element count")))
+        return rc;
+    if (*count > left(d))
+        return FAIL(d, b + RN_CODEC_HEADER_SIZE, RN_EFORMAT,
                     "element count of %llu but only %zu bytes are left",
-                    (unsigned long long)count, left(&d));
+                    (unsigned long long)*count, left(d));
+    return 0;
+}
+
+int rn_codec_decode(const void *data, size_t len, rn_partition *into,
+                    rn_errbuf *err)
+{
+    const uint8_t *b = data;
+    const uint8_t *at;
+    uint64_t count;
+    dec d;
+    int rc;
+
+    if ((rc = open_frame(&d, b, len, &into->arena, &count, err)))
+        return rc;
+    at = d.p;
     if (count > into->cap - into->n) {
         /* geometric when appending many partitions into one */
         size_t cap = into->n + (size_t)count;
@@ -817,6 +840,58 @@ int rn_codec_decode(const void *data, size_t len, rn_partition *into,
         return FAIL(&d, d.p, RN_EFORMAT,
                     "%zu bytes left over after the last element", left(&d));
     into->n += (size_t)count;
+    return 0;
+}
+
+/* ---- in batches ----------------------------------------------------- */
+
+int rn_codec_batches_open(rn_codec_batches *r, const void *data, size_t len,
+                          rn_errbuf *err)
+{
+    const uint8_t *b = data;
+    dec d;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    if ((rc = open_frame(&d, b, len, NULL, &r->count, err)))
+        return rc;
+    rn_codec_vdec_init(&r->d, d.p, left(&d), (size_t)(d.p - b), NULL,
+                       partition_what);
+    return 0;
+}
+
+int rn_codec_batches_next(rn_codec_batches *r, rn_partition *batch, size_t max,
+                          rn_errbuf *err)
+{
+    int rc;
+    rn_partition_clear(batch);
+    rn_codec_vdec_forget_pool(&r->d);
+    r->d.arena = &batch->arena;
+    if (r->done == r->count) {
+        if (rn_codec_vdec_left(&r->d))
+            return fail_at(err, r->d.base_off + (size_t)(r->d.p - r->d.base),
+                           RN_EFORMAT, "%zu bytes left over after the last "
+                                       "element",
+                           rn_codec_vdec_left(&r->d));
+        return 0;
+    }
+    if (max > r->count - r->done)
+        max = (size_t)(r->count - r->done);
+    if (batch->cap < max) {
+        rn_value *items = rn_realloc(batch->items, max * sizeof(rn_value));
+        if (!items)
+            return rn_error_set(err, RN_ENOMEM, "out of memory");
+        batch->items = items;
+        batch->cap = max;
+    }
+    for (size_t i = 0; i < max; i++) {
+        if ((rc = rn_codec_vdec_next(&r->d, &batch->items[i], err))) {
+            batch->n = 0;
+            return rc;
+        }
+        batch->n++;
+    }
+    r->done += max;
     return 0;
 }
 

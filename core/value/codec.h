@@ -192,6 +192,27 @@ static inline size_t rn_codec_vdec_left(const rn_codec_vdec *d)
     return (size_t)(d->end - d->p);
 }
 
+/* ---- in batches -------------------------------------------------------
+ *
+ * A whole encoding held in memory (or mapped), decoded a batch at a time,
+ * so whoever consumes it (a combine folding in a fetched partial) holds
+ * the compact encoded bytes and one batch of values, not every value. The
+ * checks of rn_codec_decode all hold: header, length and checksum at open
+ * (before any value is believed), each value as it is read, and nothing
+ * left over at the end. */
+typedef struct rn_codec_batches {
+    rn_codec_vdec d;
+    uint64_t count, done;
+} rn_codec_batches;
+/* data[0..len) must stay valid while r is used. */
+int rn_codec_batches_open(rn_codec_batches *r, const void *data, size_t len,
+                          rn_errbuf *err);
+/* Empties batch (rn_partition_clear: its values and their memory go)
+ * and decodes up to max (> 0) next values into it; batch->n == 0 once
+ * all were read. Errors as rn_codec_decode's; then r is not read again. */
+int rn_codec_batches_next(rn_codec_batches *r, rn_partition *batch, size_t max,
+                          rn_errbuf *err);
+
 /* Reads the header at data[0..len) (at least RN_CODEC_HEADER_SIZE bytes)
  * and sets *total to the size of the whole encoding (header, body and
  * trailer), so a reader of a stream or a spill file knows how much to read

@@ -11,7 +11,9 @@
  *    partition: minimal varints, bool 0/1, no flags);
  *  - have cost at most a small multiple of the input in memory;
  *  - survive hash, compare, deep copy and JSON output, which must agree
- *    with each other (copy compares and hashes equal to the original).
+ *    with each other (copy compares and hashes equal to the original);
+ *  - decode to the same values, or fail with the same error, when
+ *    decoded streaming or in batches.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -120,6 +122,36 @@ static void decode_one(const uint8_t *data, size_t size, int exact)
         if (rc)
             CHECK(strcmp(serr.msg, err.msg) == 0 && q->n == 0);
         rn_partition_unref(q);
+    }
+
+    /* in batches (what a combine folding in a fetched input uses): the
+     * same values, or the same error, word for word */
+    {
+        rn_partition *whole = rn_partition_new(), *batch = rn_partition_new();
+        rn_codec_batches r;
+        rn_errbuf berr;
+        size_t max = 1 + (size > 1 ? data[size - 2] % 17 : 0), got = 0;
+        int brc;
+        CHECK(whole && batch);
+        CHECK(rn_codec_decode(data, size, whole, &err) == rc);
+        brc = rn_codec_batches_open(&r, data, size, &berr);
+        while (brc == 0 &&
+               (brc = rn_codec_batches_next(&r, batch, max, &berr)) == 0 &&
+               batch->n) {
+            CHECK(batch->n <= max);
+            for (size_t i = 0; rc == 0 && i < batch->n; i++) {
+                CHECK(got + i < whole->n);
+                CHECK(rn_value_compare(&batch->items[i], &whole->items[got + i]) == 0);
+            }
+            got += batch->n;
+        }
+        CHECK(brc == rc);
+        if (rc)
+            CHECK(strcmp(berr.msg, err.msg) == 0);
+        else
+            CHECK(got == whole->n);
+        rn_partition_unref(whole);
+        rn_partition_unref(batch);
     }
 }
 

@@ -944,6 +944,72 @@ static void test_frame_size(void **state)
     rn_buf_release(&b);
 }
 
+/* Decoding a batch at a time gives the values rn_codec_decode gives, and
+ * refuses what it refuses: a bad checksum at open, bytes left over after
+ * the count's last value at the end. */
+static void test_batches(void **state)
+{
+    rn_partition *src = rn_partition_new(), *whole = rn_partition_new();
+    rn_partition *batch = rn_partition_new();
+    rn_codec_batches r;
+    rn_errbuf err;
+    rn_buf enc;
+    size_t got = 0;
+    char s[64];
+    (void)state;
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(s, sizeof(s), "value-%d", i);
+        rn_value items[2] = {rn_int(i), rn_string(s, (size_t)n)};
+        rn_value v = i % 2 ? rn_list(items, 2) : items[1];
+        assert_int_equal(rn_partition_push(src, &v), 0);
+    }
+    rn_buf_init(&enc, 0);
+    assert_int_equal(rn_codec_encode(&enc, src->items, src->n), 0);
+    assert_int_equal(rn_codec_decode(enc.ptr, enc.len, whole, &err), 0);
+    assert_int_equal(rn_codec_batches_open(&r, enc.ptr, enc.len, &err), 0);
+    for (;;) {
+        assert_int_equal(rn_codec_batches_next(&r, batch, 7, &err), 0);
+        if (!batch->n)
+            break;
+        assert_true(batch->n <= 7);
+        for (size_t i = 0; i < batch->n; i++)
+            assert_true(rn_value_equal(&batch->items[i], &whole->items[got + i]));
+        got += batch->n;
+    }
+    assert_int_equal(got, 1000);
+
+    /* one flipped bit: refused at open, as by rn_codec_decode */
+    enc.ptr[40] ^= 1;
+    assert_int_equal(rn_codec_batches_open(&r, enc.ptr, enc.len, &err), RN_EFORMAT);
+    assert_non_null(strstr(err.msg, "checksum mismatch"));
+    enc.ptr[40] ^= 1;
+
+    /* a count one short (checksum made right): left over at the end */
+    {
+        size_t tl = enc.len - RN_CODEC_TRAILER_SIZE;
+        uint32_t crc;
+        assert_int_equal((uint8_t)enc.ptr[16], 0xe8); /* 1000: e8 07 */
+        enc.ptr[16] = (char)0xe7;
+        crc = rn_codec_crc32c(0, enc.ptr, tl);
+        for (int k = 0; k < 4; k++)
+            enc.ptr[tl + (size_t)k] = (char)(crc >> (8 * k));
+        assert_int_equal(rn_codec_decode(enc.ptr, enc.len, whole, &err), RN_EFORMAT);
+        assert_non_null(strstr(err.msg, "left over"));
+        assert_int_equal(rn_codec_batches_open(&r, enc.ptr, enc.len, &err), 0);
+        got = 0;
+        int rc;
+        while ((rc = rn_codec_batches_next(&r, batch, 100, &err)) == 0 && batch->n)
+            got += batch->n;
+        assert_int_equal(rc, RN_EFORMAT);
+        assert_int_equal(got, 999);
+        assert_non_null(strstr(err.msg, "left over"));
+    }
+    rn_buf_release(&enc);
+    rn_partition_unref(src);
+    rn_partition_unref(whole);
+    rn_partition_unref(batch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -973,6 +1039,7 @@ int main(void)
         cmocka_unit_test(test_frame_size),
         cmocka_unit_test(test_streaming_large_elements),
         cmocka_unit_test(test_stream_decode_out_of_memory),
+        cmocka_unit_test(test_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
