@@ -422,6 +422,8 @@ static json_t *info_json(const Runnel__V1__InfoReply *r)
          * accounts for beside it */
         json_object_set_new(jw, "memory", json_integer((json_int_t)(w->rss ? w->rss : w->memory)));
         json_object_set_new(jw, "memory_accounted", json_integer((json_int_t)w->memory));
+        json_object_set_new(jw, "memory_accounted_peak",
+                            json_integer((json_int_t)w->memory_peak));
         json_object_set_new(t, "running", json_integer(w->tasks ? w->tasks->running : 0));
         json_object_set_new(t, "done",
                             json_integer(w->tasks ? (json_int_t)w->tasks->done : 0));

@@ -12,6 +12,7 @@
 #include "exec/chain.h"
 #include "exec/ctx.h"
 #include "spill/pfile.h"
+#include "value/codec.h"
 
 int rn_jobrun_new(const char *job_id, const char *manifest, size_t len,
                   rn_registry *reg, rn_jobrun **out, rn_errbuf *err)
@@ -84,6 +85,57 @@ static int acc_save(const rn_opinst *toi, rn_acc *acc, rn_partition **out,
     return rc;
 }
 
+/* Values of an input given to a consumer a batch at a time. */
+#define INPUT_BATCH 4096
+typedef int (*consume_fn)(void *cud, const rn_partition *values);
+
+/* Gets input i and gives its values to fn: all at once when the caller
+ * has them decoded, else decoded a batch at a time from its encoding. */
+static int consume_input(rn_taskrun_input_fn input, void *ud, size_t i,
+                         consume_fn fn, void *cud, rn_errbuf *err)
+{
+    rn_taskrun_in in = {0};
+    rn_codec_batches r;
+    rn_partition *batch;
+    int rc;
+
+    if ((rc = input(ud, i, &in, err)))
+        return rc;
+    if (in.p) {
+        rc = fn(cud, in.p);
+        rn_partition_unref(in.p);
+        return rc;
+    }
+    if (!(batch = rn_partition_new()))
+        rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+    else if ((rc = rn_codec_batches_open(&r, in.data, in.len, err)) == 0)
+        while ((rc = rn_codec_batches_next(&r, batch, INPUT_BATCH, err)) == 0 &&
+               batch->n && (rc = fn(cud, batch)) == 0)
+            ;
+    if (rc && err->code == RN_EFORMAT)
+        rn_error_prefix(err, "input %zu: ", i);
+    rn_partition_unref(batch);
+    if (in.release)
+        in.release(in.owner);
+    return rc;
+}
+
+static int push_to_chain(void *cud, const rn_partition *values)
+{
+    return rn_chain_push(cud, values->items, values->n);
+}
+
+typedef struct load_st {
+    rn_acc *acc;
+    rn_task_ctx *ctx;
+} load_st;
+
+static int load_into_acc(void *cud, const rn_partition *values)
+{
+    load_st *l = cud;
+    return rn_acc_load(l->acc, l->ctx, values);
+}
+
 /* SOURCE and CHAIN: the fused chain over one split or partition. */
 static int run_chain(rn_jobrun *jr, const rn_stage *st, int kind,
                      uint32_t partition, const rn_value *split,
@@ -106,11 +158,8 @@ static int run_chain(rn_jobrun *jr, const rn_stage *st, int kind,
     if (rc == 0) {
         if (kind == RN_GT_SOURCE)
             rc = rn_chain_run_source(c, jr->plan->source, split);
-        else if (n_inputs == 1) {
-            rn_partition *in = input(ud, 0, err);
-            rc = in ? rn_chain_push(c, in->items, in->n) : (err->code ? err->code : RN_EIO);
-            rn_partition_unref(in);
-        }
+        else if (n_inputs == 1)
+            rc = consume_input(input, ud, 0, push_to_chain, c, err);
         else
             rc = rn_error_set(err, RN_EINVAL, "a chain task needs one input, "
                                               "got %zu", n_inputs);
@@ -125,15 +174,6 @@ static int run_chain(rn_jobrun *jr, const rn_stage *st, int kind,
                         st->terminal->label, partition);
     if (acc_ready)
         rn_acc_release(&acc);
-    return rc;
-}
-
-/* Ends run_fold early: an input could not be had (its error stays). */
-static int acc_fail(rn_acc *acc, rn_task_ctx *ctx, rn_arena *scratch, int rc)
-{
-    rn_task_ctx_release(ctx);
-    rn_arena_release(scratch);
-    rn_acc_release(acc);
     return rc;
 }
 
@@ -239,11 +279,8 @@ static int run_fold(const rn_stage *st, int kind, rn_taskrun_input_fn input,
     /* one input at a time: each is folded in (spilling past the budget)
      * and dropped before the next is fetched */
     for (size_t i = 0; rc == 0 && i < n_inputs; i++) {
-        rn_partition *in = input(ud, i, err);
-        if (!in)
-            return acc_fail(&acc, &ctx, &scratch, err->code ? err->code : RN_EIO);
-        rc = rn_acc_load(&acc, &ctx, in);
-        rn_partition_unref(in);
+        load_st l = {&acc, &ctx};
+        rc = consume_input(input, ud, i, load_into_acc, &l, err);
     }
     if (rc == 0) {
         if (kind == RN_GT_COMBINE) { /* FINISH, REDUCE: finished */

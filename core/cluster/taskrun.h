@@ -63,18 +63,30 @@ typedef struct rn_taskrun_out {
 } rn_taskrun_out;
 void rn_taskrun_out_release(rn_taskrun_out *o); /* NULL ok; zeroes it */
 
+/* One input of a task, as the caller has it: decoded values, or the
+ * encoded partition (value/codec.h) it fetched or keeps on disk. The task
+ * folds or pushes encoded input a batch at a time (rn_codec_batches), so
+ * it holds the compact bytes and one batch, never every value decoded.
+ * release(owner), when set, is called once data is no longer read. */
+typedef struct rn_taskrun_in {
+    rn_partition *p;       /* a reference the task drops, or NULL: */
+    const void *data;      /* data[0..len) */
+    size_t len;
+    void (*release)(void *owner);
+    void *owner;
+} rn_taskrun_in;
+
 /* Runs one task. kind is RN_GT_* (jobgraph.h); split is the source split
- * (SOURCE), input(ud, i, err) gives input partition i (a new reference,
- * or NULL with err set), asked for when the task needs it and dropped
- * once consumed, so a combine holds one input at a time (CHAIN: one;
- * COMBINE, FINISH: partials in fold order; REDUCE: bucket `partition`
- * of every task of the stage, in task order). *out gets what the task
- * made (released by the caller); nothing on error. Errors name operator
- * and partition, as locally; a task kind that does not fit the stage
- * (a reduce task of a stage that is not cut, a combine of one that is)
- * is RN_EINVAL. */
-typedef rn_partition *(*rn_taskrun_input_fn)(void *ud, size_t i,
-                                             rn_errbuf *err);
+ * (SOURCE), input(ud, i, in, err) gives input i (0, or an error with err
+ * set), asked for when the task needs it and released once consumed, so
+ * a combine holds one input at a time (CHAIN: one; COMBINE, FINISH:
+ * partials in fold order; REDUCE: bucket `partition` of every task of
+ * the stage, in task order). *out gets what the task made (released by
+ * the caller); nothing on error. Errors name operator and partition, as
+ * locally; a task kind that does not fit the stage (a reduce task of a
+ * stage that is not cut, a combine of one that is) is RN_EINVAL. */
+typedef int (*rn_taskrun_input_fn)(void *ud, size_t i, rn_taskrun_in *in,
+                                   rn_errbuf *err);
 int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
                const rn_value *split, rn_taskrun_input_fn input, void *ud,
                size_t n_inputs, rn_taskrun_out *out, uint64_t *bytes_read,

@@ -2,11 +2,13 @@
 #define _GNU_SOURCE
 #include "cluster/worker.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -328,53 +330,118 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static rn_partition *fetch_input(rn_worker *w, const char *job, const char *cap,
-                                 const Runnel__V1__InputRef *in, rn_errbuf *err)
+/* An input's encoded bytes, released by the task once read: a spilled
+ * file of this worker mapped, or what a peer sent. */
+typedef struct input_bytes {
+    void *map;      /* a mapping, or NULL */
+    size_t map_len;
+    rn_buf buf;     /* else the bytes received */
+} input_bytes;
+
+static void input_bytes_release(void *owner)
+{
+    input_bytes *ib = owner;
+    if (ib->map)
+        munmap(ib->map, ib->map_len);
+    rn_buf_release(&ib->buf);
+    rn_free(ib);
+}
+
+/* A spilled partition of this worker, mapped from its file (the page
+ * cache holds it, not the budget): in->data. */
+static int map_input(int fd, uint64_t size, rn_taskrun_in *in, rn_errbuf *err)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    off_t at = lseek(fd, 0, SEEK_CUR), base;
+    input_bytes *ib;
+    if (at < 0 || page <= 0 || size > SIZE_MAX / 2)
+        return rn_error_set(err, RN_EIO, "cannot map a spilled partition: %s",
+                            strerror(errno));
+    if (!(ib = rn_calloc(1, sizeof(*ib))))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    base = at - at % page;
+    ib->map_len = (size_t)(at - base) + (size_t)size;
+    ib->map = mmap(NULL, ib->map_len, PROT_READ, MAP_PRIVATE, fd, base);
+    if (ib->map == MAP_FAILED) {
+        int e = errno;
+        rn_free(ib);
+        return rn_error_set(err, RN_EIO, "cannot map a spilled partition: %s",
+                            strerror(e));
+    }
+    madvise(ib->map, ib->map_len, MADV_SEQUENTIAL);
+    in->data = (const uint8_t *)ib->map + (at - base);
+    in->len = (size_t)size;
+    in->release = input_bytes_release;
+    in->owner = ib;
+    return 0;
+}
+
+/* Input `in` of a task: this worker's own partition (in memory, or its
+ * spilled file mapped), or a peer's fetched as its encoded bytes (checked
+ * whole, header to checksum, before the task reads a value of it). */
+static int fetch_input(rn_worker *w, const char *job, const char *cap,
+                       const Runnel__V1__InputRef *ref, rn_taskrun_in *in,
+                       rn_errbuf *err)
 {
     Runnel__V1__FetchPartitionRequest req = RUNNEL__V1__FETCH_PARTITION_REQUEST__INIT;
     rn_rpc_stream *st = NULL;
     rn_rpc_channel *ch;
-    rn_partition *p;
+    rn_codec_batches check;
+    input_bytes *ib;
     char what[128];
-    uint64_t nbytes = 0;
     double t0;
+    int rc;
 
-    if (strcmp(in->address, w->address) == 0) {
+    if (strcmp(ref->address, w->address) == 0) {
         rn_errbuf e2;
+        uint64_t size = 0;
+        int fd = -1;
         rn_error_clear(&e2);
-        if (!(p = rn_partstore_get_err(w->parts, job, in->task_id, in->bucket,
-                                       &e2)))
-            rn_error_set(err, RN_ENOTFOUND, "task %u's output is no longer here%s%s",
-                         in->task_id, e2.msg[0] ? ": " : "", e2.msg);
-        return p;
+        rc = rn_partstore_open(w->parts, job, ref->task_id, ref->bucket, &in->p,
+                               &fd, &size, &e2);
+        if (rc == 0 && fd >= 0) {
+            rc = map_input(fd, size, in, &e2);
+            close(fd);
+        }
+        if (rc)
+            return rn_error_set(err, RN_ENOTFOUND,
+                                "task %u's output is no longer here%s%s",
+                                ref->task_id, e2.msg[0] ? ": " : "", e2.msg);
+        return 0;
     }
-    if (!(ch = peer_channel(w, in->address, err)))
-        return NULL;
-    if (!(p = rn_partition_new())) {
-        rn_error_set(err, RN_ENOMEM, "out of memory");
-        return NULL;
-    }
+    if (!(ch = peer_channel(w, ref->address, err)))
+        return err->code ? err->code : RN_EIO;
+    if (!(ib = rn_calloc(1, sizeof(*ib))))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    rn_buf_init(&ib->buf, 0);
     req.job_id = (char *)job;
-    req.task_id = in->task_id;
-    req.bucket = in->bucket;
+    req.task_id = ref->task_id;
+    req.bucket = ref->bucket;
     req.capability = (char *)cap;
-    snprintf(what, sizeof(what), "task %u's output from %s", in->task_id,
-             in->address);
+    snprintf(what, sizeof(what), "task %u's output from %s", ref->task_id,
+             ref->address);
     t0 = now_s();
-    if (rn_rpc_stream_open_pb(ch, RN_M_FETCH_PARTITION, &req, 0, &st, err) ||
-        rn_chunk_recv_partition_n(st, p, FETCH_TIMEOUT_MS, what, &nbytes, err)) {
+    if ((rc = rn_rpc_stream_open_pb(ch, RN_M_FETCH_PARTITION, &req, 0, &st, err)) ||
+        (rc = rn_chunk_recv(st, &ib->buf, 0, FETCH_TIMEOUT_MS, what, err)) ||
+        (rc = rn_codec_batches_open(&check, ib->buf.ptr, ib->buf.len, err))) {
+        if (rc == RN_EFORMAT)
+            rn_error_prefix(err, "%s: ", what);
         rn_rpc_stream_free(st);
-        rn_partition_unref(p);
-        return NULL;
+        input_bytes_release(ib);
+        return rc;
     }
     rn_rpc_stream_free(st);
     /* one line per fetch with -v: what bench/shuffle.sh adds up (bytes
      * moved between workers and the time spent receiving them) */
     rn_logf(RN_LOG_DEBUG, "worker: fetched job %s task %u bucket %u from %s: "
-            "%llu bytes, %zu values in %.3f ms", job, in->task_id, in->bucket,
-            in->address, (unsigned long long)nbytes, p->n,
+            "%zu bytes, %llu values in %.3f ms", job, ref->task_id, ref->bucket,
+            ref->address, ib->buf.len, (unsigned long long)check.count,
             (now_s() - t0) * 1e3);
-    return p;
+    in->data = ib->buf.ptr;
+    in->len = ib->buf.len;
+    in->release = input_bytes_release;
+    in->owner = ib;
+    return 0;
 }
 
 static void free_taskout(taskout *r)
@@ -594,16 +661,16 @@ typedef struct input_src {
     uint32_t missing_task;
 } input_src;
 
-static rn_partition *get_input(void *ud, size_t i, rn_errbuf *err)
+static int get_input(void *ud, size_t i, rn_taskrun_in *in, rn_errbuf *err)
 {
     input_src *src = ud;
-    rn_partition *p = fetch_input(src->w, src->rt->job_id, src->rt->capability,
-                                  src->rt->inputs[i], err);
-    if (!p && !src->missing) {
+    int rc = fetch_input(src->w, src->rt->job_id, src->rt->capability,
+                         src->rt->inputs[i], in, err);
+    if (rc && !src->missing) {
         src->missing = 1;
         src->missing_task = src->rt->inputs[i]->task_id;
     }
-    return p;
+    return rc;
 }
 
 static void run_task(rn_worker *w, qtask *q)
@@ -1010,6 +1077,7 @@ static void *hb_main(void *arg)
         req.worker_id = wid;
         keep_partitions_in_budget(w); /* also while paused */
         req.memory = rn_alloc_in_use();
+        req.memory_peak = rn_alloc_peak();
         req.rss = rn_budget_rss();
         rn_budget_spill_stats(&req.spilled_bytes, &req.spilled_files);
         rn_partstore_stats(w->parts, &req.partitions, &req.partition_bytes);

@@ -49,6 +49,7 @@ int rn__sched_info(rn__sreq *r, const void *reqp, rn_buf *reply,
         wi[i].memory_limit = w->memory_limit;
         wi[i].memory = w->memory;
         wi[i].rss = w->rss;
+        wi[i].memory_peak = w->memory_peak;
         wi[i].spilled_bytes = w->spilled_bytes;
         wi[i].spilled_files = w->spilled_files;
         tc[i].running = w->assigned;

@@ -296,6 +296,7 @@ int rn__sched_heartbeat(rn__sreq *r, const void *reqp, rn_buf *reply,
     }
     w->memory = req->memory;
     w->rss = req->rss;
+    w->memory_peak = req->memory_peak;
     w->spilled_bytes = req->spilled_bytes;
     w->spilled_files = req->spilled_files;
     w->partitions = req->partitions;

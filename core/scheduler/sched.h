@@ -72,7 +72,7 @@ typedef struct rn__sworker {
     char owner[RN_IDENTITY_NAME_MAX + 1]; /* certificate name (TLS) */
     uint32_t nthreads;
     uint32_t minor;              /* protocol minor it registered with */
-    uint64_t memory_limit, memory, rss, pid;
+    uint64_t memory_limit, memory, memory_peak, rss, pid;
     uint64_t spilled_bytes, spilled_files;
     int64_t last_seen_ms;
     double last_seen_unix;

@@ -204,6 +204,14 @@ for job in freq distinct1 sumby; do
         bad "$job on the cluster differs: $(diff "$T/$job.want" "$T/$job.cgot" | head -3)"
 done
 check "distinct: every key" 2000000 "$(wc -l <"$T/distinct1.cgot")"
+# what the engine held never passed the limit (the RSS beside it adds
+# the allocator's own overhead, gRPC's buffers and the code)
+expect_ok "info after them" "$RUNNEL" info --scheduler "$SCHED" --json
+$PY -c '
+import json, sys
+for w in json.load(open(sys.argv[1]))["workers"].values():
+    assert 0 < w["memory_accounted_peak"] <= w["memory_limit"], w
+' "$T/out" && ok || bad "accounted memory passed the limit: $(cat "$T/out")"
 for w in w1:96 w2:64; do
     hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$(eval echo "\$PID_${w%%:*}")/status")
     echo "${w%%:*}: peak RSS $hwm KiB (limit ${w#*:} MiB)"
