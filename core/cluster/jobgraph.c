@@ -59,12 +59,49 @@ static int set_inputs(rn_jobgraph *g, uint32_t t, const uint32_t *in, size_t n)
     return 0;
 }
 
+/* Bucket b of a shuffle's tasks `maps` for its reducer, in *wide: the
+ * tasks themselves, or, past RN_JOBGRAPH_FAN_IN of them, COMBINE tasks
+ * merging runs of at most that many (the first level reading bucket b,
+ * the next ones whole partials); *k numbers the stage's combines. */
+static int wide_bucket(rn_jobgraph *g, size_t *cap, uint32_t stage,
+                       uint32_t b, const ids *maps, ids *wide, uint32_t *k)
+{
+    ids lvl = {0};
+    int rc = RN_ENOMEM;
+
+    wide->n = 0;
+    for (size_t i = 0; i < maps->n; i++)
+        if (ids_push(wide, maps->v[i]))
+            goto done;
+    for (uint32_t bucket = b; wide->n > RN_JOBGRAPH_FAN_IN; bucket = 0) {
+        size_t groups = (wide->n + RN_JOBGRAPH_FAN_IN - 1) / RN_JOBGRAPH_FAN_IN;
+        size_t per = (wide->n + groups - 1) / groups;
+        lvl.n = 0;
+        for (size_t j = 0; j < wide->n; j += per) {
+            size_t m = wide->n - j < per ? wide->n - j : per;
+            rn_gtask *t = new_task(g, cap, RN_GT_COMBINE, stage, (*k)++);
+            if (!t)
+                goto done;
+            t->bucket = bucket;
+            if (ids_push(&lvl, t->id) || set_inputs(g, t->id, &wide->v[j], m))
+                goto done;
+        }
+        ids swap = *wide;
+        *wide = lvl;
+        lvl = swap;
+    }
+    rc = 0;
+done:
+    rn_free(lvl.v);
+    return rc;
+}
+
 int rn_jobgraph_build(const int *terminals, const uint32_t *nparts,
                       size_t n_stages, size_t n_splits, uint32_t split_every,
                       rn_jobgraph **out)
 {
     rn_jobgraph *g = rn_calloc(1, sizeof(*g));
-    ids prev = {0}, cur = {0}, next = {0};
+    ids prev = {0}, cur = {0}, next = {0}, wide = {0};
     size_t cap = 0;
     int rc = RN_ENOMEM;
 
@@ -92,10 +129,17 @@ int rn_jobgraph_build(const int *terminals, const uint32_t *nparts,
                 goto done;
             }
             next.n = 0;
+            uint32_t k = 0;
             for (uint32_t b = 0; b < np; b++) {
-                rn_gtask *t = new_task(g, &cap, RN_GT_REDUCE, (uint32_t)s, b);
-                if (!t || ids_push(&next, t->id) ||
-                    set_inputs(g, t->id, cur.v, cur.n))
+                rn_gtask *t;
+                /* past RN_JOBGRAPH_FAN_IN tasks, combines merge bucket b
+                 * of runs of them first, so no task reads more */
+                if (wide_bucket(g, &cap, (uint32_t)s, b, &cur, &wide, &k) ||
+                    !(t = new_task(g, &cap, RN_GT_REDUCE, (uint32_t)s, b)))
+                    goto done;
+                t->bucket = wide.n == cur.n ? b : 0;
+                if (ids_push(&next, t->id) ||
+                    set_inputs(g, t->id, wide.v, wide.n))
                     goto done;
             }
             ids tmp = cur;
@@ -161,6 +205,7 @@ done:
     rn_free(prev.v);
     rn_free(cur.v);
     rn_free(next.v);
+    rn_free(wide.v);
     if (rc) {
         rn_jobgraph_free(g);
         return rc;

@@ -341,16 +341,18 @@ int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
         return rn_error_set(err, RN_EINVAL, "a source task without a split");
     st = &jr->plan->stages[stage];
     /* the tasks of a shuffled stage save one partition per bucket; its
-     * reducers are the only merging tasks it has */
+     * merging tasks are reducers, and in a wide shuffle combines that
+     * merge one bucket of many tasks (the scheduler says which) */
     if (st->nparts > 1) {
         if (kind == RN_GT_SOURCE || kind == RN_GT_CHAIN)
             nout = st->nparts;
-        else if (kind != RN_GT_REDUCE || partition >= st->nparts)
+        else if (kind == RN_GT_FINISH ||
+                 (kind == RN_GT_REDUCE && partition >= st->nparts))
             return rn_error_set(err, RN_EINVAL,
                                 "stage %u is cut into %u partitions: no %s "
                                 "task %u",
                                 stage, (unsigned)st->nparts,
-                                kind == RN_GT_REDUCE ? "reduce" : "combine",
+                                kind == RN_GT_REDUCE ? "reduce" : "finish",
                                 partition);
     } else if (kind == RN_GT_REDUCE) {
         return rn_error_set(err, RN_EINVAL,
