@@ -614,6 +614,32 @@ int rn_client_run(rn_client *c, const rn_manifest *m, rn_registry *reg,
     return rc;
 }
 
+/* A failed job's message names the operator that failed, as "X
+ * (partition N)" (the worker's words) or "operator X" (the scheduler's):
+ * when the manifest has one step X, its file:line:col goes first, as a
+ * local run's error has it. */
+static void place_error(const rn_plan *plan, rn_errbuf *err)
+{
+    static const char *const marks[] = {" (partition ", "operator "};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < plan->n_ops; i++) {
+            const char *l = plan->ops[i].label, *at;
+            char pat[160];
+            const rn_mpos *pos;
+            if (!l)
+                continue;
+            snprintf(pat, sizeof(pat), k == 0 ? "%s%s" : "%2$s%1$s", l,
+                     marks[k]);
+            if (!(at = strstr(err->msg, pat)))
+                continue;
+            if ((pos = rn_plan_position_of(plan, l, strlen(l))))
+                rn_error_prefix(err, "%s:%u:%u: ",
+                                pos->file ? pos->file : "<manifest>",
+                                pos->line, pos->col);
+            return;
+        }
+}
+
 int rn_client_run_manifest(const char *url, const rn_rpc_tls *tls,
                            const rn_manifest *m,
                            rn_registry *reg, int quiet, int progress,
@@ -628,6 +654,8 @@ int rn_client_run_manifest(const char *url, const rn_rpc_tls *tls,
         if ((rc = rn_client_prepare(c, m, reg, err)) == 0 &&
             (rc = rn_plan_build(m, reg, plan, err)) == 0)
             rc = rn_client_run(c, m, reg, *plan, progress, res, err);
+        if (rc == RN_EREMOTE && *plan)
+            place_error(*plan, err);
     }
     rn_client_close(c);
     rn_rpc_shutdown();

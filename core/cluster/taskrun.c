@@ -35,6 +35,7 @@ int rn_jobrun_new(const char *job_id, const char *manifest, size_t len,
         rn_jobrun_unref(jr);
         return rc;
     }
+    rn_plan_forget_positions(jr->plan);
     *out = jr;
     return 0;
 }

@@ -170,7 +170,7 @@ static int compile(rn_luabox *b, lua_State *L, rn_ctx *ctx, const rn_luafn *fn)
      * -> return <text>; a chunk that returns a function as it is */
     if (fn->expr || strncmp(src, "return", 6) != 0) {
         const char *pre = fn->expr ? "return function(x) return (" : "return ";
-        const char *post = fn->expr ? "\n) end" : "\n";
+        const char *post = fn->expr ? ") end" : "\n";
         n = strlen(pre) + strlen(src) + strlen(post) + 1;
         if (!(buf = malloc(n)))
             return rn_error(ctx, RN_ENOMEM, "out of memory");
