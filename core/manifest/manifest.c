@@ -971,15 +971,10 @@ static int parse_op(const rn_mnode *n, const char *what, rn_mstep *out,
                          : "");
         name = n->keys[0];
         params = n->items[0];
+        /* a mapping, or one bare value for the operator's one required
+         * parameter (`- pluck: user`): rn_params_bind tells which */
         if (rn_mnode_is_null(params))
             params = NULL;
-        else if (params->type != RN_MN_MAP)
-            return rn_mpos_error(err, RN_EINVAL, params->pos,
-                                 "%s: parameters of '%s' must be a mapping, "
-                                 "got %s",
-                                 what,
-                                 rn__mnode_excerpt(ex, sizeof(ex), name),
-                                 rn__mnode_describe(d, sizeof(d), params));
     } else if (n->type != RN_MN_SCALAR || rn_mnode_is_null(n)) {
         return rn_mpos_error(err, RN_EINVAL, n->pos,
                              "%s: expected an operator name or a one-key map "
