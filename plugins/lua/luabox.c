@@ -166,20 +166,23 @@ static int compile(rn_luabox *b, lua_State *L, rn_ctx *ctx, const rn_luafn *fn)
     char *buf = NULL;
     int rc;
 
-    /* "expr" -> return function(x) return (expr) end; a function's text
-     * -> return <text>; a chunk that returns a function as it is */
-    if (fn->expr || strncmp(src, "return", 6) != 0) {
+    snprintf(name, sizeof(name), "=%s", fn->name);
+    /* an expression -> return function(x) return (expr) end; a chunk that
+     * returns a function (a .lua file: `return function(r) ... end`) as
+     * it is; else a function's text -> return <text> */
+    rc = fn->expr ? LUA_ERRSYNTAX : luaL_loadbuffer(L, src, strlen(src), name);
+    if (rc == LUA_ERRSYNTAX) {
         const char *pre = fn->expr ? "return function(x) return (" : "return ";
         const char *post = fn->expr ? ") end" : "\n";
+        if (!fn->expr)
+            lua_pop(L, 1); /* the chunk's own error: the function's is told */
         n = strlen(pre) + strlen(src) + strlen(post) + 1;
         if (!(buf = malloc(n)))
             return rn_error(ctx, RN_ENOMEM, "out of memory");
         snprintf(buf, n, "%s%s%s", pre, src, post);
-        src = buf;
+        rc = luaL_loadbuffer(L, buf, strlen(buf), name);
+        free(buf);
     }
-    snprintf(name, sizeof(name), "=%s", fn->name);
-    rc = luaL_loadbuffer(L, src, strlen(src), name);
-    free(buf);
     if (rc == 0 && fn->expr) {
         lua_newtable(L); /* the environment */
         lua_newtable(L); /* its metatable */

@@ -92,7 +92,40 @@ check_escapes() { # WHERE ARGS...
 printf 'name: c\nsource: {range: {n: 3}}\nsteps:\n  - filter: {where: "x >"}\n' >"$T/c.yaml"
 expect_fail "where does not compile" 1 "c.yaml:4:5: lua.filter: \`where\` does not compile: where:1:" "$RUNNEL" run "$T/c.yaml"
 
+# code in a .lua file beside the manifest (`!file`): read where the job
+# is run or submitted, it travels inside the job
+mkdir -p "$T/m"
+cat >"$T/m/kib.lua" <<'L'
+-- the bytes in KiB, and the first part of the path
+return function(r)
+  return {user = r.user, kib = r.bytes / 1024, top = r.url:match("^/(%w+)")}
+end
+L
+cat >"$T/m/file.yaml" <<Y
+name: file
+source: {read_text: {urls: "$T/logs.jsonl", blocksize: 64KiB}}
+steps:
+  - json_parse
+  - map: {code: !file kib.lua}
+  - pluck: top
+  - frequencies
+Y
+$PY -c '
+import collections, json, re, sys
+c = collections.Counter(re.match(r"^/(\w+)", json.loads(l)["url"]).group(1) for l in open(sys.argv[1]))
+for k, v in sorted(c.items()):
+    print(json.dumps([k, v]))' "$T/logs.jsonl" >"$T/file.want"
+check_file() { # WHERE ARGS...
+    where=$1
+    shift
+    expect_ok "code from a .lua file ($where)" "$RUNNEL" run "$T/m/file.yaml" --quiet "$@"
+    sort "$T/out" | cmp -s - "$T/file.want" && ok || bad "!file ($where): $(cat "$T/out")"
+}
+sed 's/kib.lua/nope.lua/' "$T/m/file.yaml" >"$T/m/nofile.yaml"
+expect_fail "a missing .lua file" 1 "nofile.yaml:5:17: !file 'nope.lua': No such file" "$RUNNEL" lint "$T/m/nofile.yaml"
+
 # ---- locally, one thread and two
+check_file local
 check_answers local
 check_answers "local, 1 thread" --threads 1
 check_escapes local
@@ -102,6 +135,9 @@ start_scheduler || { finish; exit 1; }
 start_worker w1 --nthreads 2 || { finish; exit 1; }
 start_worker w2 --nthreads 2 || { finish; exit 1; }
 check_answers cluster --scheduler "$SCHED"
+cd /
+check_file "cluster, from another directory" --scheduler "$SCHED"
+cd "$SRC"
 check_escapes cluster --scheduler "$SCHED"
 # the workers lived through it all, and still work
 alive "$PID_w1" && alive "$PID_w2" && ok || bad "a worker died of a script"

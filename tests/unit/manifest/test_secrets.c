@@ -291,6 +291,15 @@ static void test_parse_job(void **state)
     assert_string_equal(err.msg, "job 1:2:17: '${RN_TS_KEY}' in a submitted "
                                  "job: variables are substituted where a "
                                  "job is submitted, never where it runs");
+    /* nor read this process's files */
+    const char *file = "name: x\nsource: {r: {a: !file /etc/passwd}}\n";
+    assert_int_equal(rn_manifest_parse_job("job 1", file, strlen(file), &m,
+                                           &err),
+                     RN_EINVAL);
+    assert_null(m);
+    assert_string_equal(err.msg, "job 1:2:17: !file '/etc/passwd' in a "
+                                 "submitted job: files are read where a job "
+                                 "is submitted");
 }
 
 int main(void)
