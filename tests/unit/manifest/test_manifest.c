@@ -407,7 +407,7 @@ static void test_yaml_errors(void **state)
               "m.yaml:3:9: YAML aliases (*name) are not supported");
     parse_err("source: !!int range\n", RN_EINVAL,
               "m.yaml:1:9: unsupported YAML tag 'tag:yaml.org,2002:int' "
-              "(only !!str is understood)");
+              "(only !!str and !file are understood)");
     parse_err("source: !foo {a: 1}\n", RN_EINVAL,
               "m.yaml:1:9: unsupported YAML tag '!foo'");
     parse_err("source: range\n---\nsource: range\n", RN_EINVAL,
