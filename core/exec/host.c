@@ -7,6 +7,7 @@
 #include "base/buf.h"
 #include "exec/ctx.h"
 #include "io/io.h"
+#include "value/jsondec.h"
 #include "value/partition.h"
 #include "value/value.h"
 
@@ -255,6 +256,19 @@ static void h_io_abort(rn_ctx *ctx, rn_writer *w)
         rn_io_writer_abort(w);
 }
 
+_Static_assert(RN_JSON_VIEW == RN_JSONDEC_VIEW &&
+                   RN_JSON_DOC_REAL == RN_JSONDEC_DOC_REAL,
+               "the host's JSON flags are the decoder's");
+
+static int h_from_json(rn_ctx *ctx, const char *text, size_t len,
+                       uint32_t flags, rn_value *out)
+{
+    rn_task_ctx *c = TC(ctx);
+    if (!c->scratch)
+        return rn_error_set(c->err, RN_EINVAL, "no memory for a value here");
+    return rn_jsondec_parse(c->scratch, text, len, flags, out, c->err);
+}
+
 const rn_host rn__host = {
     .size = sizeof(rn_host),
     .abi_minor = RN_ABI_MINOR,
@@ -278,6 +292,7 @@ const rn_host rn__host = {
     .io_write = h_io_write,
     .io_commit = h_io_commit,
     .io_abort = h_io_abort,
+    .from_json = h_from_json,
 };
 
 void rn_task_ctx_init(rn_task_ctx *c, rn_arena *scratch, rn_arena *keep,

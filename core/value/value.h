@@ -115,9 +115,11 @@ size_t rn_value_deep_size(const rn_value *v);
 /* Appends v as one line of JSON (no newline). Bytes become a string of
  * base64 prefixed "base64:"; non-finite doubles become null. */
 int rn_value_to_json(rn_buf *b, const rn_value *v);
-/* Parses JSON text into a value in arena `a`. Integers that fit int64 are
- * RN_INT, other numbers (fractions, exponents, integers beyond int64)
- * RN_DOUBLE, objects RN_RECORD (keys in document order). */
+/* Parses JSON text into a value in arena `a` (strings copied): integers
+ * that fit int64 are RN_INT, other numbers (fractions, exponents,
+ * integers beyond int64) RN_DOUBLE, objects RN_RECORD (keys in document
+ * order). rn_jsondec_parse (value/jsondec.h) with no flags: what it
+ * accepts and refuses is said there. */
 int rn_value_from_json(rn_arena *a, const char *text, size_t len,
                        rn_value *out, rn_errbuf *err);
 

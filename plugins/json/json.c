@@ -2,12 +2,15 @@
  * Shipped plugin "json": JSON in and out, and picking things out of the
  * values it makes.
  *
- *   json_parse  map       string -> value. Objects become records (keys in
+ *   json_parse  map       string -> value, through the engine's decoder
+ *                         (rn_from_json). Objects become records (keys in
  *                         document order; a repeated key keeps its first
  *                         position and its last value), integers that fit
- *                         int64 become ints, other numbers doubles. Invalid
- *                         JSON (binary garbage included) fails the task with
- *                         jansson's reason and an escaped excerpt.
+ *                         int64 become ints, other numbers doubles; an
+ *                         integer beyond int64 makes that document's
+ *                         integers doubles. Invalid JSON (binary garbage
+ *                         included) fails the task with the reason, the
+ *                         byte offset and an escaped excerpt.
  *   json_dump   map       value -> one line of JSON (the engine's encoder:
  *                         bytes become "base64:..." strings).
  *   pluck       map       key: a key path (runnel/keypath.h: a record
@@ -21,202 +24,22 @@
  * json_parse accepts RN_STRING and RN_BYTES; the other operators accept
  * what their description says and fail with RN_ETYPE otherwise.
  */
-#define _POSIX_C_SOURCE 200809L /* strnlen */
-
-#include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include <runnel/runnel.h>
 
-/* Nesting the engine accepts anywhere (its RN_VALUE_MAX_DEPTH): deeper
- * documents are refused here rather than later, with a clearer message. */
-#define JSON_MAX_DEPTH 64
-
-/* Bytes of input quoted in an error message. */
-#define EXCERPT_MAX 40
-
-/* Writes up to max bytes of p as a C-style escaped string into out (which
- * holds at least 4 * max + 4 bytes), "..." when cut: error messages must
- * stay printable whatever the input held. */
-static void escape(char *out, const char *p, size_t n, size_t max)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t k = 0, m = n < max ? n : max;
-
-    for (size_t i = 0; i < m; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '"' || c == '\\') {
-            out[k++] = '\\';
-            out[k++] = (char)c;
-        } else if (c == '\n') {
-            out[k++] = '\\';
-            out[k++] = 'n';
-        } else if (c == '\t') {
-            out[k++] = '\\';
-            out[k++] = 't';
-        } else if (c == '\r') {
-            out[k++] = '\\';
-            out[k++] = 'r';
-        } else if (c >= 0x20 && c < 0x7f) {
-            out[k++] = (char)c;
-        } else {
-            out[k++] = '\\';
-            out[k++] = 'x';
-            out[k++] = hex[c >> 4];
-            out[k++] = hex[c & 15];
-        }
-    }
-    if (m < n) {
-        memcpy(out + k, "...", 3);
-        k += 3;
-    }
-    out[k] = '\0';
-}
-
 /* ---- json_parse ----------------------------------------------------- */
-
-static int from_json(rn_ctx *ctx, const json_t *j, rn_value *out, int depth);
-
-static int copy_str(rn_ctx *ctx, const char *s, size_t n, rn_str *out)
-{
-    char *p = NULL;
-    if (n) {
-        p = rn_alloc(ctx, n);
-        if (!p)
-            return RN_ENOMEM;
-        memcpy(p, s, n);
-    }
-    out->ptr = p ? p : "";
-    out->len = n;
-    return 0;
-}
-
-static int from_object(rn_ctx *ctx, const json_t *j, rn_value *out,
-                       int depth)
-{
-    size_t n = json_object_size(j), i = 0;
-    rn_field *fields = NULL;
-    void *it;
-
-    if (n > UINT32_MAX)
-        return rn_error(ctx, RN_ELIMIT, "JSON object has too many keys");
-    if (n) {
-        fields = rn_alloc(ctx, n * sizeof *fields);
-        if (!fields)
-            return RN_ENOMEM;
-    }
-    for (it = json_object_iter((json_t *)j); it && i < n;
-         it = json_object_iter_next((json_t *)j, it), i++) {
-        const char *key = json_object_iter_key(it);
-#if JANSSON_VERSION_HEX >= 0x020e00
-        size_t klen = json_object_iter_key_len(it);
-#else
-        size_t klen = strlen(key);
-#endif
-        int rc = copy_str(ctx, key, klen, &fields[i].name);
-        if (rc < 0)
-            return rc;
-        rc = from_json(ctx, json_object_iter_value(it), &fields[i].value,
-                       depth + 1);
-        if (rc < 0)
-            return rc;
-    }
-    *out = rn_record(fields, i);
-    return 0;
-}
-
-static int from_json(rn_ctx *ctx, const json_t *j, rn_value *out, int depth)
-{
-    if (depth > JSON_MAX_DEPTH)
-        return rn_error(ctx, RN_ELIMIT, "JSON nested deeper than %d levels",
-                        JSON_MAX_DEPTH);
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return from_object(ctx, j, out, depth);
-    case JSON_ARRAY: {
-        size_t n = json_array_size(j);
-        rn_value *items = NULL;
-        if (n > UINT32_MAX)
-            return rn_error(ctx, RN_ELIMIT, "JSON array is too long");
-        if (n) {
-            items = rn_alloc(ctx, n * sizeof *items);
-            if (!items)
-                return RN_ENOMEM;
-        }
-        for (size_t i = 0; i < n; i++) {
-            int rc = from_json(ctx, json_array_get(j, i), &items[i],
-                               depth + 1);
-            if (rc < 0)
-                return rc;
-        }
-        *out = rn_list(items, n);
-        return 0;
-    }
-    case JSON_STRING: {
-        rn_str s;
-        size_t n = json_string_length(j);
-        int rc;
-        if (n > UINT32_MAX)
-            return rn_error(ctx, RN_ELIMIT, "JSON string is too long");
-        rc = copy_str(ctx, json_string_value(j), n, &s);
-        if (rc < 0)
-            return rc;
-        *out = rn_string(s.ptr, s.len);
-        return 0;
-    }
-    case JSON_INTEGER:
-        *out = rn_int((int64_t)json_integer_value(j));
-        return 0;
-    case JSON_REAL:
-        *out = rn_double(json_real_value(j));
-        return 0;
-    case JSON_TRUE:
-        *out = rn_bool(1);
-        return 0;
-    case JSON_FALSE:
-        *out = rn_bool(0);
-        return 0;
-    case JSON_NULL:
-    default:
-        *out = rn_null();
-        return 0;
-    }
-}
 
 static int json_parse_map(void *state, rn_ctx *ctx, const rn_value *in,
                           rn_value *out)
 {
-    const size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
-    json_error_t jerr;
-    json_t *j = NULL;
-    int rc;
-
     if (in->kind != RN_STRING && in->kind != RN_BYTES)
         return rn_error(ctx, RN_ETYPE, "expected a string, got %s",
                         rn_kind_name(in->kind));
-    j = json_loadb(in->len ? in->u.s : "", in->len, flags, &jerr);
-    if (!j && json_error_code(&jerr) == json_error_numeric_overflow) {
-        /* an integer beyond int64: read that document's numbers as
-         * doubles rather than fail (JSON itself has no integer limit) */
-        j = json_loadb(in->u.s, in->len, flags | JSON_DECODE_INT_AS_REAL,
-                       &jerr);
-    }
-    if (!j) {
-        char ex[4 * EXCERPT_MAX + 4];
-        char why[4 * sizeof jerr.text + 4];
-        escape(ex, in->u.s, in->len, EXCERPT_MAX);
-        /* jansson quotes the offending token raw */
-        escape(why, jerr.text, strnlen(jerr.text, sizeof jerr.text - 1),
-               sizeof jerr.text);
-        return rn_error(ctx, RN_EFORMAT,
-                        "invalid JSON: %s (line %d, column %d) in \"%s\"",
-                        why, jerr.line, jerr.column, ex);
-    }
-    rc = from_json(ctx, j, out, 0);
-    json_decref(j);
-    return rc;
+    /* the engine's decoder (core/value/jsondec.c). A map's output may
+     * view its input: strings without escapes are not copied. */
+    return rn_from_json(ctx, in->u.s, in->len,
+                        RN_JSON_VIEW | RN_JSON_DOC_REAL, out);
 }
 
 /* ---- json_dump ------------------------------------------------------ */

@@ -22,7 +22,7 @@ for so in "$BUILD"/plugins/lib*.so "$BUILD"/examples/*/lib*.so; do
     n=$((n + 1))
     expect_ok "inspect $so" "$RUNNEL" plugin inspect "$so"
     grep -q "^id          sha256:[0-9a-f]\{64\}$" "$T/out" && ok || bad "inspect $so: no id line"
-    grep -q "^abi         1\.1" "$T/out" && ok || bad "inspect $so: no abi line"
+    grep -q "^abi         1\.2" "$T/out" && ok || bad "inspect $so: no abi line"
     expect_ok "inspect --json $so" "$RUNNEL" plugin inspect "$so" --json
     /usr/bin/python3 -c '
 import json, sys
@@ -58,7 +58,7 @@ done
 expect_fail "missing" 1 "No such file or directory" "$RUNNEL" plugin inspect "$T/nope.so"
 expect_fail "bad magic" 1 "bad descriptor magic" "$RUNNEL" plugin inspect "$B/libbad_magic.so"
 expect_fail "abi major" 1 "expected ABI 1.x, got 2.0" "$RUNNEL" plugin inspect "$B/libabi_major.so"
-expect_fail "abi minor" 1 "plugin needs ABI 1.2, this runnel provides 1.1" "$RUNNEL" plugin inspect "$B/libabi_minor.so"
+expect_fail "abi minor" 1 "plugin needs ABI 1.3, this runnel provides 1.2" "$RUNNEL" plugin inspect "$B/libabi_minor.so"
 expect_fail "unknown kind" 1 "unknown kind 99" "$RUNNEL" plugin inspect "$B/libbad_kind.so"
 expect_fail "unknown param type" 1 "unknown type 42" "$RUNNEL" plugin inspect "$B/libbad_ptype.so"
 expect_fail "no callback" 1 "has no map callback" "$RUNNEL" plugin inspect "$B/libno_callback.so"

@@ -111,7 +111,28 @@ typedef struct rn_host {
     int (*io_write)(rn_ctx *ctx, rn_writer *w, const void *p, size_t n);
     int (*io_commit)(rn_ctx *ctx, rn_writer *w);
     void (*io_abort)(rn_ctx *ctx, rn_writer *w);
+
+    /* ABI 1.2. Parses one JSON text (RFC 8259) into a value in scratch
+     * memory: objects become records (keys in document order; a repeated
+     * key keeps its first place and its last value), arrays lists,
+     * integers that fit int64 ints, other numbers doubles (as strtod
+     * rounds them). Refuses (RN_EFORMAT, the error recorded with the
+     * byte offset) text outside the grammar, trailing text, invalid
+     * UTF-8 in strings, lone surrogates, U+0000 in keys and numbers
+     * beyond a double's range; nesting deeper than 64 levels is
+     * RN_ELIMIT. flags: RN_JSON_*. text may be NULL when len is 0. */
+    int (*from_json)(rn_ctx *ctx, const char *text, size_t len,
+                     uint32_t flags, rn_value *out);
 } rn_host;
+
+/* rn_from_json flags. */
+/* Strings without escapes view `text` instead of being copied: `text`
+ * must then live as long as the value (a map's input does: its output
+ * may view it). */
+#define RN_JSON_VIEW 0x1u
+/* An integer beyond int64 makes every integer of the text a double
+ * (json_parse's rule); without it only that integer is one. */
+#define RN_JSON_DOC_REAL 0x2u
 
 /* The public head of every context. The engine's context extends it.
  *
@@ -252,6 +273,18 @@ static inline int rn_io_commit(rn_ctx *ctx, rn_writer *w)
 static inline void rn_io_abort(rn_ctx *ctx, rn_writer *w)
 {
     ctx->host->io_abort(ctx, w);
+}
+
+/* RN_EABI (recorded) on an engine older than ABI 1.2. */
+static inline int rn_from_json(rn_ctx *ctx, const char *text, size_t len,
+                               uint32_t flags, rn_value *out)
+{
+    if (ctx->host->size < offsetof(rn_host, from_json) +
+                              sizeof(ctx->host->from_json))
+        return rn_error(ctx, RN_EABI,
+                        "this runnel has no JSON decoder for plugins "
+                        "(ABI 1.2 needed)");
+    return ctx->host->from_json(ctx, text, len, flags, out);
 }
 
 #ifdef __cplusplus

@@ -11,7 +11,7 @@
  * Versioning: RN_ABI_MAJOR changes when a layout below changes
  * incompatibly; the loader refuses any other major. RN_ABI_MINOR grows when
  * fields are appended to rn_op_desc, rn_host or rn_ctx (1.1: rn_ctx's emit
- * buffer); the loader refuses a plugin
+ * buffer; 1.2: rn_host's from_json); the loader refuses a plugin
  * built against a newer minor than it knows. Every struct the two sides
  * exchange starts with (or carries) its size so that appended fields can be
  * detected.
@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define RN_ABI_MAJOR 1
-#define RN_ABI_MINOR 1
+#define RN_ABI_MINOR 2
 #define RN_PLUGIN_MAGIC 0x4C504E52u /* "RNPL" little-endian */
 #define RN_PLUGIN_ENTRY_NAME "runnel_plugin_v1"
 

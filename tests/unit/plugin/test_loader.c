@@ -127,7 +127,7 @@ static void test_abi_minor_newer(void **state)
 {
     (void)state;
     expect_refused(BAD("abi_minor"), RN_EABI,
-                   "plugin needs ABI 1.2, this runnel provides 1.1");
+                   "plugin needs ABI 1.3, this runnel provides 1.2");
 }
 
 static void test_counting_flag_on_a_map(void **state)
