@@ -25,6 +25,9 @@
  * - an object key containing U+0000 (a string value may);
  * - a number whose magnitude overflows a double (1e400; an integer of
  *   more than 309 digits); underflow gives 0 or a subnormal, as strtod.
+ * One deliberate difference: jansson skipped one NUL byte right after a
+ * number or a literal ("0\0", "[true\0]" parsed, a bug of its
+ * look-ahead); RFC 8259 allows none, and the decoder refuses them all.
  * Nesting deeper than RN_VALUE_MAX_DEPTH (a value at depth 65, the
  * outermost being depth 0) is RN_ELIMIT, as is a string, list or record
  * of 2^32 bytes or items or more. Out of arena or heap memory is

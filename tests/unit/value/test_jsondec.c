@@ -308,6 +308,10 @@ static void test_control_bytes(void **state)
     expect_fail(f, "\"0123456789\x1f\"", 13, 0, RN_EFORMAT, "control byte");
     expect_fail(f, "\"a\0b\"", 5, 0, RN_EFORMAT, "control byte");
     expect_fail(f, "[1]\0", 4, 0, RN_EFORMAT, "end of input expected");
+    /* jansson skipped a NUL right after a number or a literal */
+    expect_fail(f, "0\0", 2, 0, RN_EFORMAT, "end of input expected");
+    expect_fail(f, "1.5\0", 4, 0, RN_EFORMAT, "end of input expected");
+    expect_fail(f, "[true\0]", 7, 0, RN_EFORMAT, "',' or ']' expected");
     expect_str(f, "\"\x7f\"", "\x7f", 1); /* DEL is not a control byte */
 }
 
