@@ -178,12 +178,13 @@ static inline const char *skip_ws(const char *p, const char *end)
 #define ONES 0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
 
-/* Nonzero when one of the 8 bytes at p is a quote, a backslash, a control
- * byte or non-ASCII (may also say so when none is: a hint, not a test). */
-static inline uint64_t needs_look(const char *p)
+/* Which of the 8 bytes at p is a quote, a backslash, a control byte or
+ * non-ASCII: the high bit of each such byte (bytes numbered from p up,
+ * low bits first). Above the first such byte there may be false ones (a
+ * borrow), never below it: the lowest bit set is exact. */
+static inline uint64_t look_mask(const char *p)
 {
-    uint64_t w, q, b, lt;
-    memcpy(&w, p, 8);
+    uint64_t w = rn__load_le64((const unsigned char *)p), q, b, lt;
     q = w ^ (ONES * '"');
     b = w ^ (ONES * '\\');
     lt = (w - ONES * 0x20) & ~w; /* a byte below 0x20 */
@@ -346,10 +347,16 @@ static const char *parse_string(dec *d, const char *p, rn_str *out, int key)
 
     for (;;) {
         unsigned char c;
-        while (end - s >= 8 && !needs_look(s))
-            s += 8;
-        if (s == end)
+        if (end - s >= 8) {
+            uint64_t m = look_mask(s);
+            if (!m) {
+                s += 8;
+                continue;
+            }
+            s += __builtin_ctzll(m) >> 3; /* the first byte to look at */
+        } else if (s == end) {
             return bad(d, p - 1, "unterminated string");
+        }
         c = (unsigned char)*s;
         if (c == '"')
             break;
@@ -683,7 +690,7 @@ static const char *parse_object(dec *d, const char *p, int depth,
         if (at == n)
             d->nflds++;
         else
-            fields[at].value = f->value;
+            fields[at].value = v;
         p = skip_ws(p, d->end);
         if (p == d->end) {
             bad(d, p, "',' or '}' expected");
