@@ -301,6 +301,41 @@ size_t rn_value_deep_size(const rn_value *v)
     return deep_size_rec(v, 0);
 }
 
+int rn_value_identical(const rn_value *a, const rn_value *b)
+{
+    if (a->kind != b->kind || a->len != b->len)
+        return 0;
+    switch (a->kind) {
+    case RN_NULL:
+        return 1;
+    case RN_BOOL:
+    case RN_INT:
+        return a->u.i == b->u.i;
+    case RN_DOUBLE:
+        return memcmp(&a->u.d, &b->u.d, sizeof(double)) == 0;
+    case RN_STRING:
+    case RN_BYTES:
+        return a->len == 0 || memcmp(a->u.s, b->u.s, a->len) == 0;
+    case RN_LIST:
+        for (uint32_t i = 0; i < a->len; i++)
+            if (!rn_value_identical(&a->u.items[i], &b->u.items[i]))
+                return 0;
+        return 1;
+    case RN_RECORD:
+        for (uint32_t i = 0; i < a->len; i++) {
+            const rn_field *fa = &a->u.fields[i], *fb = &b->u.fields[i];
+            if (fa->name.len != fb->name.len ||
+                (fa->name.len &&
+                 memcmp(fa->name.ptr, fb->name.ptr, fa->name.len)) ||
+                !rn_value_identical(&fa->value, &fb->value))
+                return 0;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* ---- JSON out ------------------------------------------------------- */
 
 static int json_put_string(rn_buf *b, const char *s, size_t n)

@@ -106,6 +106,11 @@ static inline uint64_t rn__hash_str_inline(const char *s, size_t n)
 int rn_value_compare(const rn_value *a, const rn_value *b);
 /* 1 when equal (faster than compare for strings). */
 int rn_value_equal(const rn_value *a, const rn_value *b);
+/* 1 when a and b are the same bit for bit: kinds, lengths, ints, doubles
+ * (-0.0 is not 0.0, NaN payloads differ), bytes, and the order of items
+ * and fields. What the wire encoding and the JSON decoder are tested
+ * against (rn_value_equal calls 2 and 2.0 equal). */
+int rn_value_identical(const rn_value *a, const rn_value *b);
 
 /* Deep copy of `in` into arena `a`. */
 int rn_value_copy(rn_arena *a, const rn_value *in, rn_value *out);

@@ -211,41 +211,6 @@ static int reference(rn_arena *a, const char *text, size_t len, int doc_real,
 
 /* ---- comparing ------------------------------------------------------ */
 
-/* Identical: kinds, lengths, ints, doubles bit for bit, bytes, order. */
-static int same(const rn_value *x, const rn_value *y)
-{
-    if (x->kind != y->kind || x->len != y->len)
-        return 0;
-    switch (x->kind) {
-    case RN_NULL:
-        return 1;
-    case RN_BOOL:
-    case RN_INT:
-        return x->u.i == y->u.i;
-    case RN_DOUBLE:
-        return memcmp(&x->u.d, &y->u.d, sizeof(double)) == 0;
-    case RN_STRING:
-    case RN_BYTES:
-        return x->len == 0 || memcmp(x->u.s, y->u.s, x->len) == 0;
-    case RN_LIST:
-        for (uint32_t i = 0; i < x->len; i++)
-            if (!same(&x->u.items[i], &y->u.items[i]))
-                return 0;
-        return 1;
-    case RN_RECORD:
-        for (uint32_t i = 0; i < x->len; i++) {
-            const rn_field *f = &x->u.fields[i], *g = &y->u.fields[i];
-            if (f->name.len != g->name.len ||
-                (f->name.len &&
-                 memcmp(f->name.ptr, g->name.ptr, f->name.len) != 0) ||
-                !same(&f->value, &g->value))
-                return 0;
-        }
-        return 1;
-    }
-    return 0;
-}
-
 static void dump(const char *what, const rn_value *v)
 {
     rn_buf b;
@@ -277,7 +242,7 @@ static void differ(const uint8_t *data, size_t size, unsigned flags,
         CHECK(rc == RN_EFORMAT || rc == RN_ELIMIT);
         CHECK(ref_rc != RN_ELIMIT || rc == RN_ELIMIT);
         CHECK(err.msg[0] != '\0');
-    } else if (!same(&v, ref)) {
+    } else if (!rn_value_identical(&v, ref)) {
         fprintf(stderr, "flags 0x%x: values differ\n", flags);
         dump("decoder", &v);
         dump("reference", ref);

@@ -33,42 +33,6 @@
 
 /* ---- helpers -------------------------------------------------------- */
 
-/* Bit-for-bit equality (rn_value_equal calls 2 and 2.0 equal). */
-static int same(const rn_value *a, const rn_value *b)
-{
-    if (a->kind != b->kind || a->len != b->len)
-        return 0;
-    switch (a->kind) {
-    case RN_NULL:
-        return 1;
-    case RN_BOOL:
-    case RN_INT:
-        return a->u.i == b->u.i;
-    case RN_DOUBLE:
-        return memcmp(&a->u.d, &b->u.d, sizeof(double)) == 0;
-    case RN_STRING:
-    case RN_BYTES:
-        return a->len == 0 || memcmp(a->u.s, b->u.s, a->len) == 0;
-    case RN_LIST:
-        for (uint32_t i = 0; i < a->len; i++)
-            if (!same(&a->u.items[i], &b->u.items[i]))
-                return 0;
-        return 1;
-    case RN_RECORD:
-        for (uint32_t i = 0; i < a->len; i++) {
-            const rn_field *fa = &a->u.fields[i], *fb = &b->u.fields[i];
-            if (fa->name.len != fb->name.len ||
-                (fa->name.len &&
-                 memcmp(fa->name.ptr, fb->name.ptr, fa->name.len)) ||
-                !same(&fa->value, &fb->value))
-                return 0;
-        }
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint64_t next_rand(void)
 {
@@ -186,7 +150,7 @@ static void check_run(rn_run_reader *rd, const rec *r, size_t n,
         assert_true(i < n);
         assert_int_equal(h, r[i].hash);
         for (unsigned k = 0; k < nvals; k++)
-            assert_true(same(&v[k], &r[i].v[k]));
+            assert_true(rn_value_identical(&v[k], &r[i].v[k]));
         i++;
     }
     if (rc)
@@ -280,7 +244,7 @@ static void test_value_codec(void **state)
     for (int i = 0; i < 18; i++) {
         rn_value v;
         assert_int_equal(rn_codec_vdec_next(&d, &v, &err), 0);
-        assert_true(same(&v, &vals[i]));
+        assert_true(rn_value_identical(&v, &vals[i]));
     }
     assert_int_equal(rn_codec_vdec_left(&d), 0);
     {
@@ -536,8 +500,8 @@ static void test_ranges(void **state)
         while ((rc = rn_run_reader_next(rd, &h, &v, &err)) == 1) {
             assert_true(h >= lo && h <= hi);
             assert_int_equal(h, r[i0 + got].hash);
-            assert_true(same(&v[0], &r[i0 + got].v[0]));
-            assert_true(same(&v[1], &r[i0 + got].v[1]));
+            assert_true(rn_value_identical(&v[0], &r[i0 + got].v[0]));
+            assert_true(rn_value_identical(&v[1], &r[i0 + got].v[1]));
             got++;
         }
         assert_int_equal(rc, 0);

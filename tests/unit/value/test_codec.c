@@ -18,43 +18,6 @@
 
 /* ---- helpers -------------------------------------------------------- */
 
-/* Bit-for-bit equality (rn_value_equal calls -0.0 and 0.0 equal, and
- * NaN payloads equal; the codec must keep them apart). */
-static int same(const rn_value *a, const rn_value *b)
-{
-    if (a->kind != b->kind || a->len != b->len)
-        return 0;
-    switch (a->kind) {
-    case RN_NULL:
-        return 1;
-    case RN_BOOL:
-    case RN_INT:
-        return a->u.i == b->u.i;
-    case RN_DOUBLE:
-        return memcmp(&a->u.d, &b->u.d, sizeof(double)) == 0;
-    case RN_STRING:
-    case RN_BYTES:
-        return a->len == 0 || memcmp(a->u.s, b->u.s, a->len) == 0;
-    case RN_LIST:
-        for (uint32_t i = 0; i < a->len; i++)
-            if (!same(&a->u.items[i], &b->u.items[i]))
-                return 0;
-        return 1;
-    case RN_RECORD:
-        for (uint32_t i = 0; i < a->len; i++) {
-            const rn_field *fa = &a->u.fields[i], *fb = &b->u.fields[i];
-            if (fa->name.len != fb->name.len ||
-                (fa->name.len &&
-                 memcmp(fa->name.ptr, fb->name.ptr, fa->name.len)) ||
-                !same(&fa->value, &fb->value))
-                return 0;
-        }
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /* The streaming encoder must give rn_codec_encode's bytes, whatever the
  * piece size. */
 static void stream_encode_same(const rn_value *items, size_t n,
@@ -148,7 +111,7 @@ static void roundtrip(const rn_value *items, size_t n)
     assert_int_equal(rn_codec_decode(b.ptr, b.len, p, &err), 0);
     assert_int_equal(p->n, n);
     for (size_t i = 0; i < n; i++)
-        if (!same(&items[i], &p->items[i]))
+        if (!rn_value_identical(&items[i], &p->items[i]))
             fail_msg("element %zu differs after the round trip", i);
 
     assert_int_equal(rn_codec_encode(&b2, p->items, p->n), 0);
@@ -162,7 +125,7 @@ static void roundtrip(const rn_value *items, size_t n)
         assert_int_equal(stream_decode(b.ptr, b.len, dec_steps[s], q, &err), 0);
         assert_int_equal(q->n, n);
         for (size_t i = 0; i < n; i++)
-            if (!same(&items[i], &q->items[i]))
+            if (!rn_value_identical(&items[i], &q->items[i]))
                 fail_msg("element %zu differs after the streaming round trip "
                          "(step %zu)", i, dec_steps[s]);
         rn_partition_unref(q);
@@ -465,9 +428,9 @@ static void test_encode_appends_and_decode_appends(void **state)
     assert_int_equal(rn_codec_decode(b.ptr + first, b.len - first, p, &err),
                      0);
     assert_int_equal(p->n, 3);
-    assert_true(same(&p->items[0], &a[0]));
-    assert_true(same(&p->items[1], &a[1]));
-    assert_true(same(&p->items[2], &c[0]));
+    assert_true(rn_value_identical(&p->items[0], &a[0]));
+    assert_true(rn_value_identical(&p->items[1], &a[1]));
+    assert_true(rn_value_identical(&p->items[2], &c[0]));
     rn_buf_release(&b);
     rn_partition_unref(p);
 }
@@ -884,9 +847,9 @@ static void test_streaming_large_elements(void **state)
     assert_int_equal(rn_partition_push(p, &one), 0);
     assert_int_equal(stream_decode(b.ptr, b.len, 1000, p, &err), 0);
     assert_int_equal(p->n, 5);
-    assert_true(same(&p->items[0], &one));
+    assert_true(rn_value_identical(&p->items[0], &one));
     for (size_t i = 0; i < 4; i++)
-        assert_true(same(&p->items[1 + i], &top[i]));
+        assert_true(rn_value_identical(&p->items[1 + i], &top[i]));
     /* and a failure appends nothing */
     b.ptr[b.len - 1] ^= 1;
     assert_int_equal(stream_decode(b.ptr, b.len, 1000, p, &err), RN_EFORMAT);
