@@ -98,6 +98,27 @@ static void expect_bad(fixture *f, const char *text)
     expect_fail(f, text, strlen(text), 0, RN_EFORMAT, "invalid JSON");
 }
 
+static void expect_double_bits(fixture *f, const char *text, double want)
+{
+    rn_value v;
+    if (parse(f, text, 0, &v))
+        fail_msg("%s: %s", text, f->err.msg);
+    if (v.kind != RN_DOUBLE || memcmp(&v.u.d, &want, sizeof(double)) != 0)
+        fail_msg("%s: got %s %.17g, want %.17g", text, rn_kind_name(v.kind),
+                 v.u.d, want);
+}
+
+static void expect_int(fixture *f, const char *text, unsigned flags,
+                       int64_t want)
+{
+    rn_value v;
+    if (parse(f, text, flags, &v))
+        fail_msg("%s: %s", text, f->err.msg);
+    if (v.kind != RN_INT || v.u.i != want)
+        fail_msg("%s: got %s %lld, want %lld", text, rn_kind_name(v.kind),
+                 (long long)v.u.i, (long long)want);
+}
+
 /* ---- kinds and structure -------------------------------------------- */
 
 static void test_kinds(void **state)
@@ -105,18 +126,12 @@ static void test_kinds(void **state)
     fixture *f = *state;
     rn_value v;
 
-    assert_int_equal(parse(f, "null", 0, &v), 0);
-    assert_int_equal(v.kind, RN_NULL);
-    assert_int_equal(parse(f, "true", 0, &v), 0);
-    assert_true(v.kind == RN_BOOL && v.u.i == 1);
-    assert_int_equal(parse(f, "false", 0, &v), 0);
-    assert_true(v.kind == RN_BOOL && v.u.i == 0);
-    assert_int_equal(parse(f, "42", 0, &v), 0);
-    assert_true(v.kind == RN_INT && v.u.i == 42);
-    assert_int_equal(parse(f, "-7", 0, &v), 0);
-    assert_true(v.kind == RN_INT && v.u.i == -7);
-    assert_int_equal(parse(f, "2.0", 0, &v), 0);
-    assert_true(v.kind == RN_DOUBLE && v.u.d == 2.0);
+    expect_out(f, "null", 0, "null");
+    expect_out(f, "true", 0, "true");
+    expect_out(f, "false", 0, "false");
+    expect_int(f, "42", 0, 42);
+    expect_int(f, "-7", 0, -7);
+    expect_double_bits(f, "2.0", 2.0);
     assert_int_equal(parse(f, "[]", 0, &v), 0);
     assert_true(v.kind == RN_LIST && v.len == 0);
     assert_int_equal(parse(f, "{}", 0, &v), 0);
@@ -358,22 +373,15 @@ static void test_integers(void **state)
     fixture *f = *state;
     rn_value v;
 
-    assert_int_equal(parse(f, "9223372036854775807", 0, &v), 0);
-    assert_true(v.kind == RN_INT && v.u.i == INT64_MAX);
-    assert_int_equal(parse(f, "-9223372036854775808", 0, &v), 0);
-    assert_true(v.kind == RN_INT && v.u.i == INT64_MIN);
-    assert_int_equal(parse(f, "-0", 0, &v), 0);
-    assert_true(v.kind == RN_INT && v.u.i == 0);
-    assert_int_equal(parse(f, "0", 0, &v), 0);
-    assert_true(v.kind == RN_INT && v.u.i == 0);
+    expect_int(f, "9223372036854775807", 0, INT64_MAX);
+    expect_int(f, "-9223372036854775808", 0, INT64_MIN);
+    expect_int(f, "-0", 0, 0);
+    expect_int(f, "0", 0, 0);
 
     /* beyond int64: that integer is a double */
-    assert_int_equal(parse(f, "9223372036854775808", 0, &v), 0);
-    assert_true(v.kind == RN_DOUBLE && v.u.d == 9223372036854775808.0);
-    assert_int_equal(parse(f, "-9223372036854775809", 0, &v), 0);
-    assert_true(v.kind == RN_DOUBLE && v.u.d == -9223372036854775809.0);
-    assert_int_equal(parse(f, "10000000000000000000000", 0, &v), 0);
-    assert_true(v.kind == RN_DOUBLE && v.u.d == 1e22);
+    expect_double_bits(f, "9223372036854775808", 9223372036854775808.0);
+    expect_double_bits(f, "-9223372036854775809", -9223372036854775809.0);
+    expect_double_bits(f, "10000000000000000000000", 1e22);
     assert_int_equal(parse(f, "[1, 99999999999999999999, -0]", 0, &v), 0);
     assert_int_equal(v.u.items[0].kind, RN_INT);
     assert_int_equal(v.u.items[1].kind, RN_DOUBLE);
@@ -418,16 +426,6 @@ static void test_doc_real(void **state)
                     "range of a double");
         expect_fail(f, big, strlen(big), 0, RN_EFORMAT, "range of a double");
     }
-}
-
-static void expect_double_bits(fixture *f, const char *text, double want)
-{
-    rn_value v;
-    if (parse(f, text, 0, &v))
-        fail_msg("%s: %s", text, f->err.msg);
-    if (v.kind != RN_DOUBLE || memcmp(&v.u.d, &want, sizeof(double)) != 0)
-        fail_msg("%s: got %s %.17g, want %.17g", text, rn_kind_name(v.kind),
-                 v.u.d, want);
 }
 
 static void test_reals(void **state)
