@@ -30,7 +30,7 @@
 static uint32_t worker_cap(const rn__sworker *w, const rn__sjob *j, const rn_gtask *t)
 {
     const rn__sstage *st = &j->stages[t->stage];
-    int k = t->kind >= RN_GT_COMBINE;
+    int k = rn_jobgraph_merging(t->kind);
     double per, extra;
     /* a task that was on a worker when it was lost may be what kills
      * workers: it only goes to a free thread, as every task did before
@@ -234,7 +234,7 @@ int rn__sched_task_done(rn_scheduler *s, rn__sworker *w,
         w->tasks_done++;
         if (req->seconds >= 0 && t->stage < j->n_stages) {
             rn__sstage *st = &j->stages[t->stage];
-            int k = t->kind >= RN_GT_COMBINE;
+            int k = rn_jobgraph_merging(t->kind);
             st->avg_s[k] = st->n_timed[k] ? 0.8 * st->avg_s[k] + 0.2 * req->seconds
                                           : req->seconds;
             st->n_timed[k]++;

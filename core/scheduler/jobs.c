@@ -360,8 +360,7 @@ void rn__sched_describe_task(const rn__sjob *j, const rn_gtask *t, char *out,
     const rn__sstage *st = &j->stages[t->stage];
     const char *op = NULL, *dot;
     size_t n;
-    int combine = t->kind == RN_GT_COMBINE || t->kind == RN_GT_FINISH ||
-                  t->kind == RN_GT_REDUCE;
+    int combine = rn_jobgraph_merging(t->kind);
     for (size_t k = 0; k < st->n_ops && !op && !combine; k++)
         if (st->user[k])
             op = st->ops[k];

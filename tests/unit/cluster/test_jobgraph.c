@@ -174,7 +174,7 @@ static uint32_t expected_peek(rn_jobgraph *g, uint8_t *want, uint32_t *ready)
 {
     size_t n = rn_jobgraph_ready(g, want, ready, g->n); /* ascending */
     for (size_t i = 0; i < n; i++)
-        if (g->tasks[ready[i]].kind >= RN_GT_COMBINE)
+        if (rn_jobgraph_merging(g->tasks[ready[i]].kind))
             return ready[i];
     return n ? ready[0] : UINT32_MAX;
 }
