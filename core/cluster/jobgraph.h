@@ -129,8 +129,11 @@ typedef struct rn_jobgraph {
 
 /* The most tasks, and task inputs, one job may have: a concat of
  * concats multiplies partitions, and a graph is refused before it is
- * made, not built until memory runs out. */
-#define RN_JOBGRAPH_MAX_TASKS ((size_t)1 << 24)
+ * made, not built until memory runs out (a task costs about 120 bytes
+ * and 8 per input: a job's graph stays within some hundreds of MB; a
+ * pipeline of 1 000 000 splits, the most a job has, makes about 1.2 M
+ * tasks). */
+#define RN_JOBGRAPH_MAX_TASKS ((size_t)1 << 21)
 #define RN_JOBGRAPH_MAX_EDGES ((size_t)1 << 25)
 
 /* Builds the graph: terminals[s] is RN_TERM_* of stage s, nparts[s] its
