@@ -767,19 +767,25 @@ int rn_client_jobs(rn_client *c, Runnel__V1__ListJobsReply **out, rn_errbuf *err
                            CALL_TIMEOUT_MS, err);
 }
 
+/* We have what we wanted of the job (or gave up): workers may drop it. */
+static void release_job(rn_client *c, const char *job)
+{
+    Runnel__V1__JobInfo *ji = NULL;
+    rn_errbuf e2;
+    if (rn_client_job(c, RN_M_RELEASE_JOB, job, &ji, &e2) == 0)
+        rn_pb_free(ji);
+}
+
 int rn_client_run(rn_client *c, const rn_manifest *m, rn_registry *reg,
                   rn_plan *plan, int progress, rn_run_result *res,
                   rn_errbuf *err)
 {
-    Runnel__V1__JobInfo *ji = NULL;
     char job[32];
-    rn_errbuf e2;
     int rc;
     if ((rc = rn_client_submit(c, m, reg, plan, 0, job, err)))
         return rc;
     rc = rn_client_results(c, job, progress, res, err);
-    if (rn_client_job(c, RN_M_RELEASE_JOB, job, &ji, &e2) == 0)
-        rn_pb_free(ji);
+    release_job(c, job);
     return rc;
 }
 
@@ -787,15 +793,12 @@ int rn_client_run_graph(rn_client *c, const rn_manifest *m, rn_registry *reg,
                         rn_pgraph *g, int progress, const rn_graph_out *out,
                         rn_run_result *res, rn_errbuf *err)
 {
-    Runnel__V1__JobInfo *ji = NULL;
     char job[32];
-    rn_errbuf e2;
     int rc;
     if ((rc = rn_client_submit_graph(c, m, reg, g, 0, job, err)))
         return rc;
     rc = rn_client_graph_results(c, job, progress, g, out, res, err);
-    if (rn_client_job(c, RN_M_RELEASE_JOB, job, &ji, &e2) == 0)
-        rn_pb_free(ji);
+    release_job(c, job);
     return rc;
 }
 

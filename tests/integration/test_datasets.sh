@@ -522,13 +522,7 @@ expect_ok "the slow job, here" "$RUNNEL" run "$T/slow.yaml" --quiet
 cp "$T/out" "$T/slow.local"
 timeout 240 "$RUNNEL" run "$T/slow.yaml" --scheduler "$SCHED" --quiet >"$T/kill.out" 2>"$T/kill.err" &
 RUN=$!
-i=0
-while [ $i -lt 300 ] && [ "$(worker_done w1)" -lt 6 ] 2>/dev/null; do
-    sleep 0.1
-    i=$((i + 1))
-done
-alive "$RUN" && ok || bad "the job ended before the worker could be killed"
-kill -9 "$PID_w1" 2>/dev/null
+kill_after_tasks w1 6 "$RUN"
 wait "$RUN" && ok || bad "the job with a killed worker failed: $(cat "$T/kill.err"); scheduler: $(tail -n 20 "$T/sched.log")"
 cmp -s "$T/slow.local" "$T/kill.out" && ok ||
     bad "the result after kill -9 differs: $(diff "$T/slow.local" "$T/kill.out" | head -5)"
