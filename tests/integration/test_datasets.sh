@@ -527,5 +527,15 @@ wait "$RUN" && ok || bad "the job with a killed worker failed: $(cat "$T/kill.er
 cmp -s "$T/slow.local" "$T/kill.out" && ok ||
     bad "the result after kill -9 differs: $(diff "$T/slow.local" "$T/kill.out" | head -5)"
 
+# ---- a join past a worker's memory: spilled there, the same answer ------
+start_worker w3 --nthreads 2 --memory-limit 48MiB || { finish; exit 1; }
+kill "$PID_w2" 2>/dev/null
+one_worker() { [ "$(n_workers)" = 1 ]; }
+wait_for "w2 to retire" 30 one_worker
+expect_ok "a join on a 48 MiB worker" "$RUNNEL" run "$T/big.yaml" --quiet --scheduler "$SCHED"
+cmp -s "$T/big.out" "$T/out" && ok || bad "the join spilled on a worker differs from the one in memory"
+info_py "[w['spilled']['files'] for w in d['workers'].values()][0] > 0" >"$T/spilled" 2>&1
+check "the worker spilled the join" True "$(cat "$T/spilled")"
+
 no_sanitizer_reports
 finish
