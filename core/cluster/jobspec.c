@@ -499,6 +499,13 @@ static int read_graph(const Runnel__V1__SubmitJobRequest *req,
             return rc;
         if (gn->n_inputs == 0)
             return rn_error_set(err, RN_EINVAL, "%sreads nothing", what);
+        /* a zip task reads one partition of every input at once: no
+         * more than a task may be sent (RunTask.inputs) */
+        if (gn->kind == RUNNEL__V1__NODE_KIND__NODE_ZIP &&
+            gn->n_inputs > RN_PB_FAN_IN_MAX)
+            return rn_error_set(err, RN_ELIMIT, "%sa zip of %zu inputs: at "
+                                                "most %d",
+                                what, gn->n_inputs, RN_PB_FAN_IN_MAX);
         if (gn->kind == RUNNEL__V1__NODE_KIND__NODE_SOURCE &&
             (gn->n_inputs != 1 || !gn->inputs[0]->source))
             return rn_error_set(err, RN_EINVAL,
