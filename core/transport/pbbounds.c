@@ -50,9 +50,8 @@ static const rn_pb_bound bounds[] = {
     {"InputRef.address", RN_PB_ADDRESS_MAX, 0},
     {"RunTask.job_id", RN_PB_ID_MAX, 0},
     /* a combine or finish task merges up to split_every partials
-     * (jobgraph.c; clients send 8, plan.c), but a reduce task reads a
-     * bucket of every task of its stage */
-    {"RunTask.inputs", RN_PB_TASK_INPUTS_MAX, 0},
+     * (jobgraph.c); clients send 8 (plan.c) */
+    {"RunTask.inputs", RN_PB_FAN_IN_MAX, 0},
     /* one split of SubmitJobRequest.splits: as large as all of them */
     {"RunTask.split", RN_RPC_MAX_MESSAGE, 0},
     {"RunTask.manifest", RN_RPC_MAX_MESSAGE, 0}, /* the job's, as submitted */
@@ -64,8 +63,6 @@ static const rn_pb_bound bounds[] = {
     {"WorkerCommand.forget_job", RN_PB_ID_MAX, 0},
     {"WorkerCommand.cancel_job", RN_PB_ID_MAX, 0},
     {"WorkerCommand.more", RN_PB_BURST_MAX, 0}, /* scheduler.c send_batch */
-    /* a burst of small commands, or one reduce task's inputs */
-    {"WorkerCommand", RN_PB_TASK_INPUTS_MAX + 4 * RN_PB_BURST_MAX, 0},
     {"HeartbeatRequest.worker_id", RN_PB_ID_MAX, 0},
     {"HeartbeatRequest.plugins", RN_PB_PLUGINS_MAX, 0}, /* fill_plugins */
     {"HeartbeatRequest", 4 * RN_PB_PLUGINS_MAX, 0},

@@ -35,10 +35,6 @@
 /* Inputs of one task: a combine's fan-in, SubmitJobRequest.split_every;
  * a zip's inputs. */
 #define RN_PB_FAN_IN_MAX 1024
-/* Inputs of one task in all: a reduce task of the hash shuffle reads one
- * bucket of every task of its stage, as many as a job's splits (1 Mi;
- * about 40 MB of InputRefs, within RN_RPC_MAX_MESSAGE). */
-#define RN_PB_TASK_INPUTS_MAX ((size_t)1 << 20)
 /* Stages of a job (the scheduler refuses more). */
 #define RN_PB_STAGES_MAX 1024
 /* Operators of one stage: a manifest has at most this many steps. */
