@@ -789,6 +789,9 @@ int rn_client_run(rn_client *c, const rn_manifest *m, rn_registry *reg,
     return rc;
 }
 
+static void place_error(rn_plan *const *plans, size_t n_plans,
+                        rn_errbuf *err);
+
 int rn_client_run_graph(rn_client *c, const rn_manifest *m, rn_registry *reg,
                         rn_pgraph *g, int progress, const rn_graph_out *out,
                         rn_run_result *res, rn_errbuf *err)
@@ -799,7 +802,37 @@ int rn_client_run_graph(rn_client *c, const rn_manifest *m, rn_registry *reg,
         return rc;
     rc = rn_client_graph_results(c, job, progress, g, out, res, err);
     release_job(c, job);
+    if (rc == RN_EREMOTE)
+        place_error(g->plans, g->n_plans, err);
     return rc;
+}
+
+/* A failed job's message names the operator that failed, as "X
+ * (partition N)" (the worker's words) or "operator X" (the scheduler's):
+ * when the manifest has one step X, its file:line:col goes first, as a
+ * local run's error has it. */
+static void place_error(rn_plan *const *plans, size_t n_plans,
+                        rn_errbuf *err)
+{
+    static const char *const marks[] = {" (partition ", "operator "};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t p = 0; p < n_plans; p++)
+            for (size_t i = 0; i < plans[p]->n_ops; i++) {
+                const char *l = plans[p]->ops[i].label, *at;
+                char pat[160];
+                const rn_mpos *pos;
+                if (!l)
+                    continue;
+                snprintf(pat, sizeof(pat), k == 0 ? "%s%s" : "%2$s%1$s", l,
+                         marks[k]);
+                if (!(at = strstr(err->msg, pat)))
+                    continue;
+                if ((pos = rn_plan_position_of(plans, n_plans, l, strlen(l))))
+                    rn_error_prefix(err, "%s:%u:%u: ",
+                                    pos->file ? pos->file : "<manifest>",
+                                    pos->line, pos->col);
+                return;
+            }
 }
 
 int rn_client_run_manifest(const char *url, const rn_rpc_tls *tls,
@@ -816,6 +849,8 @@ int rn_client_run_manifest(const char *url, const rn_rpc_tls *tls,
         if ((rc = rn_client_prepare(c, m, reg, err)) == 0 &&
             (rc = rn_plan_build(m, reg, plan, err)) == 0)
             rc = rn_client_run(c, m, reg, *plan, progress, res, err);
+        if (rc == RN_EREMOTE && *plan)
+            place_error(plan, 1, err);
     }
     rn_client_close(c);
     rn_rpc_shutdown();

@@ -76,6 +76,43 @@ static int set_inputs(rn_jobgraph *g, uint32_t t, const uint32_t *in, size_t n)
     return 0;
 }
 
+/* Bucket bk of a shuffle's tasks `maps` for its reducer, in *wide: the
+ * tasks themselves, or, past RN_JOBGRAPH_FAN_IN of them, COMBINE tasks
+ * merging runs of at most that many (the first level reading bucket bk,
+ * the next ones whole partials); *k numbers the stage's combines. */
+static int wide_bucket(dagb *b, uint32_t stage, uint32_t bk, const ids *maps,
+                       ids *wide, uint32_t *k)
+{
+    ids lvl = {0};
+    int rc = RN_ENOMEM;
+
+    wide->n = 0;
+    for (size_t i = 0; i < maps->n; i++)
+        if (ids_push(wide, maps->v[i]))
+            goto done;
+    for (uint32_t bucket = bk; wide->n > RN_JOBGRAPH_FAN_IN; bucket = 0) {
+        size_t groups = (wide->n + RN_JOBGRAPH_FAN_IN - 1) / RN_JOBGRAPH_FAN_IN;
+        size_t per = (wide->n + groups - 1) / groups;
+        lvl.n = 0;
+        for (size_t j = 0; j < wide->n; j += per) {
+            size_t m = wide->n - j < per ? wide->n - j : per;
+            rn_gtask *t = new_task(b, RN_GT_COMBINE, stage, (*k)++);
+            if (!t)
+                goto done;
+            t->bucket = bucket;
+            if (ids_push(&lvl, t->id) || set_inputs(b->g, t->id, &wide->v[j], m))
+                goto done;
+        }
+        ids swap = *wide;
+        *wide = lvl;
+        lvl = swap;
+    }
+    rc = 0;
+done:
+    rn_free(lvl.v);
+    return rc;
+}
+
 /* ---- checking a graph before it is made ------------------------------- */
 
 /* Counts past this are "too many" whatever they are: sums and products
@@ -111,10 +148,17 @@ static int count_node(const rn_jg_node *nd, uint64_t n0, uint64_t e0,
         if (nd->terminals[s] != RN_TERM_FOLD)
             continue;
         if (np > 1) {
+            uint64_t w = cur; /* a reducer's inputs, as wide_bucket cuts */
             if (cur > RN_JOBGRAPH_MAX_SHUFFLE_EDGES / np)
                 return RN_ELIMIT;
+            while (w > RN_JOBGRAPH_FAN_IN) {
+                uint64_t groups = (w + RN_JOBGRAPH_FAN_IN - 1) / RN_JOBGRAPH_FAN_IN;
+                t = sat_add(t, sat_mul(groups, np));
+                e = sat_add(e, sat_mul(w, np));
+                w = groups;
+            }
             t = sat_add(t, np);
-            e = sat_add(e, sat_mul(cur, np));
+            e = sat_add(e, sat_mul(w, np));
             cur = np;
             continue;
         }
@@ -294,7 +338,8 @@ static int check_dag(const rn_jg_node *nodes, size_t n,
  * reads); its result task ids end in prev, in order. */
 static int build_node(dagb *b, const rn_jg_node *nd, uint32_t split_every,
                       uint32_t *const *res_of, const size_t *n_res_of,
-                      ids *prev, ids *cur, ids *next, uint32_t *zipin)
+                      ids *prev, ids *cur, ids *next, ids *wide,
+                      uint32_t *zipin)
 {
     rn_jobgraph *g = b->g;
     size_t n_base;
@@ -345,12 +390,19 @@ static int build_node(dagb *b, const rn_jg_node *nd, uint32_t split_every,
             }
         }
         if (nd->terminals[s] == RN_TERM_FOLD && np > 1) {
-            /* the shuffle: reducer b reads bucket b of every task */
+            /* the shuffle: reducer bk reads bucket bk of every task */
+            uint32_t k = 0;
             next->n = 0;
-            for (uint32_t k = 0; k < np; k++) {
-                rn_gtask *t = new_task(b, RN_GT_REDUCE, (uint32_t)s, k);
-                if (!t || ids_push(next, t->id) ||
-                    set_inputs(g, t->id, cur->v, cur->n))
+            for (uint32_t bk = 0; bk < np; bk++) {
+                rn_gtask *t;
+                /* past RN_JOBGRAPH_FAN_IN tasks, combines merge bucket bk
+                 * of runs of them first, so no task reads more */
+                if (wide_bucket(b, (uint32_t)s, bk, cur, wide, &k) ||
+                    !(t = new_task(b, RN_GT_REDUCE, (uint32_t)s, bk)))
+                    return RN_ENOMEM;
+                t->bucket = wide->n == cur->n ? bk : 0;
+                if (ids_push(next, t->id) ||
+                    set_inputs(g, t->id, wide->v, wide->n))
                     return RN_ENOMEM;
             }
             ids tmp = *cur;
@@ -435,7 +487,7 @@ int rn_jobgraph_build_dag(const rn_jg_node *nodes, size_t n,
     uint32_t **res_of = NULL;
     size_t *n_res_of = NULL, n_tasks = 0, max_in = 1;
     uint64_t *parts = NULL;
-    ids prev = {0}, cur = {0}, next = {0};
+    ids prev = {0}, cur = {0}, next = {0}, wide = {0};
     dagb b;
     int rc;
 
@@ -473,7 +525,7 @@ int rn_jobgraph_build_dag(const rn_jg_node *nodes, size_t n,
         b.node = i;
         b.gstage0 = gstage0[i];
         if ((rc = build_node(&b, &nodes[i], split_every, res_of, n_res_of,
-                             &prev, &cur, &next, zipin)))
+                             &prev, &cur, &next, &wide, zipin)))
             goto oom;
         if (prev.n && !(res_of[i] = rn_malloc(prev.n * sizeof(uint32_t))))
             goto oom;
@@ -509,6 +561,7 @@ done:
     rn_free(prev.v);
     rn_free(cur.v);
     rn_free(next.v);
+    rn_free(wide.v);
     if (rc) {
         rn_jobgraph_free(g);
         return rc;

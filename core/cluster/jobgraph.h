@@ -15,7 +15,10 @@
  *     shuffle): its tasks save their partial tables as N buckets each
  *     (by key hash); N REDUCE tasks, one per bucket, each read that
  *     bucket of every task of the stage (InputRef.bucket) and finish:
- *     the stage's N output partitions, in bucket order;
+ *     the stage's N output partitions, in bucket order; past
+ *     RN_JOBGRAPH_FAN_IN tasks in the stage, COMBINE tasks first merge
+ *     bucket b of runs of at most that many (the stage's only combines),
+ *     and reducer b reads their partials: no task reads more inputs;
  *   - the last stage's outputs are the job's results, in order.
  * Task ids are indices; every input has a smaller id than its consumer.
  *
@@ -88,6 +91,9 @@ typedef struct rn_gtask {
     uint32_t input;      /* stage 0: the node's input it reads */
     uint32_t split;      /* SOURCE: the job's split it reads */
     uint32_t *inputs;    /* task ids, in fold order */
+    uint32_t bucket;     /* the bucket it reads of each input: a reducer's
+                            or a wide shuffle's first combines'; else 0,
+                            an output that is not cut */
     uint32_t n_inputs;
     uint32_t *consumers;
     uint32_t n_consumers;
@@ -122,6 +128,9 @@ typedef struct rn_jobgraph {
     uint8_t *want;       /* per task: must run (valid while !dirty) */
     int dirty;           /* recompute want and the heap at the next peek */
 } rn_jobgraph;
+
+/* The most inputs of one task (RunTask.inputs, RN_PB_FAN_IN_MAX). */
+#define RN_JOBGRAPH_FAN_IN 1024u
 
 /* The most task inputs a shuffle may have (tasks of the stage times its
  * npartitions), so one job's graph stays within a few hundred MB. */

@@ -40,6 +40,11 @@ int rn_jobrun_new(const char *job_id, const char *manifest, size_t len,
         rn_jobrun_unref(jr);
         return rc;
     }
+    /* the text was generated: its positions are not the user's file's */
+    for (size_t i = 0; jr->graph && i < jr->graph->n_plans; i++)
+        rn_plan_forget_positions(jr->graph->plans[i]);
+    if (jr->plan)
+        rn_plan_forget_positions(jr->plan);
     *out = jr;
     return 0;
 }
@@ -526,16 +531,18 @@ int rn_taskrun(rn_jobrun *jr, const rn_taskrun_task *t,
     if ((rc = resolve(jr, t, &st, &src, &zip, err)))
         return rc;
     /* the tasks of a shuffled stage save one partition per bucket; its
-     * reducers are the only merging tasks it has */
+     * merging tasks are reducers, and in a wide shuffle combines that
+     * merge one bucket of many tasks (the scheduler says which) */
     if (st->nparts > 1) {
         if (kind == RN_GT_SOURCE || kind == RN_GT_CHAIN || kind == RN_GT_ZIP)
             nout = st->nparts;
-        else if (kind != RN_GT_REDUCE || partition >= st->nparts)
+        else if (kind == RN_GT_FINISH ||
+                 (kind == RN_GT_REDUCE && partition >= st->nparts))
             return rn_error_set(err, RN_EINVAL,
                                 "stage %u is cut into %u partitions: no %s "
                                 "task %u",
                                 stage, (unsigned)st->nparts,
-                                kind == RN_GT_REDUCE ? "reduce" : "combine",
+                                kind == RN_GT_REDUCE ? "reduce" : "finish",
                                 partition);
     } else if (kind == RN_GT_REDUCE) {
         return rn_error_set(err, RN_EINVAL,

@@ -56,7 +56,13 @@ static int fail(rn_chain *c, const rn_opinst *oi, int rc, const char *what)
     if (c->err->code == 0 || c->err->msg[0] == '\0')
         rn_error_set(c->err, rc, "%s failed (%s) without a message", what,
                      rn_err_name(rc));
-    rn_error_prefix(c->err, "%s (partition %u): ", oi->label, c->partition);
+    /* where the manifest wrote the step, then which partition */
+    if (oi->pos.line)
+        rn_error_prefix(c->err, "%s:%u:%u: %s (partition %u): ",
+                        oi->pos.file ? oi->pos.file : "<manifest>",
+                        oi->pos.line, oi->pos.col, oi->label, c->partition);
+    else
+        rn_error_prefix(c->err, "%s (partition %u): ", oi->label, c->partition);
     return rc;
 }
 

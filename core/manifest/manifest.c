@@ -521,6 +521,81 @@ done:
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
+/* The local tag of a scalar that names a file whose text is the value. */
+#define MTAG_FILE "!file"
+
+/* `code: !file clean.lua`: the scalar's text (substituted) is a path,
+ * relative to the manifest's directory; the value is the file's text. A
+ * job's manifest (a worker's) never reads files: the client that read the
+ * manifest sent the text. */
+static int read_tagged_file(pstate *ps, rn_mpos pos, rn_mnode *n)
+{
+    char ex[64], *path = NULL;
+    const char *slash = ps->file ? strrchr(ps->file, '/') : NULL;
+    size_t dir = n->len && n->text[0] != '/' && slash
+                     ? (size_t)(slash - ps->file) + 1 : 0;
+    struct stat st;
+    int fd = -1, rc = 0;
+    char *text = NULL;
+    size_t got = 0;
+
+    rn__excerpt(ex, sizeof(ex), n->subst ? n->raw : n->text,
+                n->subst ? n->raw_len : n->len);
+    if (ps->subst != SUBST_ENV)
+        return rn_mpos_error(ps->err, RN_EINVAL, pos,
+                             "!file '%s' in a submitted job: files are read "
+                             "where a job is submitted",
+                             ex);
+    if (n->len == 0 || memchr(n->text, '\0', n->len))
+        return rn_mpos_error(ps->err, RN_EINVAL, pos,
+                             "!file needs a path, got '%s'", ex);
+    if (!(path = rn_malloc(dir + n->len + 1)))
+        return nomem(ps);
+    memcpy(path, ps->file, dir);
+    memcpy(path + dir, n->text, n->len);
+    path[dir + n->len] = '\0';
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
+        rc = rn_mpos_error(ps->err, errno == ENOENT ? RN_ENOTFOUND : RN_EIO,
+                           pos, "!file '%s': %s", ex, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = rn_mpos_error(ps->err, RN_EINVAL, pos,
+                           "!file '%s': not a regular file", ex);
+        goto done;
+    }
+    if ((uint64_t)st.st_size > RN_MANIFEST_MAX_SCALAR) {
+        rc = too_long(ps, pos, RN_MANIFEST_MAX_SCALAR);
+        goto done;
+    }
+    if ((rc = budget(ps, pos, (size_t)st.st_size)))
+        goto done;
+    if (!(text = rn_arena_alloc(ps->a, (size_t)st.st_size + 1))) {
+        rc = nomem(ps);
+        goto done;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, text + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = rn_mpos_error(ps->err, RN_EIO, pos, "!file '%s': %s", ex,
+                               r < 0 ? strerror(errno) : "shorter than it was");
+            goto done;
+        }
+        got += (size_t)r;
+    }
+    text[got] = '\0';
+    n->text = text;
+    n->len = got;
+    n->plain = 0; /* a string, whatever it holds */
+done:
+    if (fd >= 0)
+        close(fd);
+    rn_free(path);
+    return rc;
+}
+
 static int on_scalar(pstate *ps, const yaml_event_t *ev)
 {
     rn_mpos pos = mark_pos(ps, ev->start_mark);
@@ -529,20 +604,22 @@ static int on_scalar(pstate *ps, const yaml_event_t *ev)
     size_t raw_len = ev->data.scalar.length;
     char ex[64];
     rn_mnode *n;
-    int rc, var = 0;
+    int rc, var = 0, file = 0;
 
     if ((rc = new_node(ps, RN_MN_SCALAR, pos, &n)))
         return rc;
     n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-    if (tag && strcmp(tag, RN_MTAG_VAR) == 0) {
+    if (tag && strcmp(tag, MTAG_FILE) == 0) {
+        file = 1;
+    } else if (tag && strcmp(tag, RN_MTAG_VAR) == 0) {
         /* a value substituted where the text was written (a job spec):
          * typed as its style says, shown as RN_MNODE_HIDDEN */
         var = 1;
     } else if (tag) {
         if (strcmp(tag, "!") != 0 && strcmp(tag, TAG_PREFIX "str") != 0)
             return rn_mpos_error(ps->err, RN_EINVAL, pos,
-                                 "unsupported YAML tag '%s' (only !!str is "
-                                 "understood)",
+                                 "unsupported YAML tag '%s' (only !!str and "
+                                 "!file are understood)",
                                  rn__excerpt(ex, sizeof(ex), tag,
                                              strlen(tag)));
         n->plain = 0;
@@ -561,6 +638,8 @@ static int on_scalar(pstate *ps, const yaml_event_t *ev)
             return nomem(ps);
         n->raw_len = raw_len;
     }
+    if (file && (rc = read_tagged_file(ps, pos, n)))
+        return rc;
     return push(ps, n);
 }
 
@@ -971,15 +1050,10 @@ static int parse_op(const rn_mnode *n, const char *what, rn_mstep *out,
                          : "");
         name = n->keys[0];
         params = n->items[0];
+        /* a mapping, or one bare value for the operator's one required
+         * parameter (`- pluck: user`): rn_params_bind tells which */
         if (rn_mnode_is_null(params))
             params = NULL;
-        else if (params->type != RN_MN_MAP)
-            return rn_mpos_error(err, RN_EINVAL, params->pos,
-                                 "%s: parameters of '%s' must be a mapping, "
-                                 "got %s",
-                                 what,
-                                 rn__mnode_excerpt(ex, sizeof(ex), name),
-                                 rn__mnode_describe(d, sizeof(d), params));
     } else if (n->type != RN_MN_SCALAR || rn_mnode_is_null(n)) {
         return rn_mpos_error(err, RN_EINVAL, n->pos,
                              "%s: expected an operator name or a one-key map "

@@ -38,7 +38,11 @@
  * spellings each), ints (decimal, 0o octal, 0x hex), floats (1.5, 1e3,
  * .inf, .nan); every quoted or block (| >) scalar is a string, as is any
  * scalar tagged `!` or `!!str`. The local tag `!var` is described below
- * (values substituted elsewhere). Other tags are refused. Aliases (*a) are
+ * (values substituted elsewhere). A scalar tagged `!file` is a path
+ * (after substitution; relative to the manifest's directory) whose
+ * file's text becomes the value, a string (bounded as a scalar); a job's
+ * manifest (rn_manifest_parse_job) refuses it: the client read the file
+ * and sent its text. Other tags are refused. Aliases (*a) are
  * refused (they could expand a small file into a huge tree: "billion
  * laughs"); anchors are accepted and ignored. Keys must be scalars and
  * unique in their mapping.

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/similar.h"
 #include "value/value.h"
 
 /* ---- YAML 1.2 core schema ------------------------------------------- */
@@ -658,28 +659,6 @@ done:
     return rc;
 }
 
-static int edit_distance(const char *a, size_t na, const char *b, size_t nb)
-{
-    int row[RN_MAX_NAME + 2], prev, t;
-    if (na > RN_MAX_NAME || nb > RN_MAX_NAME)
-        return 1 << 20;
-    for (size_t j = 0; j <= nb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= na; i++) {
-        prev = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= nb; j++) {
-            int sub = prev + (a[i - 1] != b[j - 1]);
-            int del = row[j] + 1, ins = row[j - 1] + 1;
-            t = row[j];
-            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del
-                                                                      : ins);
-            prev = t;
-        }
-    }
-    return row[nb];
-}
-
 static int unknown_key(const rn_op_desc *op, const char *label,
                        const rn_mnode *k, rn_errbuf *err)
 {
@@ -691,7 +670,8 @@ static int unknown_key(const rn_op_desc *op, const char *label,
     rn_buf_init(&b, 768);
     for (uint32_t i = 0; i < op->n_params; i++) {
         const char *nm = op->params[i].name ? op->params[i].name : "";
-        int dist = edit_distance(k->text, k->len, nm, strlen(nm));
+        size_t d = rn_edit_distance(k->text, k->len, nm, strlen(nm));
+        int dist = d > 1000 ? 1000 : (int)d;
         if (rn_buf_printf(&b, "%s%s", i ? ", " : "", nm))
             break;
         /* no suggestion for a substituted key: it would hint at it */
@@ -738,12 +718,31 @@ int rn_params_bind(rn_arena *a, const rn_op_desc *op, const char *op_label,
     char d[96];
     int rc;
 
+    const rn_mnode *bare = NULL; /* `- pluck: user`: the one required or
+                                    only parameter */
+    uint32_t bare_i = 0, n_req = 0;
+
     if (rn_mnode_is_null(params))
         params = NULL;
-    if (params && params->type != RN_MN_MAP)
-        return rn_mpos_error(err, RN_EINVAL, params->pos,
-                             "%s: parameters must be a mapping, got %s",
-                             label, rn__mnode_describe(d, sizeof(d), params));
+    if (params && params->type != RN_MN_MAP) {
+        for (uint32_t i = 0; op->params && i < op->n_params; i++)
+            if (op->params[i].flags & RN_PF_REQUIRED) {
+                bare_i = i;
+                n_req++;
+            }
+        if (n_req == 0 && op->n_params == 1 && op->params)
+            n_req = 1; /* its only one (`- take: 3`) */
+        if (n_req != 1)
+            return rn_mpos_error(err, RN_EINVAL, params->pos,
+                                 "%s: parameters must be a mapping, got %s "
+                                 "(a bare value goes to an operator's one "
+                                 "required or only parameter; %s has %u "
+                                 "required of %u)",
+                                 label, rn__mnode_describe(d, sizeof(d), params),
+                                 label, (unsigned)n_req, (unsigned)op->n_params);
+        bare = params;
+        params = NULL;
+    }
     if (op->n_params && !op->params)
         return rn_mpos_error(err, RN_EPLUGIN, at,
                              "%s: declares %u parameters but no table",
@@ -769,6 +768,8 @@ int rn_params_bind(rn_arena *a, const rn_op_desc *op, const char *op_label,
         for (size_t j = 0; params && j < params->n; j++)
             if (spec_is(sp, params->keys[j]))
                 v = params->items[j];
+        if (bare && i == bare_i)
+            v = bare;
         if (copy_str(a, nm, strlen(nm), &name))
             return rn_error_set(err, RN_ENOMEM, "out of memory");
         f[i].name.ptr = name.u.s;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/similar.h"
 #include "exec/join.h"
 
 #define ERRPOS(err, code, pos, ...) rn_mpos_error((err), (code), (pos), __VA_ARGS__)
@@ -110,30 +111,6 @@ static uint32_t lookup(const builder *b, const char *name)
     return NONE;
 }
 
-/* Levenshtein distance of two names (at most RN_MANIFEST_MAX_DSNAME). */
-static size_t distance(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b), row[RN_MANIFEST_MAX_DSNAME + 2];
-    if (n > RN_MANIFEST_MAX_DSNAME || m > RN_MANIFEST_MAX_DSNAME)
-        return SIZE_MAX;
-    for (size_t j = 0; j <= m; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= n; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= m; j++) {
-            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            diag = up;
-            row[j] = best;
-        }
-    }
-    return row[m];
-}
-
 /* "unknown dataset 'lgos' (did you mean 'logs'?)" at the reference. */
 static int unknown(builder *b, const char *what, const rn_mref *r)
 {
@@ -143,7 +120,9 @@ static int unknown(builder *b, const char *what, const rn_mref *r)
     size_t o = 0;
 
     for (size_t i = 0; i < m->n_datasets; i++) {
-        size_t d = distance(r->name, m->datasets[i].name.name);
+        size_t d = rn_edit_distance(r->name, strlen(r->name),
+                                    m->datasets[i].name.name,
+                                    strlen(m->datasets[i].name.name));
         if (d < best) {
             best = d;
             at = i;
@@ -152,7 +131,7 @@ static int unknown(builder *b, const char *what, const rn_mref *r)
     shown(r, ex, sizeof(ex));
     /* close enough to be a typo: one or two edits (more in a long name),
      * and not every letter */
-    if (best <= (len < 3 ? 1 : 2 + len / 8) && best < len)
+    if (rn_similar_enough(best, len))
         return ERRPOS(b->err, RN_EINVAL, r->pos,
                       "%sunknown dataset '%s' (did you mean '%s'?)", what, ex,
                       shown(&m->datasets[at].name, ex2, sizeof(ex2)));

@@ -306,6 +306,54 @@ int rn__plan_load_plugins(const rn_manifest *m, rn_registry *reg,
     return 0;
 }
 
+/* The errors of a plan's steps, gathered so that all are reported. */
+typedef struct errlist {
+    rn_buf text; /* messages, one per line */
+    size_t n;
+    int first;   /* the first one's code */
+} errlist;
+
+/* Takes err's message into l and clears err; 0, or RN_ENOMEM. */
+static int errlist_add(errlist *l, int rc, rn_errbuf *err)
+{
+    if (rc == RN_ENOMEM)
+        return rc;
+    if (l->n++ == 0)
+        l->first = rc;
+    if ((l->text.len && rn_buf_putc(&l->text, '\n')) ||
+        rn_buf_puts(&l->text, err->msg))
+        return RN_ENOMEM;
+    rn_error_clear(err);
+    return 0;
+}
+
+/* 0 when l is empty, else the first error's code with every message in
+ * err (as many as fit, then how many more there were); frees l. */
+static int errlist_end(errlist *l, rn_errbuf *err)
+{
+    int rc = 0;
+    if (l->n) {
+        size_t cap = sizeof(err->msg) - 40, cut = l->text.len;
+        size_t shown = l->n;
+        if (cut > cap) { /* whole lines only */
+            cut = cap;
+            while (cut > 0 && l->text.ptr[cut] != '\n')
+                cut--;
+            shown = 0;
+            for (size_t i = 0; i < cut; i++)
+                shown += l->text.ptr[i] == '\n';
+            shown++;
+        }
+        if (shown < l->n)
+            rc = rn_error_set(err, l->first, "%.*s\n(and %zu more errors)",
+                              (int)cut, l->text.ptr, l->n - shown);
+        else
+            rc = rn_error_set(err, l->first, "%.*s", (int)cut, l->text.ptr);
+    }
+    rn_buf_release(&l->text);
+    return rc;
+}
+
 int rn__plan_build_steps(const rn_manifest *m, rn_registry *reg,
                          const rn_mstep *source, const rn__pstep *steps,
                          size_t n_steps, const rn_mstep *sink, rn_plan **out,
@@ -313,11 +361,13 @@ int rn__plan_build_steps(const rn_manifest *m, rn_registry *reg,
 {
     rn_plan *p = NULL;
     size_t n, first;
+    errlist all = {0};
     int rc = 0;
 
     *out = NULL;
     if (!(p = plan_new()))
         return rn_error_set(err, RN_ENOMEM, "out of memory");
+    rn_buf_init(&all.text, 0);
     p->name = m->name ? rn_arena_strndup(&p->arena, m->name, strlen(m->name))
                       : "pipeline";
     p->display_name =
@@ -339,17 +389,18 @@ int rn__plan_build_steps(const rn_manifest *m, rn_registry *reg,
     memset(p->ops, 0, (n ? n : 1) * sizeof(rn_opinst));
     p->n_ops = n;
 
+    /* Every step is resolved and bound even after one failed: all their
+     * errors are reported at once (errlist), each with its position. */
     /* source */
     if (source) {
-        if ((rc = resolve(p, reg, source, NULL, &p->ops[0], err)))
-            goto done;
-        if (p->ops[0].op->kind != RN_OP_SOURCE) {
+        if ((rc = resolve(p, reg, source, NULL, &p->ops[0], err)) == 0 &&
+            p->ops[0].op->kind != RN_OP_SOURCE)
             rc = ERRPOS(err, RN_EINVAL, source->pos,
                         "'%s' is a %s operator, but `source` needs a source "
                         "(such as read_text, from_sequence or range)",
                         p->ops[0].label, rn_op_kind_name(p->ops[0].op->kind));
+        if (rc && (rc = errlist_add(&all, rc, err)))
             goto done;
-        }
         p->source = &p->ops[0];
     }
 
@@ -358,16 +409,13 @@ int rn__plan_build_steps(const rn_manifest *m, rn_registry *reg,
         const rn_mstep *st = steps[i].step;
         rn_opinst *oi = &p->ops[first + i];
         const rn_opinst *prev = first + i > 0 ? &p->ops[first + i - 1] : NULL;
-        if ((rc = resolve(p, reg, st, steps[i].engine_op, oi, err)))
-            goto done;
-        if (oi->op->kind == RN_OP_SOURCE) {
+        if ((rc = resolve(p, reg, st, steps[i].engine_op, oi, err)) != 0) {
+        } else if (oi->op->kind == RN_OP_SOURCE) {
             rc = ERRPOS(err, RN_EINVAL, st->pos,
                         "'%s' is a source: it can only be %s", oi->label,
                         m->n_datasets ? "a dataset's `source`"
                                       : "the manifest's `source`");
-            goto done;
-        }
-        if (oi->op->kind == RN_OP_SINK) {
+        } else if (oi->op->kind == RN_OP_SINK) {
             rc = ERRPOS(err, RN_EINVAL, st->pos,
                         m->n_datasets
                             ? "'%s' is a sink: write it in `outputs` as "
@@ -375,33 +423,35 @@ int rn__plan_build_steps(const rn_manifest *m, rn_registry *reg,
                             : "'%s' is a sink: put it under `sink:`, after "
                               "the steps",
                         oi->label);
-            goto done;
-        }
-        if (prev && prev->op->kind != RN_OP_SOURCE &&
-            !steps[i].starts_dataset && (prev->op->flags & RN_OPF_SCALAR)) {
+        } else if (prev && prev->op && prev->op->kind != RN_OP_SOURCE &&
+                   !steps[i].starts_dataset &&
+                   (prev->op->flags & RN_OPF_SCALAR)) {
             rc = ERRPOS(err, RN_EINVAL, st->pos,
                         "'%s' cannot follow '%s': '%s' produces a single value "
                         "and must be the last step",
                         oi->label, prev->label, prev->label);
-            goto done;
         }
+        if (rc && (rc = errlist_add(&all, rc, err)))
+            goto done;
     }
 
     /* sink */
     if (sink) {
         rn_opinst *oi = &p->ops[n - 1];
-        if ((rc = resolve(p, reg, sink, NULL, oi, err)))
-            goto done;
-        if (oi->op->kind != RN_OP_SINK) {
+        if ((rc = resolve(p, reg, sink, NULL, oi, err)) == 0 &&
+            oi->op->kind != RN_OP_SINK)
             rc = ERRPOS(err, RN_EINVAL, sink->pos,
                         "'%s' is a %s operator, but `sink` needs a sink (such "
                         "as to_textfiles)",
                         oi->label, rn_op_kind_name(oi->op->kind));
+        if (rc && (rc = errlist_add(&all, rc, err)))
             goto done;
-        }
     }
+    if ((rc = errlist_end(&all, err)))
+        goto done;
     rc = cut_stages(p, first, n_steps, sink ? &p->ops[n - 1] : NULL, err);
 done:
+    rn_buf_release(&all.text);
     if (rc) {
         rn_plan_free(p);
         return rc;
@@ -555,4 +605,27 @@ int rn_plan_describe_stages(const rn_plan *plan, const char *indent,
         rn_buf_printf(out, "\n");
     }
     return 0;
+}
+
+const rn_mpos *rn_plan_position_of(rn_plan *const *plans, size_t n,
+                                   const char *label, size_t label_len)
+{
+    const rn_mpos *found = NULL;
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < plans[k]->n_ops; i++) {
+            const rn_opinst *oi = &plans[k]->ops[i];
+            if (!oi->label || strlen(oi->label) != label_len ||
+                memcmp(oi->label, label, label_len) != 0)
+                continue;
+            if (found)
+                return NULL; /* twice: which one failed is not known here */
+            found = &oi->pos;
+        }
+    return found && found->line ? found : NULL;
+}
+
+void rn_plan_forget_positions(rn_plan *p)
+{
+    for (size_t i = 0; i < p->n_ops; i++)
+        p->ops[i].pos.line = p->ops[i].pos.col = 0;
 }

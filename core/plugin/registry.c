@@ -12,6 +12,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/similar.h"
 
 struct rn_registry {
     pthread_mutex_t lock;
@@ -266,6 +267,34 @@ rn_plugin *rn_registry_at(rn_registry *r, size_t i)
     return p;
 }
 
+/* " (did you mean 'json_parse'?)" for an unknown `name` (bare, or the
+ * op part after plugin `in`), into out; "" when nothing is close. Under
+ * the registry's lock. */
+static void suggest_locked(rn_registry *r, const rn_plugin *in,
+                           const char *name, char *out, size_t cap)
+{
+    size_t best = SIZE_MAX, len = strlen(name);
+    const char *bp = NULL, *bo = NULL;
+    out[0] = '\0';
+    for (size_t i = 0; i < r->n; i++) {
+        const rn_plugin_desc *d = r->plugins[i]->desc;
+        if (in && r->plugins[i] != in)
+            continue;
+        for (uint32_t k = 0; k < d->n_ops; k++) {
+            const char *o = d->ops[k].name;
+            size_t dist = rn_edit_distance(name, len, o, strlen(o));
+            if (dist < best) {
+                best = dist;
+                bp = d->name;
+                bo = o;
+            }
+        }
+    }
+    if (bo && rn_similar_enough(best, len))
+        snprintf(out, cap, " (did you mean '%s%s%s'?)", in ? bp : "",
+                 in ? "." : "", bo);
+}
+
 int rn_registry_find_op(rn_registry *r, const char *name, rn_plugin **plugin,
                         const rn_op_desc **op, rn_errbuf *err)
 {
@@ -298,10 +327,12 @@ int rn_registry_find_op(rn_registry *r, const char *name, rn_plugin **plugin,
         }
         o = rn_plugin_find_op(p, dot + 1);
         if (!o) {
+            char hint[RN_MAX_NAME * 2 + 32];
+            suggest_locked(r, p, dot + 1, hint, sizeof(hint));
             rc = rn_error_set(err, RN_ENOTFOUND,
                               "unknown operator '%s': plugin '%s' has no "
-                              "operator '%s'",
-                              name, pname, dot + 1);
+                              "operator '%s'%s",
+                              name, pname, dot + 1, hint);
             goto done;
         }
         *plugin = p;
@@ -320,9 +351,12 @@ int rn_registry_find_op(rn_registry *r, const char *name, rn_plugin **plugin,
         rn_buf_printf(&who, "%s%s.%s", hits > 1 ? ", " : "",
                       r->plugins[i]->desc->name, name);
     }
-    if (hits == 0)
-        rc = rn_error_set(err, RN_ENOTFOUND, "unknown operator '%s'", name);
-    else if (hits > 1) {
+    if (hits == 0) {
+        char hint[RN_MAX_NAME * 2 + 32];
+        suggest_locked(r, NULL, name, hint, sizeof(hint));
+        rc = rn_error_set(err, RN_ENOTFOUND, "unknown operator '%s'%s", name,
+                          hint);
+    } else if (hits > 1) {
         rc = rn_error_set(err, RN_EINVAL,
                           "operator '%s' is ambiguous: write one of %s", name,
                           who.ptr);

@@ -6,6 +6,7 @@
 #include "base/alloc.h"
 #include "exec/ctx.h"
 #include "scheduler/sched.h"
+#include "transport/pbbounds.h"
 #include "value/codec.h"
 
 /* Queueing ahead (see worker_cap): a worker that speaks minor 1 holds as
@@ -113,6 +114,9 @@ static rn__sworker *pick_worker(rn_scheduler *s, const rn__sjob *j, const rn_gta
     return best;
 }
 
+/* a task's inputs fit in one RunTask message */
+_Static_assert(RN_JOBGRAPH_FAN_IN <= RN_PB_FAN_IN_MAX, "fan-in bounds differ");
+
 static int assign(rn_scheduler *s, rn__sjob *j, uint32_t tid, rn__sworker *w)
 {
     rn_gtask *t = &j->g->tasks[tid];
@@ -138,8 +142,7 @@ static int assign(rn_scheduler *s, rn__sjob *j, uint32_t tid, rn__sworker *w)
         refs[i].task_id = in->id;
         refs[i].address = h ? h->address : (char *)"";
         refs[i].bytes = in->bytes;
-        /* a reducer reads its bucket of every task of the stage */
-        refs[i].bucket = t->kind == RN_GT_REDUCE ? t->partition : 0;
+        refs[i].bucket = t->bucket; /* a reducer's, or 0: the whole */
         prefs[i] = &refs[i];
     }
     if (t->kind == RN_GT_SOURCE &&

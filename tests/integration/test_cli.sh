@@ -64,4 +64,21 @@ expect_fail "unknown param type" 1 "unknown type 42" "$RUNNEL" plugin inspect "$
 expect_fail "no callback" 1 "has no map callback" "$RUNNEL" plugin inspect "$B/libno_callback.so"
 expect_fail "inspect no file" 2 "no plugin file given" "$RUNNEL" plugin inspect
 
+# lint reports every error it finds, each at its place, with "did you mean"
+printf 'name: t\nsource: {range: {n: 3, bogus: 1}}\nsteps:\n  - json_pars\n  - agg.cout\n  - topk: {k: x}\n  - count\n  - count\n' >"$T/many.yaml"
+expect_fail "lint: every error" 1 "many.yaml:2:24: sources.range: unknown parameter 'bogus'" "$RUNNEL" lint "$T/many.yaml"
+grep -qF "many.yaml:4:5: unknown operator 'json_pars' (did you mean 'json_parse'?)" "$T/err" && ok || bad "lint: json_pars: $(cat "$T/err")"
+grep -qF "many.yaml:5:5: unknown operator 'agg.cout': plugin 'agg' has no operator 'cout' (did you mean 'agg.count'?)" "$T/err" && ok || bad "lint: agg.cout: $(cat "$T/err")"
+grep -qF "many.yaml:6:15: agg.topk: k: expected int" "$T/err" && ok || bad "lint: topk: $(cat "$T/err")"
+grep -qF "many.yaml:8:5: 'agg.count' cannot follow 'agg.count'" "$T/err" && ok || bad "lint: count: $(cat "$T/err")"
+printf 'name: t\nsource: {range: {n: 3}}\nsteps:\n  - zzzzzz\n' >"$T/far.yaml"
+expect_fail "nothing close: no guess" 1 "unknown operator 'zzzzzz'" "$RUNNEL" lint "$T/far.yaml"
+grep -q "did you mean" "$T/err" && bad "a guess for zzzzzz: $(cat "$T/err")" || ok
+# a bare value goes to the one required (or only) parameter
+printf 'name: t\nsource: {from_sequence: {items: [{"u": "a"}, {"u": "b"}]}}\nsteps:\n  - pluck: u\n  - take: 1\n' >"$T/bare.yaml"
+expect_ok "bare parameters" "$RUNNEL" run "$T/bare.yaml" --quiet
+check "pluck: u, take: 1" '"a"' "$(cat "$T/out")"
+printf 'name: t\nsource: {range: {n: 3}}\nsteps:\n  - split: ","\n' >"$T/bare2.yaml"
+expect_fail "bare value, no single parameter" 1 "text.split: parameters must be a mapping, got string ','" "$RUNNEL" lint "$T/bare2.yaml"
+
 finish

@@ -104,6 +104,11 @@ expect_ok "3 files from the cluster" "$RUNNEL" run "$T/s3.yaml" --scheduler "$SC
 for f in 0 1 2; do
     cmp -s "$T/s1/part-$f.txt" "$T/s3/part-$f.txt" && ok || bad "part-$f differs between local and cluster"
 done
+# a shuffle whose reducers read more map outputs than one task message
+# carried before (1024): 1100 map tasks, 2 reducers
+printf 'name: wide\nsource: {range: {n: 3300, npartitions: 1100}}\nsteps:\n  - frequencies: {npartitions: 2}\n  - count\n' >"$T/wide.yaml"
+expect_ok "a shuffle of 1100 map tasks (cluster)" timeout 120 "$RUNNEL" run "$T/wide.yaml" --scheduler "$SCHED" --quiet
+check "3300 distinct ints" 3300 "$(cat "$T/out")"
 # a plugin's keyed fold shuffles the same way
 $PY -c '
 import json, sys

@@ -17,7 +17,7 @@ static size_t run_all(rn_jobgraph *g, uint32_t worker)
 {
     uint8_t *want = rn_malloc(g->n + 1);
     uint32_t *ready = rn_malloc((g->n + 1) * sizeof(uint32_t));
-    uint32_t rel[64];
+    uint32_t *rel = rn_malloc((g->n + 1) * sizeof(uint32_t)); /* >= fan-in */
     size_t runs = 0, n, n_rel;
     while ((n = rn_jobgraph_ready(g, want, ready, g->n)) > 0)
         for (size_t i = 0; i < n; i++) {
@@ -27,6 +27,7 @@ static size_t run_all(rn_jobgraph *g, uint32_t worker)
         }
     rn_free(want);
     rn_free(ready);
+    rn_free(rel);
     return runs;
 }
 
@@ -560,11 +561,68 @@ static void test_dag_refused(void **state)
     }
 }
 
+/* A shuffle of more tasks than one task may read (RN_JOBGRAPH_FAN_IN):
+ * combines merge bucket b of runs of them, twice past FAN_IN^2, and the
+ * reducer reads whole partials; no task reads more than FAN_IN. */
+static void test_wide_shuffle(void **state)
+{
+    int term[] = {RN_TERM_FOLD};
+    uint32_t np[] = {2};
+    size_t maps = 3 * RN_JOBGRAPH_FAN_IN + 7, combines = 0;
+    rn_jobgraph *g;
+    (void)state;
+    assert_int_equal(rn_jobgraph_build(term, np, 1, maps, 8, &g), 0);
+    for (size_t t = 0; t < g->n; t++) {
+        const rn_gtask *k = &g->tasks[t];
+        assert_true(k->n_inputs <= RN_JOBGRAPH_FAN_IN);
+        if (k->kind == RN_GT_COMBINE) {
+            combines++;
+            /* the first combines read a bucket of maps, evenly cut */
+            assert_true(k->inputs[0] < maps);
+            assert_true(k->n_inputs >= maps / 4);
+            assert_int_equal(k->bucket, combines <= 4 ? 0 : 1);
+        } else if (k->kind == RN_GT_REDUCE) {
+            assert_int_equal(k->n_inputs, 4);
+            assert_int_equal(k->bucket, 0); /* whole partials */
+            for (uint32_t i = 0; i < 4; i++)
+                assert_int_equal(g->tasks[k->inputs[i]].kind, RN_GT_COMBINE);
+        }
+    }
+    assert_int_equal(combines, 2 * 4);
+    assert_int_equal(g->n_finals, 2);
+    assert_int_equal(run_all(g, 1), maps + 8 + 2);
+    assert_true(rn_jobgraph_complete(g));
+    rn_jobgraph_free(g);
+
+    /* at FAN_IN tasks exactly: no combines, reducers read their bucket */
+    assert_int_equal(rn_jobgraph_build(term, np, 1, RN_JOBGRAPH_FAN_IN, 8, &g), 0);
+    assert_int_equal(g->n, RN_JOBGRAPH_FAN_IN + 2);
+    assert_int_equal(g->tasks[RN_JOBGRAPH_FAN_IN + 1].bucket, 1);
+    rn_jobgraph_free(g);
+
+    /* past FAN_IN^2: two levels, the second reading whole partials */
+    maps = (size_t)RN_JOBGRAPH_FAN_IN * RN_JOBGRAPH_FAN_IN + 1;
+    np[0] = 1 + 1; /* still within the shuffle's edge bound */
+    assert_int_equal(rn_jobgraph_build(term, np, 1, maps, 8, &g), 0);
+    size_t lvl2 = 0;
+    for (size_t t = maps; t < g->n; t++) {
+        const rn_gtask *k = &g->tasks[t];
+        assert_true(k->n_inputs <= RN_JOBGRAPH_FAN_IN);
+        if (k->kind == RN_GT_COMBINE && k->inputs[0] >= maps) {
+            lvl2++;
+            assert_int_equal(k->bucket, 0);
+        }
+    }
+    assert_int_equal(lvl2, 2 * 2);
+    rn_jobgraph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold_tree),
         cmocka_unit_test(test_shuffle),
+        cmocka_unit_test(test_wide_shuffle),
         cmocka_unit_test(test_two_stages),
         cmocka_unit_test(test_map_only),
         cmocka_unit_test(test_lost_worker_recompute),

@@ -389,9 +389,16 @@ static void test_type_errors(void **state)
     bind_err(&read_op, "{urls: [a, ~]}", RN_ETYPE,
              "m.yaml:1:12: read_text: urls: item 2: expected a string, got "
              "null");
-    bind_err(&read_op, "[urls]", RN_EINVAL,
-             "m.yaml:1:1: read_text: parameters must be a mapping, got a "
-             "list");
+    bind_err(&count_op, "[urls]", RN_EINVAL,
+             "m.yaml:1:1: count: parameters must be a mapping, got a list (a "
+             "bare value goes to an operator's one required or only "
+             "parameter; count has 0 required of 0)");
+    /* a bare value: the one required parameter (with the defaults), or
+     * the only one */
+    bind_ok(&topk_op, "7", "{\"k\": 7, \"key\": 0}");
+    bind_ok(&bad_def_op, "3", "{\"n\": 3}");
+    bind_err(&topk_op, "x", RN_ETYPE, "m.yaml:1:1: topk: k: expected int, got "
+                                      "string 'x'");
 }
 
 static void test_ranges_and_choices(void **state)

@@ -170,11 +170,8 @@ static void test_errors_never_show_values(void **state)
               "s.yaml:1:9: source: invalid operator name 'x${RN_TS_KEY}' "
               "(expected op or plugin.op, made of a-z, 0-9 and '_')");
     err_shows("source: {\"${RN_TS_KEY}\": [a]}\n",
-              "s.yaml:1:26: source: parameters of '${RN_TS_KEY}' must be a "
-              "mapping, got a list");
-    err_shows("source: {r: \"${RN_TS_KEY}\"}\n",
-              "s.yaml:1:13: source: parameters of 'r' must be a mapping, got "
-              "string '${RN_TS_KEY}'");
+              "s.yaml:1:10: source: invalid operator name '${RN_TS_KEY}' "
+              "(expected op or plugin.op, made of a-z, 0-9 and '_')");
     err_shows("source: range\nplugins: [\"sha256:${RN_TS_KEY}\"]\n",
               "s.yaml:2:11: plugins: invalid plugin id "
               "'sha256:${RN_TS_KEY}' (expected sha256: and 64 lower-case "
@@ -294,6 +291,15 @@ static void test_parse_job(void **state)
     assert_string_equal(err.msg, "job 1:2:17: '${RN_TS_KEY}' in a submitted "
                                  "job: variables are substituted where a "
                                  "job is submitted, never where it runs");
+    /* nor read this process's files */
+    const char *file = "name: x\nsource: {r: {a: !file /etc/passwd}}\n";
+    assert_int_equal(rn_manifest_parse_job("job 1", file, strlen(file), &m,
+                                           &err),
+                     RN_EINVAL);
+    assert_null(m);
+    assert_string_equal(err.msg, "job 1:2:17: !file '/etc/passwd' in a "
+                                 "submitted job: files are read where a job "
+                                 "is submitted");
 }
 
 int main(void)
