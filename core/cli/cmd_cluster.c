@@ -552,24 +552,31 @@ static int cmd_client(const char *cmd, int argc, char **argv)
         rn_manifest *m = NULL;
         rn_registry *reg = NULL;
         rn_plan *plan = NULL;
+        rn_pgraph *g = NULL;
         char job[32];
         int rc = rn_manifest_load(a.arg, &m, &err);
-        if (rc == 0 && m->n_datasets)
-            rc = rn_error_set(&err, RN_EINVAL,
-                              "%s: several datasets run locally only for "
-                              "now (issue 12): run it with `runnel run` "
-                              "without a scheduler",
-                              a.arg);
         if (rc == 0 && !(reg = rn_cli_registry()))
             rc = rn_error_set(&err, RN_ENOMEM, "out of memory");
         if (rc == 0)
             rc = rn_client_prepare(c, m, reg, &err);
-        if (rc == 0)
-            rc = rn_plan_build(m, reg, &plan, &err);
-        if (rc == 0)
-            rc = rn_client_submit(c, m, reg, plan, 1, job, &err);
+        if (rc == 0 && m->n_datasets) {
+            /* a job of datasets: its outputs are best sinks, as ever */
+            if ((rc = rn_pgraph_build(m, reg, &g, &err)) == 0)
+                for (size_t i = 0; i < g->n_warnings; i++)
+                    fprintf(stderr, "runnel: %s\n", g->warnings[i]);
+            if (rc == 0)
+                rc = rn_client_submit_graph(c, m, reg, g, 1, job, &err);
+        } else if (rc == 0) {
+            if ((rc = rn_plan_build(m, reg, &plan, &err)) == 0)
+                rc = rn_client_submit(c, m, reg, plan, 1, job, &err);
+        }
         if (rc == 0)
             printf("%s\n", job);
+        if (rc && g)
+            rn_pgraph_redact(g, &err);
+        else if (rc && plan)
+            rn_plan_redact(plan, &err);
+        rn_pgraph_free(g);
         rn_plan_free(plan);
         rn_registry_free(reg);
         rn_manifest_free(m);

@@ -30,7 +30,7 @@ static const char run_usage[] =
     "per line as JSON; with a sink, where it wrote. Progress and logs go to\n"
     "stderr. A manifest with `datasets` and `outputs` (docs/MANIFEST.md)\n"
     "prints its outputs in their order, each after a line '# NAME' when\n"
-    "there are several; it runs here only (issue 12).\n"
+    "there are several, here or on a cluster alike.\n"
     "\n"
     "  --threads N    threads per local worker (default: one per core)\n"
     "  --workers N    local workers (default 1); threads = workers x threads\n"
@@ -210,11 +210,16 @@ static int graph_end(void *ud, size_t k, uint64_t partitions)
     return flush_out(pr, (size_t)1 << 20);
 }
 
-/* Runs a manifest with datasets here (plan/graph.h). */
+/* Runs a manifest with datasets (plan/graph.h): here, or on the cluster
+ * at `scheduler` (tls: our certificate, or NULL). The same graph, the
+ * same output. */
 static int run_graph(const rn_manifest *m, rn_registry *reg,
-                     rn_run_opts *opts, int json, int quiet, rn_errbuf *err)
+                     rn_run_opts *opts, int json, int quiet,
+                     const char *scheduler, const rn_rpc_tls *tls,
+                     rn_errbuf *err)
 {
     rn_pgraph *g = NULL;
+    rn_client *c = NULL;
     gprinter gp;
     rn_graph_out out;
     rn_run_result res;
@@ -223,6 +228,15 @@ static int run_graph(const rn_manifest *m, rn_registry *reg,
     memset(&gp, 0, sizeof(gp));
     memset(&res, 0, sizeof(res));
     rn_buf_init(&gp.pr.b, 0);
+    if (scheduler) {
+        /* plugins named by id are fetched before the graph is planned */
+        rn_rpc_init();
+        if ((rc = rn_client_open(scheduler, tls, &c, err)))
+            goto done;
+        rn_client_set_verbose(c, !quiet);
+        if ((rc = rn_client_prepare(c, m, reg, err)))
+            goto done;
+    }
     if ((rc = rn_pgraph_build(m, reg, &g, err)))
         goto done;
     if (!quiet)
@@ -234,7 +248,11 @@ static int run_graph(const rn_manifest *m, rn_registry *reg,
     out.value = graph_value;
     out.end = graph_end;
     out.ud = &gp;
-    if ((rc = rn_local_run_graph(g, opts, &out, &res, err)))
+    if (c)
+        rc = rn_client_run_graph(c, m, reg, g, opts->progress, &out, &res, err);
+    else
+        rc = rn_local_run_graph(g, opts, &out, &res, err);
+    if (rc)
         goto done;
     if (json) {
         uint64_t sb, sf;
@@ -262,6 +280,10 @@ done:
         rn_error_set(err, RN_EIO, "cannot write the result to stdout");
     if (rc)
         rn_pgraph_redact(g, err); /* a ${VAR} value is never printed */
+    if (scheduler) {
+        rn_client_close(c);
+        rn_rpc_shutdown();
+    }
     rn_pgraph_free(g);
     rn_buf_release(&gp.pr.b);
     return rc;
@@ -365,14 +387,6 @@ int rn_cmd_run(int argc, char **argv)
         scheduler = NULL;
     if ((rc = rn_manifest_load(path, &m, &err)))
         goto done;
-    if (m->n_datasets && scheduler) {
-        rn_error_set(&err, RN_EINVAL,
-                     "%s: several datasets run locally only for now (issue "
-                     "12): run it without --scheduler (with --local when "
-                     "RUNNEL_SCHEDULER is set)",
-                     path);
-        goto done;
-    }
     if (!(reg = rn_cli_registry()))
         goto done;
     /* the engine's memory budget: keyed tables spill past their share,
@@ -397,17 +411,18 @@ int rn_cmd_run(int argc, char **argv)
     }
     opts.threads = (threads ? threads : rn_cpu_count()) * workers;
     opts.progress = !quiet && isatty(STDERR_FILENO);
-    if (scheduler) {
+    if (scheduler && rn_cli_tls_load(tls_dir, RN_CLI_CLIENT_ROLES, &tls))
+        goto done;
+    if (m->n_datasets) {
+        if (run_graph(m, reg, &opts, json, quiet, scheduler,
+                      scheduler ? rn_cli_tls_rpc(&tls) : NULL, &err) == 0)
+            status = 0;
+        goto done;
+    } else if (scheduler) {
         /* on the cluster: the same plan, the same output */
-        if (rn_cli_tls_load(tls_dir, RN_CLI_CLIENT_ROLES, &tls))
-            goto done;
         if ((rc = rn_client_run_manifest(scheduler, rn_cli_tls_rpc(&tls), m, reg,
                                          quiet, opts.progress, &plan, &res, &err)))
             goto done;
-    } else if (m->n_datasets) {
-        if (run_graph(m, reg, &opts, json, quiet, &err) == 0)
-            status = 0;
-        goto done;
     } else {
         if ((rc = rn_plan_build(m, reg, &plan, &err)))
             goto done;

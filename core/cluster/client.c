@@ -286,26 +286,23 @@ static void client_name(char *out, size_t cap)
     snprintf(out, cap, "%s@%s", pw && pw->pw_name ? pw->pw_name : "?", host);
 }
 
-int rn_client_submit(rn_client *c, const rn_manifest *m, rn_registry *reg,
-                     rn_plan *plan, int detached, char job_id[32],
-                     rn_errbuf *err)
+/* What a job is sent with, whatever its form: the manifest text with
+ * every plugin path replaced by the id of the file pushed (plugins the
+ * scheduler lacks are pushed now), and in ps the ids of the plugins
+ * named, which are users' (their operators are the likelier culprits
+ * in messages). ps->ids and text belong to the caller. */
+static int submit_prepare(rn_client *c, const rn_manifest *m,
+                          rn_registry *reg, rn_buf *text, pushed_set *ps,
+                          rn_errbuf *err)
 {
-    Runnel__V1__SubmitJobRequest req = RUNNEL__V1__SUBMIT_JOB_REQUEST__INIT;
-    Runnel__V1__SubmitJobReply *rep = NULL;
     Runnel__V1__ListPluginsReply *have = NULL;
-    Runnel__V1__StageSpec **stages = NULL;
-    size_t n_stages = 0;
-    char **refs = NULL, who[256];
-    pushed_set ps = {NULL, 0};
-    rn_partition *splits = NULL;
-    rn_buf text, enc;
+    char **refs = NULL;
     int rc;
 
-    rn_buf_init(&text, 0);
-    rn_buf_init(&enc, 0);
     refs = rn_calloc(m->n_plugins + 1, sizeof(char *));
-    ps.ids = rn_calloc(m->n_plugins + 1, sizeof(char *));
-    if (!refs || !ps.ids) {
+    ps->ids = rn_calloc(m->n_plugins + 1, sizeof(char *));
+    ps->n = 0;
+    if (!refs || !ps->ids) {
         rc = rn_error_set(err, RN_ENOMEM, "out of memory");
         goto done;
     }
@@ -317,7 +314,7 @@ int rn_client_submit(rn_client *c, const rn_manifest *m, rn_registry *reg,
         int pushed;
         if (strncmp(ref, "sha256:", 7) == 0) {
             p = rn_registry_by_id(reg, ref + 7);
-            ps.ids[ps.n++] = ref + 7;
+            ps->ids[ps->n++] = ref + 7;
             if (!has_plugin(have, ref + 7) && !p) {
                 rc = rn_error_set(err, RN_ENOTFOUND,
                                   "%s: plugin %s is neither on the cluster nor "
@@ -341,9 +338,53 @@ int rn_client_submit(rn_client *c, const rn_manifest *m, rn_registry *reg,
             goto done;
         }
         snprintf(refs[i], 7 + RN_PLUGIN_ID_HEX + 1, "sha256:%s", p->id);
-        ps.ids[ps.n++] = p->id;
+        ps->ids[ps->n++] = p->id;
     }
-    if ((rc = rn_jobspec_manifest(m, (const char *const *)refs, &text, err)))
+    rc = rn_jobspec_manifest(m, (const char *const *)refs, text, err);
+done:
+    rn_pb_free(have);
+    for (size_t i = 0; refs && i < m->n_plugins; i++)
+        rn_free(refs[i]);
+    rn_free(refs);
+    return rc;
+}
+
+/* Sends req (its protocol, name, client and detached filled here). */
+static int submit_send(rn_client *c, Runnel__V1__SubmitJobRequest *req,
+                       const char *name, int detached, char job_id[32],
+                       rn_errbuf *err)
+{
+    Runnel__V1__SubmitJobReply *rep = NULL;
+    char who[256];
+    int rc;
+    client_name(who, sizeof(who));
+    req->protocol = RN_PROTOCOL_VERSION;
+    req->name = (char *)name; /* never a ${VAR} value */
+    req->client = who;
+    req->detached = detached;
+    if ((rc = rn_rpc_unary_pb(c->ch, RN_M_SUBMIT_JOB, req,
+                              &runnel__v1__submit_job_reply__descriptor,
+                              (void **)&rep, CALL_TIMEOUT_MS, err)) == 0)
+        snprintf(job_id, 32, "%s", rep->job_id);
+    rn_pb_free(rep);
+    return rc;
+}
+
+int rn_client_submit(rn_client *c, const rn_manifest *m, rn_registry *reg,
+                     rn_plan *plan, int detached, char job_id[32],
+                     rn_errbuf *err)
+{
+    Runnel__V1__SubmitJobRequest req = RUNNEL__V1__SUBMIT_JOB_REQUEST__INIT;
+    Runnel__V1__StageSpec **stages = NULL;
+    size_t n_stages = 0;
+    pushed_set ps = {NULL, 0};
+    rn_partition *splits = NULL;
+    rn_buf text, enc;
+    int rc;
+
+    rn_buf_init(&text, 0);
+    rn_buf_init(&enc, 0);
+    if ((rc = submit_prepare(c, m, reg, &text, &ps, err)))
         goto done;
     if ((rc = rn_plan_init_ops(plan, err)))
         goto done;
@@ -359,33 +400,52 @@ int rn_client_submit(rn_client *c, const rn_manifest *m, rn_registry *reg,
     }
     if ((rc = rn_jobspec_stages(plan, is_user_plugin, &ps, &stages, &n_stages, err)))
         goto done;
-    client_name(who, sizeof(who));
-    req.protocol = RN_PROTOCOL_VERSION;
-    req.name = (char *)plan->display_name; /* never a ${VAR} value */
     req.manifest = text.ptr;
     req.stages = stages;
     req.n_stages = n_stages;
     req.split_every = (uint32_t)plan->split_every;
     req.splits.data = (uint8_t *)enc.ptr;
     req.splits.len = enc.len;
-    req.client = who;
-    req.detached = detached;
-    if ((rc = rn_rpc_unary_pb(c->ch, RN_M_SUBMIT_JOB, &req,
-                              &runnel__v1__submit_job_reply__descriptor,
-                              (void **)&rep, CALL_TIMEOUT_MS, err)))
-        goto done;
-    snprintf(job_id, 32, "%s", rep->job_id);
+    rc = submit_send(c, &req, plan->display_name, detached, job_id, err);
 done:
-    rn_pb_free(rep);
-    rn_pb_free(have);
     rn_jobspec_stages_free(stages, n_stages);
     rn_partition_unref(splits);
-    for (size_t i = 0; refs && i < m->n_plugins; i++)
-        rn_free(refs[i]);
-    rn_free(refs);
     rn_free(ps.ids);
     rn_buf_release(&text);
     rn_buf_release(&enc);
+    return rc;
+}
+
+int rn_client_submit_graph(rn_client *c, const rn_manifest *m,
+                           rn_registry *reg, rn_pgraph *g, int detached,
+                           char job_id[32], rn_errbuf *err)
+{
+    Runnel__V1__SubmitJobRequest req = RUNNEL__V1__SUBMIT_JOB_REQUEST__INIT;
+    rn_jobspec_graph_out gw;
+    pushed_set ps = {NULL, 0};
+    rn_buf text;
+    int rc;
+
+    memset(&gw, 0, sizeof(gw));
+    rn_buf_init(&text, 0);
+    if ((rc = submit_prepare(c, m, reg, &text, &ps, err)))
+        goto done;
+    /* the sources plan their splits here, as in a job of one pipeline */
+    if ((rc = rn_pgraph_init_ops(g, err)) ||
+        (rc = rn_jobspec_graph(g, is_user_plugin, &ps, &gw, err)))
+        goto done;
+    req.manifest = text.ptr;
+    req.nodes = gw.nodes;
+    req.n_nodes = gw.n_nodes;
+    req.outputs = gw.outputs;
+    req.n_outputs = gw.n_outputs;
+    /* every pipeline combines with the same fan-in (plan.c) */
+    req.split_every = g->n_plans ? (uint32_t)g->plans[0]->split_every : 8;
+    rc = submit_send(c, &req, g->display_name, detached, job_id, err);
+done:
+    rn_jobspec_graph_free(&gw);
+    rn_free(ps.ids);
+    rn_buf_release(&text);
     return rc;
 }
 
@@ -507,15 +567,57 @@ static int fetch_one(rn_client *c, const char *job, const char *cap,
     return 0;
 }
 
-int rn_client_results(rn_client *c, const char *job_id, int progress,
-                      rn_run_result *res, rn_errbuf *err)
+/* twin[i]: the index of an earlier result of the same task (two outputs
+ * of one dataset list the same partitions), or SIZE_MAX. Results come
+ * output after output; an output is listed whole, so a repeated one
+ * starts with the same task and has as many. */
+static int result_twins(const Runnel__V1__JobInfo *ji, size_t *twin,
+                        const char *job_id, rn_errbuf *err)
+{
+    size_t n = ji->n_results, start = 0;
+    for (size_t i = 0; i < n; i++) {
+        twin[i] = SIZE_MAX;
+        if (i && ji->results[i]->output < ji->results[i - 1]->output)
+            return rn_error_set(err, RN_EREMOTE, "job %s: its results are not "
+                                                 "in the order of its outputs",
+                                job_id);
+    }
+    while (start < n) {
+        uint32_t o = ji->results[start]->output;
+        size_t end = start;
+        while (end < n && ji->results[end]->output == o)
+            end++;
+        for (size_t p = 0; p < start;) {
+            size_t pe = p;
+            while (pe < n && ji->results[pe]->output == ji->results[p]->output)
+                pe++;
+            if (pe - p == end - start &&
+                ji->results[p]->task_id == ji->results[start]->task_id) {
+                for (size_t k = 0; k < end - start; k++)
+                    twin[start + k] = p + k;
+                break;
+            }
+            p = pe;
+        }
+        start = end;
+    }
+    return 0;
+}
+
+/* Waits for the job and fetches every result partition (parts[i] for
+ * (*out)->results[i]; one a worker lost on the way is recomputed and
+ * fetched again). */
+static int fetch_results(rn_client *c, const char *job_id, int progress,
+                         Runnel__V1__JobInfo **out, rn_partition ***out_parts,
+                         rn_errbuf *err)
 {
     Runnel__V1__JobInfo *ji = NULL;
     rn_partition **parts = NULL;
-    size_t n = 0;
+    size_t n = 0, *twin = NULL;
     int rc = 0;
 
-    memset(res, 0, sizeof(*res));
+    *out = NULL;
+    *out_parts = NULL;
     for (int round = 0;; round++) {
         size_t missing = 0;
         rn_errbuf ferr;
@@ -525,10 +627,13 @@ int rn_client_results(rn_client *c, const char *job_id, int progress,
             goto done;
         if (!parts) {
             n = ji->n_results;
-            if (!(parts = rn_calloc(n + 1, sizeof(*parts)))) {
+            if (!(parts = rn_calloc(n + 1, sizeof(*parts))) ||
+                !(twin = rn_calloc(n + 1, sizeof(*twin)))) {
                 rc = rn_error_set(err, RN_ENOMEM, "out of memory");
                 goto done;
             }
+            if ((rc = result_twins(ji, twin, job_id, err)))
+                goto done;
         } else if (ji->n_results != n) {
             rc = rn_error_set(err, RN_EREMOTE, "job %s: the number of results "
                                                "changed",
@@ -544,6 +649,11 @@ int rn_client_results(rn_client *c, const char *job_id, int progress,
             rn_errbuf e2;
             if (parts[i])
                 continue;
+            if (twin[i] != SIZE_MAX && parts[twin[i]]) {
+                rn_partition_ref(parts[twin[i]]);
+                parts[i] = parts[twin[i]];
+                continue;
+            }
             if (fetch_one(c, job_id, ji->capability, r, &parts[i], &ferr) == 0)
                 continue;
             missing++;
@@ -567,14 +677,73 @@ int rn_client_results(rn_client *c, const char *job_id, int progress,
             fprintf(stderr, "runnel: %zu result(s) lost (%s): recomputing\n",
                     missing, ferr.msg);
     }
-    res->parts = parts;
-    res->n_parts = n;
-    res->bytes_read = ji->bytes_read;
-    res->tasks = ji->tasks_total;
-    res->seconds = ji->seconds;
+    *out = ji;
+    *out_parts = parts;
+    ji = NULL;
     parts = NULL;
 done:
     for (size_t i = 0; parts && i < n; i++)
+        rn_partition_unref(parts[i]);
+    rn_free(parts);
+    rn_free(twin);
+    rn_pb_free(ji);
+    return rc;
+}
+
+int rn_client_results(rn_client *c, const char *job_id, int progress,
+                      rn_run_result *res, rn_errbuf *err)
+{
+    Runnel__V1__JobInfo *ji = NULL;
+    rn_partition **parts = NULL;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if ((rc = fetch_results(c, job_id, progress, &ji, &parts, err)))
+        return rc;
+    res->parts = parts;
+    res->n_parts = ji->n_results;
+    res->bytes_read = ji->bytes_read;
+    res->tasks = ji->tasks_total;
+    res->seconds = ji->seconds;
+    rn_pb_free(ji);
+    return 0;
+}
+
+int rn_client_graph_results(rn_client *c, const char *job_id, int progress,
+                            const rn_pgraph *g, const rn_graph_out *out,
+                            rn_run_result *res, rn_errbuf *err)
+{
+    Runnel__V1__JobInfo *ji = NULL;
+    rn_partition **parts = NULL;
+    size_t at = 0;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if ((rc = fetch_results(c, job_id, progress, &ji, &parts, err)))
+        return rc;
+    if (ji->n_results && ji->results[ji->n_results - 1]->output >= g->n_outputs) {
+        rc = rn_error_set(err, RN_EREMOTE, "job %s: a result of output %u, of "
+                                           "%zu",
+                          job_id, ji->results[ji->n_results - 1]->output,
+                          g->n_outputs);
+        goto done;
+    }
+    /* the outputs in their order, each after its own header */
+    for (size_t o = 0; o < g->n_outputs && rc == 0; o++) {
+        size_t first = at;
+        if ((rc = out->begin(out->ud, o)))
+            break;
+        for (; at < ji->n_results && ji->results[at]->output == o && rc == 0; at++)
+            for (size_t i = 0; i < parts[at]->n && rc == 0; i++)
+                rc = out->value(out->ud, &parts[at]->items[i]);
+        if (rc == 0)
+            rc = out->end(out->ud, o, at - first);
+    }
+    res->bytes_read = ji->bytes_read;
+    res->tasks = ji->tasks_total;
+    res->seconds = ji->seconds;
+done:
+    for (size_t i = 0; i < ji->n_results; i++)
         rn_partition_unref(parts[i]);
     rn_free(parts);
     rn_pb_free(ji);
@@ -598,19 +767,43 @@ int rn_client_jobs(rn_client *c, Runnel__V1__ListJobsReply **out, rn_errbuf *err
                            CALL_TIMEOUT_MS, err);
 }
 
+/* We have what we wanted of the job (or gave up): workers may drop it. */
+static void release_job(rn_client *c, const char *job)
+{
+    Runnel__V1__JobInfo *ji = NULL;
+    rn_errbuf e2;
+    if (rn_client_job(c, RN_M_RELEASE_JOB, job, &ji, &e2) == 0)
+        rn_pb_free(ji);
+}
+
 int rn_client_run(rn_client *c, const rn_manifest *m, rn_registry *reg,
                   rn_plan *plan, int progress, rn_run_result *res,
                   rn_errbuf *err)
 {
-    Runnel__V1__JobInfo *ji = NULL;
     char job[32];
-    rn_errbuf e2;
     int rc;
     if ((rc = rn_client_submit(c, m, reg, plan, 0, job, err)))
         return rc;
     rc = rn_client_results(c, job, progress, res, err);
-    if (rn_client_job(c, RN_M_RELEASE_JOB, job, &ji, &e2) == 0)
-        rn_pb_free(ji);
+    release_job(c, job);
+    return rc;
+}
+
+static void place_error(rn_plan *const *plans, size_t n_plans,
+                        rn_errbuf *err);
+
+int rn_client_run_graph(rn_client *c, const rn_manifest *m, rn_registry *reg,
+                        rn_pgraph *g, int progress, const rn_graph_out *out,
+                        rn_run_result *res, rn_errbuf *err)
+{
+    char job[32];
+    int rc;
+    if ((rc = rn_client_submit_graph(c, m, reg, g, 0, job, err)))
+        return rc;
+    rc = rn_client_graph_results(c, job, progress, g, out, res, err);
+    release_job(c, job);
+    if (rc == RN_EREMOTE)
+        place_error(g->plans, g->n_plans, err);
     return rc;
 }
 
@@ -618,26 +811,28 @@ int rn_client_run(rn_client *c, const rn_manifest *m, rn_registry *reg,
  * (partition N)" (the worker's words) or "operator X" (the scheduler's):
  * when the manifest has one step X, its file:line:col goes first, as a
  * local run's error has it. */
-static void place_error(const rn_plan *plan, rn_errbuf *err)
+static void place_error(rn_plan *const *plans, size_t n_plans,
+                        rn_errbuf *err)
 {
     static const char *const marks[] = {" (partition ", "operator "};
     for (size_t k = 0; k < 2; k++)
-        for (size_t i = 0; i < plan->n_ops; i++) {
-            const char *l = plan->ops[i].label, *at;
-            char pat[160];
-            const rn_mpos *pos;
-            if (!l)
-                continue;
-            snprintf(pat, sizeof(pat), k == 0 ? "%s%s" : "%2$s%1$s", l,
-                     marks[k]);
-            if (!(at = strstr(err->msg, pat)))
-                continue;
-            if ((pos = rn_plan_position_of(plan, l, strlen(l))))
-                rn_error_prefix(err, "%s:%u:%u: ",
-                                pos->file ? pos->file : "<manifest>",
-                                pos->line, pos->col);
-            return;
-        }
+        for (size_t p = 0; p < n_plans; p++)
+            for (size_t i = 0; i < plans[p]->n_ops; i++) {
+                const char *l = plans[p]->ops[i].label, *at;
+                char pat[160];
+                const rn_mpos *pos;
+                if (!l)
+                    continue;
+                snprintf(pat, sizeof(pat), k == 0 ? "%s%s" : "%2$s%1$s", l,
+                         marks[k]);
+                if (!(at = strstr(err->msg, pat)))
+                    continue;
+                if ((pos = rn_plan_position_of(plans, n_plans, l, strlen(l))))
+                    rn_error_prefix(err, "%s:%u:%u: ",
+                                    pos->file ? pos->file : "<manifest>",
+                                    pos->line, pos->col);
+                return;
+            }
 }
 
 int rn_client_run_manifest(const char *url, const rn_rpc_tls *tls,
@@ -655,7 +850,7 @@ int rn_client_run_manifest(const char *url, const rn_rpc_tls *tls,
             (rc = rn_plan_build(m, reg, plan, err)) == 0)
             rc = rn_client_run(c, m, reg, *plan, progress, res, err);
         if (rc == RN_EREMOTE && *plan)
-            place_error(*plan, err);
+            place_error(plan, 1, err);
     }
     rn_client_close(c);
     rn_rpc_shutdown();

@@ -8,7 +8,9 @@
  * names by path (only those the scheduler lacks: a second run pushes
  * nothing) and sends the manifest with those paths turned into sha256 ids.
  * Results are fetched from the workers that hold them, in order; one a
- * worker lost on the way is recomputed and fetched again.
+ * worker lost on the way is recomputed and fetched again. A manifest
+ * with datasets is sent as its graph of pipelines (jobspec.h) and its
+ * results come per output, as the local run gives them.
  *
  * Ownership: messages returned are freed with rn_pb_free. One thread at a
  * time per client. Needs rn_rpc_init.
@@ -19,6 +21,7 @@
 #include "base/error.h"
 #include "exec/local.h"
 #include "manifest/manifest.h"
+#include "plan/graph.h"
 #include "plan/plan.h"
 #include "plugin/registry.h"
 #include "transport/rpc.h"
@@ -55,6 +58,11 @@ int rn_client_prepare(rn_client *c, const rn_manifest *m, rn_registry *reg,
 int rn_client_submit(rn_client *c, const rn_manifest *m, rn_registry *reg,
                      rn_plan *plan, int detached, char job_id[32],
                      rn_errbuf *err);
+/* Submits the job of manifest m with datasets (g built from it with reg):
+ * its graph of pipelines, with every source's splits planned here. */
+int rn_client_submit_graph(rn_client *c, const rn_manifest *m,
+                           rn_registry *reg, rn_pgraph *g, int detached,
+                           char job_id[32], rn_errbuf *err);
 /* Follows a job to its end (a progress bar on stderr when progress).
  * Returns its final info; a failed or cancelled job is also an error
  * (RN_EREMOTE / RN_ECANCELED with the job's message) with *out set. */
@@ -74,6 +82,18 @@ int rn_client_run_manifest(const char *url, const rn_rpc_tls *tls,
 /* The results of a done job (waits while it is recomputed). */
 int rn_client_results(rn_client *c, const char *job_id, int progress,
                       rn_run_result *res, rn_errbuf *err);
+/* The same for a job of datasets (g, the graph it was submitted from):
+ * every output's values handed to out, output after output, as the local
+ * run hands them (exec/local.h), once all are fetched; res gets the
+ * totals (tasks, bytes read, seconds), no partitions. */
+int rn_client_graph_results(rn_client *c, const char *job_id, int progress,
+                            const rn_pgraph *g, const rn_graph_out *out,
+                            rn_run_result *res, rn_errbuf *err);
+/* submit_graph + wait + graph_results + release: what `run` does with
+ * a manifest of datasets. */
+int rn_client_run_graph(rn_client *c, const rn_manifest *m, rn_registry *reg,
+                        rn_pgraph *g, int progress, const rn_graph_out *out,
+                        rn_run_result *res, rn_errbuf *err);
 
 int rn_client_job(rn_client *c, const char *method, const char *job_id,
                   Runnel__V1__JobInfo **out, rn_errbuf *err);

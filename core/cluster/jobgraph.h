@@ -22,6 +22,15 @@
  *   - the last stage's outputs are the job's results, in order.
  * Task ids are indices; every input has a smaller id than its consumer.
  *
+ * A job of several datasets (rn_jobgraph_build_dag) is a graph of such
+ * pipelines, "nodes" (plan/graph.h): a node's stage 0 reads sources (a
+ * SOURCE task per split) or other nodes' result partitions (a CHAIN task
+ * each, input after input: a concat), or zips them (a ZIP task per
+ * partition p reading partition p of every input); its later stages are
+ * a pipeline's. A node's tasks come after those of the nodes it reads,
+ * which exist once however many nodes read them; the job's results are
+ * those of the nodes its outputs name, output after output.
+ *
  * Lineage: an output that is lost (its worker died) or was released
  * (every consumer had finished) is simply "not done" again; the tasks
  * that must run are computed from what the job still wants, so lost
@@ -44,14 +53,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/error.h"
+
 /* Values of runnel.v1.TaskKind. */
 enum {
     RN_GT_SOURCE = 1,
     RN_GT_CHAIN = 2,
     RN_GT_COMBINE = 3,
     RN_GT_FINISH = 4,
-    RN_GT_REDUCE = 5
+    RN_GT_REDUCE = 5,
+    RN_GT_ZIP = 6
 };
+/* A task kind that merges partials (COMBINE, FINISH, REDUCE): scheduled
+ * before the others, timed apart from them. */
+int rn_jobgraph_merging(int kind);
 /* Values of runnel.v1.Terminal. */
 enum { RN_TERM_NONE = 0, RN_TERM_FOLD = 1, RN_TERM_SINK = 2 };
 
@@ -67,9 +82,14 @@ typedef enum {
 typedef struct rn_gtask {
     uint32_t id;
     int kind;            /* RN_GT_* */
-    uint32_t stage;
-    uint32_t partition;  /* SOURCE/CHAIN: input index; else its index
+    uint32_t stage;      /* within its node */
+    uint32_t partition;  /* SOURCE/CHAIN/ZIP: its index among the stage's
+                            tasks; REDUCE: its bucket; else its index
                             among the stage's combine tasks */
+    uint32_t node;       /* its node (0 in a job of one pipeline) */
+    uint32_t gstage;     /* its stage among all the job's (node by node) */
+    uint32_t input;      /* stage 0: the node's input it reads */
+    uint32_t split;      /* SOURCE: the job's split it reads */
     uint32_t *inputs;    /* task ids, in fold order */
     uint32_t bucket;     /* the bucket it reads of each input: a reducer's
                             or a wide shuffle's first combines'; else 0,
@@ -92,8 +112,13 @@ typedef struct rn_gtask {
 typedef struct rn_jobgraph {
     rn_gtask *tasks;
     size_t n;
-    uint32_t *finals;    /* result task ids, in result order */
+    uint32_t *finals;    /* result task ids, each once */
     size_t n_finals;
+    /* the results of output o: out_tasks[out_off[o] .. out_off[o + 1]),
+     * in order (a task is listed once per output that names its node) */
+    uint32_t *out_tasks;
+    size_t *out_off;
+    size_t n_outputs;
     size_t finals_done;  /* finals DONE now */
     size_t n_progress;   /* tasks DONE or released (rn_jobgraph_count_done) */
     /* the ready heap: candidates, checked again when they reach the top */
@@ -111,13 +136,56 @@ typedef struct rn_jobgraph {
  * npartitions), so one job's graph stays within a few hundred MB. */
 #define RN_JOBGRAPH_MAX_SHUFFLE_EDGES ((size_t)1 << 24)
 
+/* The most tasks, and task inputs, one job may have: a concat of
+ * concats multiplies partitions, and a graph is refused before it is
+ * made, not built until memory runs out (a task costs about 120 bytes
+ * and 8 per input: a job's graph stays within some hundreds of MB; a
+ * pipeline of 1 000 000 splits, the most a job has, makes about 1.2 M
+ * tasks). */
+#define RN_JOBGRAPH_MAX_TASKS ((size_t)1 << 21)
+#define RN_JOBGRAPH_MAX_EDGES ((size_t)1 << 25)
+
 /* Builds the graph: terminals[s] is RN_TERM_* of stage s, nparts[s] its
  * output partitions (a keyed fold's npartitions; NULL: 1 for every
  * stage), n_splits the number of source splits, split_every >= 2.
- * RN_ELIMIT: a shuffle past RN_JOBGRAPH_MAX_SHUFFLE_EDGES. */
+ * RN_ELIMIT: a shuffle past RN_JOBGRAPH_MAX_SHUFFLE_EDGES, or a graph
+ * past the bounds above. */
 int rn_jobgraph_build(const int *terminals, const uint32_t *nparts,
                       size_t n_stages, size_t n_splits, uint32_t split_every,
                       rn_jobgraph **out);
+
+/* ---- a job of several datasets ---------------------------------------- */
+
+/* One input of a node: another node's result, or a source. */
+#define RN_JG_SOURCE UINT32_MAX
+typedef struct rn_jg_input {
+    uint32_t node;     /* the node read, or RN_JG_SOURCE */
+    uint32_t n_splits; /* RN_JG_SOURCE: one SOURCE task per split, */
+    uint32_t split0;   /* reading the job's splits split0 .. + n_splits */
+} rn_jg_input;
+
+typedef struct rn_jg_node {
+    int zip;                /* ZIP task p reads partition p of each input */
+    const int *terminals;   /* RN_TERM_* per stage (n_stages >= 1) */
+    const uint32_t *nparts; /* per stage, or NULL */
+    size_t n_stages;
+    const rn_jg_input *inputs; /* in order (n_inputs >= 1) */
+    size_t n_inputs;
+} rn_jg_node;
+
+/* Builds the graph of n nodes, whose results outputs[0..n_outputs) are
+ * the job's results, with every node's tasks after those of the nodes it
+ * reads (nodes may come in any order). A node's stage-0 tasks are
+ * numbered (partition) across its inputs, in order, as the local
+ * executor numbers them. Checked first, errors in err (RN_EINVAL): node
+ * ids out of range, cycles ("node 2 -> node 5 -> node 2"), a node reading
+ * nothing, a zip of a source or of inputs with different partition
+ * counts, no output; RN_ELIMIT past RN_JOBGRAPH_MAX_TASKS, _MAX_EDGES or
+ * _MAX_SHUFFLE_EDGES; RN_ENOMEM. err may be NULL. */
+int rn_jobgraph_build_dag(const rn_jg_node *nodes, size_t n,
+                          const uint32_t *outputs, size_t n_outputs,
+                          uint32_t split_every, rn_jobgraph **out,
+                          rn_errbuf *err);
 void rn_jobgraph_free(rn_jobgraph *g); /* NULL ok */
 
 /* Tasks to run now (wanted, WAITING, every input DONE), lowest id first;

@@ -5,6 +5,10 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "exec/chain.h"
+#include "transport/methods.h"
+#include "transport/pbbounds.h"
+#include "value/codec.h"
 
 /* Characters a typed (number, bool, null) plain scalar may consist of:
  * every YAML 1.2 core spelling fits, and none of them means anything in
@@ -131,11 +135,6 @@ int rn_jobspec_manifest(const rn_manifest *m, const char *const *refs,
 
     if (!root || root->type != RN_MN_MAP)
         return rn_error_set(err, RN_EINVAL, "%s: not a manifest", m->file);
-    if (m->n_datasets) /* the cluster runs one pipeline (plan/graph.h) */
-        return rn_error_set(err, RN_EINVAL,
-                            "%s: several datasets run locally only for now "
-                            "(issue 12)",
-                            m->file);
     for (size_t i = 0; i < root->n; i++)
         if (key_is(root->keys[i], "name"))
             name = root->items[i];
@@ -228,7 +227,7 @@ int rn_jobspec_stages(const rn_plan *plan,
         sp->user_ops[k] = user_plugin ? user_plugin((oi)->plugin, ud) : 0;     \
         k++;                                                                   \
     } while (0)
-        if (s == 0)
+        if (s == 0 && plan->source) /* a graph's node may read partitions */
             ADD(plan->source);
         for (size_t i = 0; i < st->n_narrow; i++)
             ADD(st->narrow[i]);
@@ -252,4 +251,393 @@ int rn_jobspec_stages(const rn_plan *plan,
 oom:
     rn_jobspec_stages_free(specs, plan->n_stages);
     return rn_error_set(err, RN_ENOMEM, "out of memory");
+}
+
+/* ---- a manifest with datasets: the client's side ---------------------- */
+
+void rn_jobspec_graph_free(rn_jobspec_graph_out *out)
+{
+    for (size_t i = 0; out->nodes && i < out->n_nodes; i++) {
+        Runnel__V1__GraphNode *gn = out->nodes[i];
+        if (!gn)
+            continue;
+        rn_jobspec_stages_free(gn->stages, gn->n_stages);
+        for (size_t q = 0; gn->inputs && q < gn->n_inputs; q++) {
+            if (gn->inputs[q])
+                rn_free(gn->inputs[q]->splits.data);
+            rn_free(gn->inputs[q]);
+        }
+        rn_free(gn->inputs);
+        if (gn->where != protobuf_c_empty_string)
+            rn_free(gn->where);
+        rn_free(gn);
+    }
+    rn_free(out->nodes);
+    rn_free(out->outputs);
+    memset(out, 0, sizeof(*out));
+}
+
+/* A source's splits, planned here, as an input of gn: *n gets their
+ * count. */
+static int source_input(const rn_opinst *src, Runnel__V1__GraphInput *in,
+                        size_t *n, rn_errbuf *err)
+{
+    rn_partition *splits = rn_partition_new();
+    rn_buf enc;
+    int rc;
+
+    rn_buf_init(&enc, 0);
+    if (!splits)
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    if ((rc = rn_source_plan(src, splits, err)) == 0 &&
+        (rc = rn_codec_encode(&enc, splits->items, splits->n)))
+        rn_error_set(err, rc, "cannot encode %zu splits", splits->n);
+    if (rc == 0) {
+        *n = splits->n;
+        in->source = 1;
+        in->splits.data = (uint8_t *)rn_buf_detach(&enc, &in->splits.len);
+    }
+    rn_buf_release(&enc);
+    rn_partition_unref(splits);
+    return rc;
+}
+
+/* The partitions a node's result has when its stage 0 has n0 tasks (what
+ * the local executor holds: a fold's one partition, a shuffle's N). */
+static size_t result_parts(const rn_plan *plan, size_t n0)
+{
+    for (size_t s = 0; s < plan->n_stages; s++) {
+        const rn_stage *st = &plan->stages[s];
+        if (st->terminal && st->terminal->op->kind != RN_OP_SINK)
+            n0 = st->nparts > 1 ? st->nparts : 1;
+    }
+    return n0;
+}
+
+int rn_jobspec_graph(const rn_pgraph *g,
+                     int (*user_plugin)(const rn_plugin *p, void *ud),
+                     void *ud, rn_jobspec_graph_out *out, rn_errbuf *err)
+{
+    size_t *parts = NULL;
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    out->nodes = rn_calloc(g->n_nodes + 1, sizeof(*out->nodes));
+    out->outputs = rn_calloc(g->n_outputs + 1, sizeof(*out->outputs));
+    parts = rn_calloc(g->n_nodes + 1, sizeof(*parts));
+    if (!out->nodes || !out->outputs || !parts)
+        goto oom;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const rn_pnode *nd = &g->nodes[i];
+        Runnel__V1__GraphNode *gn = rn_calloc(1, sizeof(*gn));
+        size_t nin = nd->kind == RN_PN_SOURCE ? 1 : nd->n_inputs, n0 = 0;
+        char where[4096];
+        if (!gn)
+            goto oom;
+        runnel__v1__graph_node__init(gn);
+        out->nodes[out->n_nodes++] = gn;
+        gn->kind = (Runnel__V1__NodeKind)nd->kind; /* the same numbers */
+        gn->name = (char *)nd->name;
+        if ((rc = rn_jobspec_stages(nd->plan, user_plugin, ud, &gn->stages,
+                                    &gn->n_stages, err)))
+            goto done;
+        if (!(gn->inputs = rn_calloc(nin + 1, sizeof(*gn->inputs))))
+            goto oom;
+        for (size_t q = 0; q < nin; q++) {
+            Runnel__V1__GraphInput *in = rn_calloc(1, sizeof(*in));
+            const rn_opinst *src = nd->kind == RN_PN_SOURCE
+                                       ? nd->plan->source
+                                       : nd->inputs[q].source;
+            size_t m = 0;
+            if (!in)
+                goto oom;
+            runnel__v1__graph_input__init(in);
+            gn->inputs[gn->n_inputs++] = in;
+            if (src) {
+                if ((rc = source_input(src, in, &m, err)))
+                    goto done;
+                out->n_splits += m;
+            } else {
+                in->node = nd->inputs[q].node;
+                m = parts[in->node];
+            }
+            if (nd->kind != RN_PN_ZIP) {
+                n0 += m;
+                continue;
+            }
+            /* the local run's check, before anything is sent */
+            rn_pgraph_zip_where(nd, where, sizeof(where));
+            if (q > 0 && m != n0) {
+                rc = rn_chain_zip_parts_error(err, where, nd->inputs[0].label,
+                                              n0, nd->inputs[q].label, m);
+                goto done;
+            }
+            n0 = m;
+        }
+        if (nd->kind == RN_PN_ZIP) {
+            rn_pgraph_zip_where(nd, where, sizeof(where));
+            if (!(gn->where = rn_strdup(where)))
+                goto oom;
+        }
+        parts[i] = result_parts(nd->plan, n0);
+    }
+    for (size_t o = 0; o < g->n_outputs; o++)
+        out->outputs[out->n_outputs++] = g->outputs[o].node;
+    goto done;
+oom:
+    rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+done:
+    rn_free(parts);
+    if (rc)
+        rn_jobspec_graph_free(out);
+    return rc;
+}
+
+/* ---- the scheduler's side --------------------------------------------- */
+
+void rn_jobspec_job_release(rn_jobspec_job *j)
+{
+    if (!j)
+        return;
+    rn_partition_unref(j->splits);
+    rn_free(j->stages);
+    rn_free(j->where);
+    rn_jobgraph_free(j->g);
+    memset(j, 0, sizeof(*j));
+}
+
+/* A pipeline's stages as the client describes them: 1 to
+ * RN_JOBSPEC_MAX_STAGES, only the last without a fold, npartitions on a
+ * fold only. */
+static int check_stages(Runnel__V1__StageSpec *const *st, size_t n,
+                        const char *what, rn_errbuf *err)
+{
+    if (n == 0 || n > RN_JOBSPEC_MAX_STAGES)
+        return rn_error_set(err, RN_EINVAL, "%sa pipeline has 1 to %d stages "
+                                            "(got %zu)",
+                            what, RN_JOBSPEC_MAX_STAGES, n);
+    for (size_t i = 0; i < n; i++) {
+        const Runnel__V1__StageSpec *sp = st[i];
+        if (sp->terminal > RUNNEL__V1__TERMINAL__TERMINAL_SINK ||
+            (i + 1 < n && sp->terminal != RUNNEL__V1__TERMINAL__TERMINAL_FOLD))
+            return rn_error_set(err, RN_EINVAL,
+                                "%sstage %zu: only the last stage may end "
+                                "without a fold",
+                                what, i);
+        if (sp->npartitions > RN_PLAN_MAX_NPARTS ||
+            (sp->npartitions > 1 &&
+             sp->terminal != RUNNEL__V1__TERMINAL__TERMINAL_FOLD))
+            return rn_error_set(err, RN_EINVAL,
+                                "%sstage %zu: npartitions %u: expected 1 to "
+                                "%d, on a fold",
+                                what, i, sp->npartitions, RN_PLAN_MAX_NPARTS);
+    }
+    return 0;
+}
+
+/* Appends the splits of an encoded partition to all; *n gets how many. */
+static int read_splits(const ProtobufCBinaryData *b, rn_partition *all,
+                       size_t *n, const char *what, rn_errbuf *err)
+{
+    rn_partition *p = rn_partition_new();
+    int rc;
+    if (!p)
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    if ((rc = rn_codec_decode(b->data ? (const void *)b->data : "", b->len, p,
+                              err))) {
+        rn_error_prefix(err, "%smalformed splits: ", what);
+        rc = RN_EINVAL;
+    } else if (all->n + p->n > RN_JOBSPEC_MAX_SPLITS) {
+        rc = rn_error_set(err, RN_ELIMIT, "%zu splits: a job has at most %d",
+                          all->n + p->n, RN_JOBSPEC_MAX_SPLITS);
+    }
+    for (size_t i = 0; rc == 0 && i < p->n; i++)
+        if (rn_partition_push(all, &p->items[i]))
+            rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+    *n = p->n;
+    rn_partition_unref(p);
+    return rc;
+}
+
+/* The stage shapes as the graph builder takes them. */
+static int shapes(Runnel__V1__StageSpec *const *st, size_t n, int *terms,
+                  uint32_t *nparts)
+{
+    for (size_t i = 0; i < n; i++) {
+        terms[i] = (int)st[i]->terminal;
+        nparts[i] = st[i]->npartitions > 1 ? st[i]->npartitions : 1;
+    }
+    return 0;
+}
+
+/* A job of several pipelines: req->nodes. */
+static int read_graph(const Runnel__V1__SubmitJobRequest *req,
+                      rn_jobspec_job *j, rn_errbuf *err)
+{
+    rn_jg_node *nodes = NULL;
+    rn_jg_input *ins = NULL;
+    int *terms = NULL;
+    uint32_t *nparts = NULL;
+    size_t n_in = 0, n_st = 0, at_in = 0, at_st = 0;
+    char what[64];
+    int rc = 0;
+
+    if (req->n_stages || req->splits.len)
+        return rn_error_set(err, RN_EINVAL,
+                            "a job has either stages and splits (one "
+                            "pipeline) or nodes (datasets), not both");
+    if (req->n_outputs == 0)
+        return rn_error_set(err, RN_EINVAL, "a job of datasets needs outputs");
+    for (size_t i = 0; i < req->n_nodes; i++) {
+        const Runnel__V1__GraphNode *gn = req->nodes[i];
+        snprintf(what, sizeof(what), "node %zu: ", i);
+        if (gn->kind < RUNNEL__V1__NODE_KIND__NODE_SOURCE ||
+            gn->kind > RUNNEL__V1__NODE_KIND__NODE_ZIP)
+            return rn_error_set(err, RN_EINVAL, "%sunknown kind %d", what,
+                                (int)gn->kind);
+        if ((rc = check_stages(gn->stages, gn->n_stages, what, err)))
+            return rc;
+        if (gn->n_inputs == 0)
+            return rn_error_set(err, RN_EINVAL, "%sreads nothing", what);
+        /* a zip task reads one partition of every input at once: no
+         * more than a task may be sent (RunTask.inputs) */
+        if (gn->kind == RUNNEL__V1__NODE_KIND__NODE_ZIP &&
+            gn->n_inputs > RN_PB_FAN_IN_MAX)
+            return rn_error_set(err, RN_ELIMIT, "%sa zip of %zu inputs: at "
+                                                "most %d",
+                                what, gn->n_inputs, RN_PB_FAN_IN_MAX);
+        if (gn->kind == RUNNEL__V1__NODE_KIND__NODE_SOURCE &&
+            (gn->n_inputs != 1 || !gn->inputs[0]->source))
+            return rn_error_set(err, RN_EINVAL,
+                                "%sa source node reads one source", what);
+        n_in += gn->n_inputs;
+        n_st += gn->n_stages;
+        if (n_st > RN_JOBSPEC_MAX_GRAPH_STAGES)
+            return rn_error_set(err, RN_ELIMIT,
+                                "the job has more than %d stages in all",
+                                RN_JOBSPEC_MAX_GRAPH_STAGES);
+    }
+    nodes = rn_calloc(req->n_nodes, sizeof(*nodes));
+    ins = rn_calloc(n_in, sizeof(*ins));
+    terms = rn_calloc(n_st, sizeof(*terms));
+    nparts = rn_calloc(n_st, sizeof(*nparts));
+    j->stages = rn_calloc(n_st, sizeof(*j->stages));
+    j->where = rn_calloc(req->n_nodes, sizeof(*j->where));
+    if (!nodes || !ins || !terms || !nparts || !j->stages || !j->where) {
+        rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+        goto done;
+    }
+    j->n_nodes = req->n_nodes;
+    j->n_stages = n_st;
+    for (size_t i = 0; i < req->n_nodes; i++) {
+        const Runnel__V1__GraphNode *gn = req->nodes[i];
+        rn_jg_node *nd = &nodes[i];
+        snprintf(what, sizeof(what), "node %zu, ", i);
+        nd->zip = gn->kind == RUNNEL__V1__NODE_KIND__NODE_ZIP;
+        nd->terminals = &terms[at_st];
+        nd->nparts = &nparts[at_st];
+        nd->n_stages = gn->n_stages;
+        shapes(gn->stages, gn->n_stages, &terms[at_st], &nparts[at_st]);
+        for (size_t s = 0; s < gn->n_stages; s++)
+            j->stages[at_st++] = gn->stages[s];
+        nd->inputs = &ins[at_in];
+        nd->n_inputs = gn->n_inputs;
+        for (size_t q = 0; q < gn->n_inputs; q++) {
+            const Runnel__V1__GraphInput *gi = gn->inputs[q];
+            rn_jg_input *in = &ins[at_in++];
+            size_t m = 0;
+            if (!gi->source) {
+                in->node = gi->node; /* checked by the builder */
+                if (in->node == RN_JG_SOURCE)
+                    in->node = RN_JG_SOURCE - 1; /* out of range all the same */
+                continue;
+            }
+            in->node = RN_JG_SOURCE;
+            in->split0 = (uint32_t)j->splits->n;
+            if ((rc = read_splits(&gi->splits, j->splits, &m, what, err)))
+                goto done;
+            in->n_splits = (uint32_t)m;
+        }
+        j->where[i] = gn->where;
+    }
+    rc = rn_jobgraph_build_dag(nodes, req->n_nodes, req->outputs,
+                               req->n_outputs, j->split_every, &j->g, err);
+done:
+    rn_free(nodes);
+    rn_free(ins);
+    rn_free(terms);
+    rn_free(nparts);
+    return rc;
+}
+
+/* A job of one pipeline: req->stages over req->splits. */
+static int read_pipeline(const Runnel__V1__SubmitJobRequest *req,
+                         rn_jobspec_job *j, rn_errbuf *err)
+{
+    int *terms = NULL;
+    uint32_t *nparts = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (req->n_stages == 0 || req->n_stages > RN_JOBSPEC_MAX_STAGES)
+        return rn_error_set(err, RN_EINVAL,
+                            "a job needs a manifest and 1 to %d stages (got "
+                            "%zu)",
+                            RN_JOBSPEC_MAX_STAGES, req->n_stages);
+    if ((rc = check_stages(req->stages, req->n_stages, "", err)))
+        return rc;
+    if ((rc = read_splits(&req->splits, j->splits, &n, "", err)))
+        return rc;
+    terms = rn_calloc(req->n_stages, sizeof(*terms));
+    nparts = rn_calloc(req->n_stages, sizeof(*nparts));
+    j->stages = rn_calloc(req->n_stages, sizeof(*j->stages));
+    j->where = rn_calloc(1, sizeof(*j->where));
+    if (!terms || !nparts || !j->stages || !j->where) {
+        rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+        goto done;
+    }
+    shapes(req->stages, req->n_stages, terms, nparts);
+    for (size_t s = 0; s < req->n_stages; s++)
+        j->stages[s] = req->stages[s];
+    j->n_stages = req->n_stages;
+    j->where[0] = "";
+    j->n_nodes = 1;
+    if ((rc = rn_jobgraph_build(terms, nparts, req->n_stages, n,
+                                j->split_every, &j->g)))
+        rc = rc == RN_ELIMIT
+                 ? rn_error_set(err, RN_ELIMIT,
+                                "the job's shuffle is too large: its tasks "
+                                "times npartitions may be at most %zu",
+                                RN_JOBGRAPH_MAX_SHUFFLE_EDGES)
+                 : rn_error_set(err, RN_ENOMEM, "out of memory");
+done:
+    rn_free(terms);
+    rn_free(nparts);
+    return rc;
+}
+
+int rn_jobspec_read(const Runnel__V1__SubmitJobRequest *req,
+                    rn_jobspec_job *out, rn_errbuf *err)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (req->protocol != RN_PROTOCOL_VERSION)
+        return rn_error_set(err, RN_EABI,
+                            "protocol version %u is not supported (this "
+                            "scheduler speaks %d)",
+                            req->protocol, RN_PROTOCOL_VERSION);
+    if (!req->manifest[0])
+        return rn_error_set(err, RN_EINVAL, "a job needs a manifest");
+    if (req->split_every != 0 &&
+        (req->split_every < 2 || req->split_every > RN_JOBSPEC_MAX_SPLIT_EVERY))
+        return rn_error_set(err, RN_EINVAL, "split_every %u: expected 2 to %d",
+                            req->split_every, RN_JOBSPEC_MAX_SPLIT_EVERY);
+    out->split_every = req->split_every ? req->split_every : 8;
+    if (!(out->splits = rn_partition_new()))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    rc = req->n_nodes ? read_graph(req, out, err) : read_pipeline(req, out, err);
+    if (rc)
+        rn_jobspec_job_release(out);
+    return rc;
 }

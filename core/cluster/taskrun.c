@@ -29,13 +29,22 @@ int rn_jobrun_new(const char *job_id, const char *manifest, size_t len,
     atomic_init(&jr->refs, 1);
     atomic_init(&jr->cancel, false);
     snprintf(label, sizeof(label), "job %s", job_id);
-    if ((rc = rn_manifest_parse_job(label, manifest, len, &jr->m, err)) ||
-        (rc = rn_plan_build(jr->m, reg, &jr->plan, err)) ||
-        (rc = rn_plan_init_ops(jr->plan, err))) {
+    if ((rc = rn_manifest_parse_job(label, manifest, len, &jr->m, err)) == 0)
+        rc = jr->m->n_datasets
+                 ? (rn_pgraph_build(jr->m, reg, &jr->graph, err) ||
+                    rn_pgraph_init_ops(jr->graph, err))
+                 : (rn_plan_build(jr->m, reg, &jr->plan, err) ||
+                    rn_plan_init_ops(jr->plan, err));
+    if (rc) {
+        rc = err->code ? err->code : RN_EINVAL;
         rn_jobrun_unref(jr);
         return rc;
     }
-    rn_plan_forget_positions(jr->plan);
+    /* the text was generated: its positions are not the user's file's */
+    for (size_t i = 0; jr->graph && i < jr->graph->n_plans; i++)
+        rn_plan_forget_positions(jr->graph->plans[i]);
+    if (jr->plan)
+        rn_plan_forget_positions(jr->plan);
     *out = jr;
     return 0;
 }
@@ -50,6 +59,7 @@ void rn_jobrun_unref(rn_jobrun *jr)
     if (!jr || atomic_fetch_sub(&jr->refs, 1) != 1)
         return;
     rn_plan_free(jr->plan);
+    rn_pgraph_free(jr->graph);
     rn_manifest_free(jr->m);
     rn_free(jr->job_id);
     rn_free(jr);
@@ -86,6 +96,12 @@ static int acc_save(const rn_opinst *toi, rn_acc *acc, rn_partition **out,
     return rc;
 }
 
+/* A zip node and its place in the client's manifest. */
+typedef struct zip_src {
+    const rn_pnode *nd;
+    const char *where;
+} zip_src;
+
 /* Values of an input given to a consumer a batch at a time. */
 #define INPUT_BATCH 4096
 typedef int (*consume_fn)(void *cud, const rn_partition *values);
@@ -121,6 +137,110 @@ static int consume_input(rn_taskrun_input_fn input, void *ud, size_t i,
     return rc;
 }
 
+/* ZIP: partition `partition` of every input of the node, read in step,
+ * a batch of each at a time (decoded ones as they are), paired up into
+ * [a, b, ...] and pushed through c. Inputs of different lengths fail,
+ * naming both, as locally (exec/chain.h). */
+static int push_zip_inputs(rn_chain *c, const zip_src *z, uint32_t partition,
+                           rn_taskrun_input_fn input, void *ud,
+                           size_t n_inputs, rn_errbuf *err)
+{
+    const rn_pnode *nd = z->nd;
+    rn_taskrun_in *ins = NULL;
+    rn_codec_batches *rd = NULL;
+    rn_partition **batch = NULL;
+    const rn_value **cols = NULL;
+    uint64_t *count = NULL;
+    size_t got = 0;
+    int rc = 0;
+
+    if (n_inputs != nd->n_inputs || n_inputs == 0)
+        return rn_error_set(err, RN_EINVAL, "a zip task of '%s' reads %zu "
+                                            "inputs, got %zu",
+                            nd->name, nd->n_inputs, n_inputs);
+    ins = rn_calloc(n_inputs, sizeof(*ins));
+    rd = rn_calloc(n_inputs, sizeof(*rd));
+    batch = rn_calloc(n_inputs, sizeof(*batch));
+    cols = rn_calloc(n_inputs, sizeof(*cols));
+    count = rn_calloc(n_inputs, sizeof(*count));
+    if (!ins || !rd || !batch || !cols || !count) {
+        rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (; got < n_inputs; got++) {
+        rn_taskrun_in *in = &ins[got];
+        if ((rc = input(ud, got, in, err)))
+            goto done;
+        if (in->p) {
+            count[got] = in->p->n;
+            continue;
+        }
+        if (!(batch[got] = rn_partition_new())) {
+            rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+            got++;
+            goto done;
+        }
+        if ((rc = rn_codec_batches_open(&rd[got], in->data, in->len, err))) {
+            rn_error_prefix(err, "input %zu: ", got);
+            got++;
+            goto done;
+        }
+        count[got] = rd[got].count;
+    }
+    for (size_t q = 1; q < n_inputs; q++)
+        if (count[q] != count[0]) {
+            char where[4096];
+            if (!z->where || !z->where[0])
+                rn_pgraph_zip_where(nd, where, sizeof(where));
+            rc = rn_chain_zip_len_error(err,
+                                        z->where && z->where[0] ? z->where
+                                                                : where,
+                                        partition, nd->inputs[0].label,
+                                        (size_t)count[0], nd->inputs[q].label,
+                                        (size_t)count[q]);
+            goto done;
+        }
+    for (uint64_t at = 0; at < count[0] && rc == 0;) {
+        size_t m = count[0] - at < INPUT_BATCH ? (size_t)(count[0] - at)
+                                               : INPUT_BATCH;
+        for (size_t q = 0; q < n_inputs && rc == 0; q++) {
+            if (ins[q].p) {
+                cols[q] = ins[q].p->items + at;
+                continue;
+            }
+            if ((rc = rn_codec_batches_next(&rd[q], batch[q], m, err)) == 0 &&
+                batch[q]->n != m)
+                rc = rn_error_set(err, RN_EFORMAT, "ended early");
+            if (rc)
+                rn_error_prefix(err, "input %zu: ", q);
+            cols[q] = batch[q]->items;
+        }
+        if (rc == 0)
+            rc = rn_chain_push_zip(c, cols, n_inputs, m);
+        at += m;
+    }
+    /* every encoding read to its end: nothing left over */
+    for (size_t q = 0; q < n_inputs && rc == 0; q++)
+        if (!ins[q].p &&
+            (rc = rn_codec_batches_next(&rd[q], batch[q], 1, err)) == 0 &&
+            batch[q]->n)
+            rc = rn_error_set(err, RN_EFORMAT, "input %zu: values past its "
+                                               "count", q);
+done:
+    for (size_t q = 0; ins && q < got; q++) {
+        rn_partition_unref(ins[q].p);
+        rn_partition_unref(batch[q]);
+        if (ins[q].release)
+            ins[q].release(ins[q].owner);
+    }
+    rn_free(ins);
+    rn_free(rd);
+    rn_free(batch);
+    rn_free(cols);
+    rn_free(count);
+    return rc;
+}
+
 static int push_to_chain(void *cud, const rn_partition *values)
 {
     return rn_chain_push(cud, values->items, values->n);
@@ -137,9 +257,11 @@ static int load_into_acc(void *cud, const rn_partition *values)
     return rn_acc_load(l->acc, l->ctx, values);
 }
 
-/* SOURCE and CHAIN: the fused chain over one split or partition. */
+/* SOURCE and CHAIN: the fused chain over one split (of source src) or
+ * partition; ZIP: over the tuples of the node's inputs. */
 static int run_chain(rn_jobrun *jr, const rn_stage *st, int kind,
-                     uint32_t partition, const rn_value *split,
+                     uint32_t partition, const rn_opinst *src,
+                     const rn_value *split, const zip_src *zip,
                      rn_taskrun_input_fn input, void *ud, size_t n_inputs,
                      rn_taskrun_out *out, atomic_uint_fast64_t *bytes,
                      rn_errbuf *err)
@@ -158,7 +280,9 @@ static int run_chain(rn_jobrun *jr, const rn_stage *st, int kind,
                        fold ? NULL : out->parts[0], bytes, &jr->cancel, err);
     if (rc == 0) {
         if (kind == RN_GT_SOURCE)
-            rc = rn_chain_run_source(c, jr->plan->source, split);
+            rc = rn_chain_run_source(c, src, split);
+        else if (kind == RN_GT_ZIP)
+            rc = push_zip_inputs(c, zip, partition, input, ud, n_inputs, err);
         else if (n_inputs == 1)
             rc = consume_input(input, ud, 0, push_to_chain, c, err);
         else
@@ -323,29 +447,94 @@ void rn_taskrun_out_release(rn_taskrun_out *o)
     o->n = 0;
 }
 
-int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
-               const rn_value *split, rn_taskrun_input_fn input, void *ud,
-               size_t n_inputs, rn_taskrun_out *out, uint64_t *bytes_read,
-               rn_errbuf *err)
+/* The stage task t runs, and what it reads besides its inputs: the
+ * plan's stage, or at a graph node's stage 0 the stage as input
+ * t->input reads it (and that input's source); RN_EINVAL when t does
+ * not fit the job's plan. */
+static int resolve(const rn_jobrun *jr, const rn_taskrun_task *t,
+                   const rn_stage **st, const rn_opinst **src, zip_src *zip,
+                   rn_errbuf *err)
+{
+    const rn_plan *plan = jr->plan;
+    const rn_pnode *nd = NULL;
+    int map_side = t->kind == RN_GT_SOURCE || t->kind == RN_GT_CHAIN ||
+                   t->kind == RN_GT_ZIP;
+
+    *src = NULL;
+    memset(zip, 0, sizeof(*zip));
+    if (jr->graph) {
+        if (t->node >= jr->graph->n_nodes)
+            return rn_error_set(err, RN_EINVAL, "job %s has %zu pipelines, "
+                                                "no pipeline %u",
+                                jr->job_id, jr->graph->n_nodes, t->node);
+        nd = &jr->graph->nodes[t->node];
+        plan = nd->plan;
+    } else if (t->node || t->input) {
+        return rn_error_set(err, RN_EINVAL, "job %s is one pipeline: no "
+                                            "pipeline %u, input %u",
+                            jr->job_id, t->node, t->input);
+    }
+    if (t->stage >= plan->n_stages)
+        return rn_error_set(err, RN_EINVAL, "job %s has %zu stages, no stage %u",
+                            jr->job_id, plan->n_stages, t->stage);
+    *st = &plan->stages[t->stage];
+    if (t->stage == 0 && map_side) {
+        *src = plan->source;
+        if (nd && nd->kind != RN_PN_SOURCE) {
+            if (t->input >= nd->n_inputs)
+                return rn_error_set(err, RN_EINVAL,
+                                    "pipeline '%s' reads %zu inputs, no "
+                                    "input %u",
+                                    nd->name, nd->n_inputs, t->input);
+            *st = &nd->inputs[t->input].first;
+            *src = nd->inputs[t->input].source;
+        } else if (t->input) {
+            return rn_error_set(err, RN_EINVAL, "a source pipeline has one "
+                                                "input, no input %u",
+                                t->input);
+        }
+    }
+    if ((t->kind == RN_GT_ZIP) != (nd && nd->kind == RN_PN_ZIP && t->stage == 0 &&
+                                   map_side))
+        return rn_error_set(err, RN_EINVAL, "a %s task of stage %u of "
+                                            "pipeline %u, which %s",
+                            t->kind == RN_GT_ZIP ? "zip" : "non-zip",
+                            t->stage, t->node,
+                            nd && nd->kind == RN_PN_ZIP ? "zips"
+                                                        : "does not zip");
+    if (t->kind == RN_GT_ZIP) {
+        zip->nd = nd;
+        zip->where = t->where;
+    }
+    if (t->kind == RN_GT_SOURCE && (t->stage != 0 || !t->split || !*src))
+        return rn_error_set(err, RN_EINVAL, "a source task without a split "
+                                            "or a source");
+    if (t->kind == RN_GT_CHAIN && t->stage == 0 && *src)
+        return rn_error_set(err, RN_EINVAL, "a chain task of an input that "
+                                            "is a source");
+    return 0;
+}
+
+int rn_taskrun(rn_jobrun *jr, const rn_taskrun_task *t,
+               rn_taskrun_input_fn input, void *ud, size_t n_inputs,
+               rn_taskrun_out *out, uint64_t *bytes_read, rn_errbuf *err)
 {
     atomic_uint_fast64_t bytes;
-    const rn_stage *st;
-    uint32_t nout = 1;
-    int rc;
+    const rn_stage *st = NULL;
+    const rn_opinst *src = NULL;
+    zip_src zip;
+    uint32_t nout = 1, stage = t->stage, partition = t->partition;
+    int kind = t->kind, rc;
 
     memset(out, 0, sizeof(*out));
     atomic_init(&bytes, 0);
-    if (stage >= jr->plan->n_stages)
-        return rn_error_set(err, RN_EINVAL, "job %s has %zu stages, no stage %u",
-                            jr->job_id, jr->plan->n_stages, stage);
-    if (kind == RN_GT_SOURCE && (stage != 0 || !split))
-        return rn_error_set(err, RN_EINVAL, "a source task without a split");
-    st = &jr->plan->stages[stage];
+    if ((rc = resolve(jr, t, &st, &src, &zip, err)))
+        return rc;
     /* the tasks of a shuffled stage save one partition per bucket; its
      * merging tasks are reducers, and in a wide shuffle combines that
      * merge one bucket of many tasks (the scheduler says which) */
     if (st->nparts > 1) {
-        if (kind == RN_GT_SOURCE || kind == RN_GT_CHAIN)
+        if (kind == RN_GT_SOURCE || kind == RN_GT_CHAIN || kind == RN_GT_ZIP)
             nout = st->nparts;
         else if (kind == RN_GT_FINISH ||
                  (kind == RN_GT_REDUCE && partition >= st->nparts))
@@ -375,8 +564,9 @@ int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
     switch (kind) {
     case RN_GT_SOURCE:
     case RN_GT_CHAIN:
-        rc = run_chain(jr, st, kind, partition, split, input, ud, n_inputs, out,
-                       &bytes, err);
+    case RN_GT_ZIP:
+        rc = run_chain(jr, st, kind, partition, src, t->split, &zip, input, ud,
+                       n_inputs, out, &bytes, err);
         break;
     case RN_GT_COMBINE:
     case RN_GT_FINISH:
@@ -393,7 +583,10 @@ int rn_taskrun(rn_jobrun *jr, int kind, uint32_t stage, uint32_t partition,
         rc = rn_error_set(err, RN_ECANCELED, "job %s was cancelled", jr->job_id);
     if (rc) {
         /* a plugin's message may quote a ${VAR} value: never shown */
-        rn_plan_redact(jr->plan, err);
+        if (jr->graph)
+            rn_pgraph_redact(jr->graph, err);
+        else
+            rn_plan_redact(jr->plan, err);
         rn_taskrun_out_release(out);
         return rc;
     }

@@ -678,6 +678,7 @@ static void run_task(rn_worker *w, qtask *q)
     const Runnel__V1__RunTask *rt = q->rt;
     rn_partition *split = NULL;
     rn_taskrun_out out = {0};
+    rn_taskrun_task task = {0};
     rn_jobrun *jr = NULL;
     input_src src = {0};
     rn_errbuf err;
@@ -705,9 +706,15 @@ static void run_task(rn_worker *w, qtask *q)
     }
     src.w = w;
     src.rt = rt;
-    rc = rn_taskrun(jr, (int)rt->kind, rt->stage, rt->partition,
-                    split ? &split->items[0] : NULL, get_input, &src,
-                    rt->n_inputs, &out, &bytes_read, &err);
+    task.kind = (int)rt->kind;
+    task.node = rt->node;
+    task.input = rt->input;
+    task.stage = rt->stage;
+    task.partition = rt->partition;
+    task.split = split ? &split->items[0] : NULL;
+    task.where = rt->where;
+    rc = rn_taskrun(jr, &task, get_input, &src, rt->n_inputs, &out,
+                    &bytes_read, &err);
     if (rc && src.missing) {
         outcome = RUNNEL__V1__TASK_OUTCOME__TASK_INPUT_MISSING;
         missing = src.missing_task;

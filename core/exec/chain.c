@@ -393,6 +393,61 @@ int rn_chain_close(rn_chain *c, int ok)
     return rc;
 }
 
+/* ---- zip ------------------------------------------------------------ */
+
+int rn_chain_push_zip(rn_chain *c, const rn_value *const *cols, size_t k,
+                      size_t n)
+{
+    rn_value *tuples = NULL, *batch = NULL;
+    int rc = 0;
+
+    if (!n)
+        return 0;
+    tuples = rn_malloc(RN_CHAIN_BATCH * k * sizeof(*tuples));
+    batch = rn_malloc(RN_CHAIN_BATCH * sizeof(*batch));
+    if (!tuples || !batch) {
+        rc = rn_error_set(c->err, RN_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n && rc == 0; i += RN_CHAIN_BATCH) {
+        size_t m = n - i < RN_CHAIN_BATCH ? n - i : RN_CHAIN_BATCH;
+        for (size_t j = 0; j < m; j++) {
+            for (size_t q = 0; q < k; q++)
+                tuples[j * k + q] = cols[q][i + j];
+            batch[j] = rn_list(&tuples[j * k], k);
+        }
+        rc = rn_chain_push(c, batch, m);
+    }
+done:
+    rn_free(tuples);
+    rn_free(batch);
+    return rc;
+}
+
+/* What both zip errors end with. */
+#define ZIP_WHY                                                                \
+    "(zip pairs up elements of the same place: the datasets need the same "   \
+    "number of partitions and of elements in each)"
+
+int rn_chain_zip_parts_error(rn_errbuf *err, const char *where,
+                             const char *label0, size_t n0,
+                             const char *label, size_t n)
+{
+    return rn_error_set(err, RN_EINVAL,
+                        "%s: '%s' has %zu partitions but '%s' %zu " ZIP_WHY,
+                        where, label0, n0, label, n);
+}
+
+int rn_chain_zip_len_error(rn_errbuf *err, const char *where, size_t p,
+                           const char *label0, size_t n0, const char *label,
+                           size_t n)
+{
+    return rn_error_set(err, RN_EINVAL,
+                        "%s: partition %zu of '%s' has %zu elements but that "
+                        "of '%s' %zu " ZIP_WHY,
+                        where, p, label0, n0, label, n);
+}
+
 /* ---- planning splits ------------------------------------------------ */
 
 int rn_source_plan(const rn_opinst *src, rn_partition *out, rn_errbuf *err)

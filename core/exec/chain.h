@@ -53,6 +53,26 @@ int rn_chain_push(rn_chain *c, const rn_value *vals, size_t n);
  * the first error of the drain/commit (0 when !ok). */
 int rn_chain_close(rn_chain *c, int ok);
 
+/* ---- zip (a dataset `zip: [a, b, ...]`, docs/MANIFEST.md) ------------
+ * Shared by the local executor (exec/local.c) and cluster tasks
+ * (cluster/taskrun.c), so both pair up and refuse alike. */
+
+/* Pushes the n tuples [cols[0][i], cols[1][i], ..., cols[k-1][i]] through
+ * the chain, a batch at a time. The lists view the columns' values, which
+ * must stay valid during the call (the chain takes every batch to its
+ * terminal before it returns). */
+int rn_chain_push_zip(rn_chain *c, const rn_value *const *cols, size_t k,
+                      size_t n);
+/* The errors of a zip whose inputs do not line up, where is "FILE:LINE:
+ * COL: zip": input `label` has n partitions (elements in partition p)
+ * where the first input, label0, has n0. Return err's code, RN_EINVAL. */
+int rn_chain_zip_parts_error(rn_errbuf *err, const char *where,
+                             const char *label0, size_t n0,
+                             const char *label, size_t n);
+int rn_chain_zip_len_error(rn_errbuf *err, const char *where, size_t p,
+                           const char *label0, size_t n0, const char *label,
+                           size_t n);
+
 /* Runs a source's plan: the splits are appended to out. */
 int rn_source_plan(const rn_opinst *src, rn_partition *out, rn_errbuf *err);
 

@@ -103,45 +103,25 @@ static int acc_prepare(stage_run *sr, size_t slot, rn_errbuf *err)
 }
 
 /* Pushes [x, y, ...] made of element j of partition p of every zipped
- * input through c, a batch at a time (the lists view the inputs, which
- * outlive the task; the chain takes a batch through before returning). */
+ * input through c (the inputs outlive the task). */
 static int push_zipped(stage_run *sr, rn_chain *c, size_t p, rn_errbuf *err)
 {
     const rn_run_inputs *z = sr->zip;
     size_t k = z->n, n = z->in[0].parts[p]->n;
-    rn_value *tuples = NULL, *batch = NULL;
-    int rc = 0;
+    const rn_value **cols = NULL;
+    int rc;
 
     for (size_t q = 1; q < k; q++)
         if (z->in[q].parts[p]->n != n)
-            return rn_error_set(err, RN_EINVAL,
-                                "%s: partition %zu of '%s' has %zu elements "
-                                "but that of '%s' %zu (zip pairs up elements "
-                                "of the same place: the datasets need the "
-                                "same number of partitions and of elements "
-                                "in each)",
-                                z->where, p, z->in[0].label, n, z->in[q].label,
-                                z->in[q].parts[p]->n);
-    if (!n)
-        return 0;
-    tuples = rn_malloc(RN_CHAIN_BATCH * k * sizeof(*tuples));
-    batch = rn_malloc(RN_CHAIN_BATCH * sizeof(*batch));
-    if (!tuples || !batch) {
-        rc = rn_error_set(err, RN_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n && rc == 0; i += RN_CHAIN_BATCH) {
-        size_t m = n - i < RN_CHAIN_BATCH ? n - i : RN_CHAIN_BATCH;
-        for (size_t j = 0; j < m; j++) {
-            for (size_t q = 0; q < k; q++)
-                tuples[j * k + q] = z->in[q].parts[p]->items[i + j];
-            batch[j] = rn_list(&tuples[j * k], k);
-        }
-        rc = rn_chain_push(c, batch, m);
-    }
-done:
-    rn_free(tuples);
-    rn_free(batch);
+            return rn_chain_zip_len_error(err, z->where, p, z->in[0].label, n,
+                                          z->in[q].label,
+                                          z->in[q].parts[p]->n);
+    if (!(cols = rn_malloc(k * sizeof(*cols))))
+        return rn_error_set(err, RN_ENOMEM, "out of memory");
+    for (size_t q = 0; q < k; q++)
+        cols[q] = z->in[q].parts[p]->items;
+    rc = rn_chain_push_zip(c, cols, k, n);
+    rn_free(cols);
     return rc;
 }
 
@@ -605,15 +585,11 @@ static int inputs_flatten(const rn_run_inputs *ri, rn_partition **splits,
     if (ri->zip) {
         for (size_t q = 1; q < ri->n; q++)
             if (ri->in[q].n_parts != ri->in[0].n_parts)
-                return rn_error_set(err, RN_EINVAL,
-                                    "%s: '%s' has %zu partitions but '%s' "
-                                    "%zu (zip pairs up elements of the same "
-                                    "place: the datasets need the same "
-                                    "number of partitions and of elements "
-                                    "in each)",
-                                    ri->where, ri->in[0].label,
-                                    ri->in[0].n_parts, ri->in[q].label,
-                                    ri->in[q].n_parts);
+                return rn_chain_zip_parts_error(err, ri->where,
+                                                ri->in[0].label,
+                                                ri->in[0].n_parts,
+                                                ri->in[q].label,
+                                                ri->in[q].n_parts);
         *n_tasks = ri->n ? ri->in[0].n_parts : 0;
         return 0;
     }

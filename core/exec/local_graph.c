@@ -114,9 +114,7 @@ static int run_node(rn_pgraph *g, size_t i, held *hs, const rn_run_opts *o,
                                 &ins[q].n_parts, err)))
                 goto done;
         }
-        snprintf(where, sizeof(where), "%s:%u:%u: zip",
-                 nd->pos.file ? nd->pos.file : "<manifest>",
-                 (unsigned)nd->pos.line, (unsigned)nd->pos.col);
+        rn_pgraph_zip_where(nd, where, sizeof(where));
         ri.in = ins;
         ri.n = nd->n_inputs;
         ri.zip = nd->kind == RN_PN_ZIP;

@@ -883,6 +883,13 @@ void rn_pgraph_redact(const rn_pgraph *g, rn_errbuf *err)
         rn_plan_redact(g->plans[0], err);
 }
 
+void rn_pgraph_zip_where(const rn_pnode *nd, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s:%u:%u: zip",
+             nd->pos.file ? nd->pos.file : "<manifest>",
+             (unsigned)nd->pos.line, (unsigned)nd->pos.col);
+}
+
 int rn_pgraph_describe(const rn_pgraph *g, rn_buf *out)
 {
     rn_buf_printf(out, "graph %s: %zu pipeline%s, %zu output%s\n",

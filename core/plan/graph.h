@@ -1,9 +1,9 @@
 /*
  * The plan of a manifest with datasets (manifest.h): a graph of
  * pipelines, one rn_plan each, with explicit inputs. rn_plan (plan.h)
- * stays the plan of one linear pipeline (a plain manifest, and what a
- * cluster runs); a graph runs locally only for now (issue 12), by
- * rn_local_run_graph (exec/local.h).
+ * stays the plan of one linear pipeline (a plain manifest); a graph runs
+ * locally by rn_local_run_graph (exec/local.h), or on a cluster as one
+ * job of several pipelines (cluster/jobspec.h, cluster/jobgraph.h).
  *
  * Nodes. A dataset is cut at its `join` steps: its first node reads its
  * source, or the results of the datasets it names (`from`, `concat`: one
@@ -123,6 +123,9 @@ int rn_pgraph_init_ops(rn_pgraph *g, rn_errbuf *err);
 void rn_pgraph_free(rn_pgraph *g);
 /* rn_plan_redact for messages written while the graph ran. */
 void rn_pgraph_redact(const rn_pgraph *g, rn_errbuf *err);
+/* "FILE:LINE:COL: zip": where the manifest writes a zip node, which
+ * starts its errors (exec/chain.h). */
+void rn_pgraph_zip_where(const rn_pnode *nd, char *out, size_t cap);
 /* The nodes, their inputs and stages, and the outputs, for lint. */
 int rn_pgraph_describe(const rn_pgraph *g, rn_buf *out);
 

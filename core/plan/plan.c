@@ -607,19 +607,20 @@ int rn_plan_describe_stages(const rn_plan *plan, const char *indent,
     return 0;
 }
 
-const rn_mpos *rn_plan_position_of(const rn_plan *p, const char *label,
-                                   size_t label_len)
+const rn_mpos *rn_plan_position_of(rn_plan *const *plans, size_t n,
+                                   const char *label, size_t label_len)
 {
     const rn_mpos *found = NULL;
-    for (size_t i = 0; i < p->n_ops; i++) {
-        const rn_opinst *oi = &p->ops[i];
-        if (!oi->label || strlen(oi->label) != label_len ||
-            memcmp(oi->label, label, label_len) != 0)
-            continue;
-        if (found)
-            return NULL; /* twice: which one failed is not known here */
-        found = &oi->pos;
-    }
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < plans[k]->n_ops; i++) {
+            const rn_opinst *oi = &plans[k]->ops[i];
+            if (!oi->label || strlen(oi->label) != label_len ||
+                memcmp(oi->label, label, label_len) != 0)
+                continue;
+            if (found)
+                return NULL; /* twice: which one failed is not known here */
+            found = &oi->pos;
+        }
     return found && found->line ? found : NULL;
 }
 

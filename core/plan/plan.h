@@ -89,10 +89,11 @@ typedef struct rn_plan {
     int split_every;     /* combine fan-in (>= 2) */
 } rn_plan;
 
-/* The position of the one operator labelled `label` in the plan, or NULL
- * when none or several are (a client placing a worker's error). */
-const rn_mpos *rn_plan_position_of(const rn_plan *p, const char *label,
-                                   size_t label_len);
+/* The position of the one operator labelled `label` in plans[0..n) (a
+ * plan, or a graph's: plan/graph.h), or NULL when none or several are (a
+ * client placing a worker's error). */
+const rn_mpos *rn_plan_position_of(rn_plan *const *plans, size_t n,
+                                   const char *label, size_t label_len);
 
 /* Forgets where the operators were written: a worker's plan comes from
  * the text a client generated, whose lines are not the user's file's

@@ -30,8 +30,8 @@
  * finished or not when its outcome had not reached us. */
 static uint32_t worker_cap(const rn__sworker *w, const rn__sjob *j, const rn_gtask *t)
 {
-    const rn__sstage *st = &j->stages[t->stage];
-    int k = t->kind >= RN_GT_COMBINE;
+    const rn__sstage *st = &j->stages[t->gstage];
+    int k = rn_jobgraph_merging(t->kind);
     double per, extra;
     /* a task that was on a worker when it was lost may be what kills
      * workers: it only goes to a free thread, as every task did before
@@ -146,7 +146,7 @@ static int assign(rn_scheduler *s, rn__sjob *j, uint32_t tid, rn__sworker *w)
         prefs[i] = &refs[i];
     }
     if (t->kind == RN_GT_SOURCE &&
-        (rc = rn_codec_encode(&split, &j->splits->items[t->partition], 1)))
+        (rc = rn_codec_encode(&split, &j->splits->items[t->split], 1)))
         goto done;
     rt.job_id = j->id;
     rt.task_id = tid;
@@ -154,6 +154,10 @@ static int assign(rn_scheduler *s, rn__sjob *j, uint32_t tid, rn__sworker *w)
     rt.kind = (Runnel__V1__TaskKind)t->kind;
     rt.stage = t->stage;
     rt.partition = t->partition;
+    rt.node = t->node;
+    rt.input = t->input;
+    if (t->kind == RN_GT_ZIP && t->node < j->n_nodes && j->where[t->node])
+        rt.where = j->where[t->node];
     rt.n_inputs = t->n_inputs;
     rt.inputs = prefs;
     rt.split.data = (uint8_t *)split.ptr;
@@ -235,9 +239,9 @@ int rn__sched_task_done(rn_scheduler *s, rn__sworker *w,
             j->recomputed++;
         j->bytes_read += req->bytes_read;
         w->tasks_done++;
-        if (req->seconds >= 0 && t->stage < j->n_stages) {
-            rn__sstage *st = &j->stages[t->stage];
-            int k = t->kind >= RN_GT_COMBINE;
+        if (req->seconds >= 0 && t->gstage < j->n_stages) {
+            rn__sstage *st = &j->stages[t->gstage];
+            int k = rn_jobgraph_merging(t->kind);
             st->avg_s[k] = st->n_timed[k] ? 0.8 * st->avg_s[k] + 0.2 * req->seconds
                                           : req->seconds;
             st->n_timed[k]++;

@@ -6,17 +6,13 @@
 
 #include "base/alloc.h"
 #include "cluster/ident.h"
+#include "cluster/jobspec.h"
 #include "exec/ctx.h"
 #include "manifest/manifest.h"
 #include "scheduler/sched.h"
 #include "transport/methods.h"
 #include "value/codec.h"
 
-/* A job's source splits, and the fan-in of its combine tasks. */
-#define MAX_SPLITS 1000000
-#define MAX_SPLIT_EVERY 64
-#define MAX_STAGES 1024
-#define MAX_NPARTS 4096 /* RN_PLAN_MAX_NPARTS */
 
 rn__sjob *rn__sched_job_by_id(rn_scheduler *s, const char *id)
 {
@@ -59,6 +55,11 @@ static void job_drop_data(rn__sjob *j)
     rn_free(j->stages);
     j->stages = NULL;
     j->n_stages = 0;
+    for (size_t i = 0; j->where && i < j->n_nodes; i++)
+        rn_free(j->where[i]);
+    rn_free(j->where);
+    j->where = NULL;
+    j->n_nodes = 0;
 }
 
 void rn__sched_job_free(rn__sjob *j)
@@ -114,76 +115,34 @@ int rn__sched_job_new(rn_scheduler *s, const rn_identity *who,
                       rn_errbuf *err)
 {
     rn__sjob *j = NULL;
-    int *terms = NULL;
-    uint32_t *nparts = NULL;
+    rn_jobspec_job spec;
     char hex[72];
     int rc = 0;
 
     *out = NULL;
-    if (req->protocol != RN_PROTOCOL_VERSION) {
-        rc = rn_error_set(err, RN_EABI,
-                          "protocol version %u is not supported (this "
-                          "scheduler speaks %d)",
-                          req->protocol, RN_PROTOCOL_VERSION);
+    memset(&spec, 0, sizeof(spec));
+    /* the shape first (cheap, and the graph is bounded before it is
+     * built), then the manifest against the plugin store */
+    if ((rc = rn_jobspec_read(req, &spec, err)) ||
+        (rc = check_manifest(s, req->manifest, strlen(req->manifest), err)))
         goto done;
-    }
-    if (!req->manifest[0] || req->n_stages == 0 || req->n_stages > MAX_STAGES) {
-        rc = rn_error_set(err, RN_EINVAL,
-                          "a job needs a manifest and 1 to %d stages (got %zu)",
-                          MAX_STAGES, req->n_stages);
-        goto done;
-    }
-    if (req->split_every != 0 &&
-        (req->split_every < 2 || req->split_every > MAX_SPLIT_EVERY)) {
-        rc = rn_error_set(err, RN_EINVAL, "split_every %u: expected 2 to %d",
-                          req->split_every, MAX_SPLIT_EVERY);
-        goto done;
-    }
-    if ((rc = check_manifest(s, req->manifest, strlen(req->manifest), err)))
-        goto done;
-    if (!(j = rn_calloc(1, sizeof(*j))) || !(j->splits = rn_partition_new()) ||
-        !(terms = rn_calloc(req->n_stages, sizeof(int))) ||
-        !(nparts = rn_calloc(req->n_stages, sizeof(uint32_t))) ||
-        !(j->stages = rn_calloc(req->n_stages, sizeof(rn__sstage)))) {
+    if (!(j = rn_calloc(1, sizeof(*j))) ||
+        !(j->stages = rn_calloc(spec.n_stages, sizeof(rn__sstage))) ||
+        !(j->where = rn_calloc(spec.n_nodes, sizeof(char *)))) {
         rc = rn_error_set(err, RN_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = rn_codec_decode(req->splits.data ? (const void *)req->splits.data : "",
-                              req->splits.len, j->splits, err))) {
-        rn_error_prefix(err, "malformed splits: ");
-        rc = RN_EINVAL;
-        goto done;
-    }
-    if (j->splits->n > MAX_SPLITS) {
-        rc = rn_error_set(err, RN_ELIMIT, "%zu splits: a job has at most %d",
-                          j->splits->n, MAX_SPLITS);
-        goto done;
-    }
-    j->n_stages = req->n_stages;
-    for (size_t i = 0; i < req->n_stages; i++) {
-        const Runnel__V1__StageSpec *sp = req->stages[i];
+    j->n_nodes = spec.n_nodes;
+    for (size_t i = 0; i < spec.n_nodes; i++)
+        if (spec.where[i][0] && !(j->where[i] = rn_strdup(spec.where[i]))) {
+            rc = rn_error_set(err, RN_ENOMEM, "out of memory");
+            goto done;
+        }
+    j->n_stages = spec.n_stages;
+    for (size_t i = 0; i < spec.n_stages; i++) {
+        const Runnel__V1__StageSpec *sp = spec.stages[i];
         rn__sstage *st = &j->stages[i];
-        if (sp->terminal > RUNNEL__V1__TERMINAL__TERMINAL_SINK ||
-            (i + 1 < req->n_stages &&
-             sp->terminal != RUNNEL__V1__TERMINAL__TERMINAL_FOLD)) {
-            rc = rn_error_set(err, RN_EINVAL,
-                              "stage %zu: only the last stage may end without "
-                              "a fold",
-                              i);
-            goto done;
-        }
-        if (sp->npartitions > MAX_NPARTS ||
-            (sp->npartitions > 1 &&
-             sp->terminal != RUNNEL__V1__TERMINAL__TERMINAL_FOLD)) {
-            rc = rn_error_set(err, RN_EINVAL,
-                              "stage %zu: npartitions %u: expected 1 to %d, "
-                              "on a fold",
-                              i, sp->npartitions, MAX_NPARTS);
-            goto done;
-        }
-        terms[i] = (int)sp->terminal;
-        nparts[i] = sp->npartitions > 1 ? sp->npartitions : 1;
-        st->nparts = nparts[i];
+        st->nparts = sp->npartitions > 1 ? sp->npartitions : 1;
         st->terminal = (int)sp->terminal;
         st->commutative = sp->commutative;
         st->ops = rn_calloc(sp->n_ops + 1, sizeof(char *));
@@ -201,17 +160,11 @@ int rn__sched_job_new(rn_scheduler *s, const rn_identity *who,
             st->n_ops++;
         }
     }
-    j->split_every = req->split_every ? req->split_every : 8;
-    if ((rc = rn_jobgraph_build(terms, nparts, j->n_stages, j->splits->n,
-                                j->split_every, &j->g))) {
-        rc = rc == RN_ELIMIT
-                 ? rn_error_set(err, RN_ELIMIT,
-                                "the job's shuffle is too large: its tasks "
-                                "times npartitions may be at most %zu",
-                                RN_JOBGRAPH_MAX_SHUFFLE_EDGES)
-                 : rn_error_set(err, RN_ENOMEM, "out of memory");
-        goto done;
-    }
+    j->split_every = spec.split_every;
+    j->splits = spec.splits;
+    spec.splits = NULL;
+    j->g = spec.g;
+    spec.g = NULL;
     if (!(j->manifest = rn_strdup(req->manifest)) ||
         !(j->name = dup_short(req->name[0] ? req->name : "job")) ||
         !(j->client = dup_short(req->client))) {
@@ -233,8 +186,7 @@ int rn__sched_job_new(rn_scheduler *s, const rn_identity *who,
     j = NULL;
 done:
     rn__sched_job_free(j);
-    rn_free(terms);
-    rn_free(nparts);
+    rn_jobspec_job_release(&spec);
     return rc;
 }
 
@@ -357,11 +309,10 @@ void rn__sched_check_complete(rn_scheduler *s, rn__sjob *j)
 void rn__sched_describe_task(const rn__sjob *j, const rn_gtask *t, char *out,
                              size_t cap)
 {
-    const rn__sstage *st = &j->stages[t->stage];
+    const rn__sstage *st = &j->stages[t->gstage];
     const char *op = NULL, *dot;
     size_t n;
-    int combine = t->kind == RN_GT_COMBINE || t->kind == RN_GT_FINISH ||
-                  t->kind == RN_GT_REDUCE;
+    int combine = rn_jobgraph_merging(t->kind);
     for (size_t k = 0; k < st->n_ops && !op && !combine; k++)
         if (st->user[k])
             op = st->ops[k];
@@ -405,7 +356,7 @@ void rn__sched_unassign_orphans(rn_scheduler *s, rn__sjob *j)
 }
 
 /* Fills ji from j; strings point into j or static storage, results into
- * res/pres/addrs (n_finals long) when given. */
+ * res/pres/addrs (one per output partition) when given. */
 static void job_info(rn_scheduler *s, const rn__sjob *j, Runnel__V1__JobInfo *ji,
                      Runnel__V1__ResultRef *res, Runnel__V1__ResultRef **pres,
                      char (*addrs)[160])
@@ -427,19 +378,23 @@ static void job_info(rn_scheduler *s, const rn__sjob *j, Runnel__V1__JobInfo *ji
     ji->client = j->client ? j->client : (char *)"";
     ji->owner = (char *)j->owner;
     if (j->state == JOB_DONE && j->g && res) {
-        for (size_t i = 0; i < j->g->n_finals; i++) {
-            const rn_gtask *t = &j->g->tasks[j->g->finals[i]];
-            rn__sworker *w = rn__sched_worker_by_wid(s, t->worker);
-            runnel__v1__result_ref__init(&res[i]);
-            res[i].task_id = t->id;
-            snprintf(addrs[i], sizeof(addrs[i]), "%s", w ? w->address : "");
-            res[i].address = addrs[i];
-            res[i].bytes = t->bytes;
-            res[i].items = t->items;
-            pres[i] = &res[i];
-        }
+        /* output after output: a task is listed once per output */
+        size_t i = 0;
+        for (size_t o = 0; o < j->g->n_outputs; o++)
+            for (size_t k = j->g->out_off[o]; k < j->g->out_off[o + 1]; k++, i++) {
+                const rn_gtask *t = &j->g->tasks[j->g->out_tasks[k]];
+                rn__sworker *w = rn__sched_worker_by_wid(s, t->worker);
+                runnel__v1__result_ref__init(&res[i]);
+                res[i].task_id = t->id;
+                snprintf(addrs[i], sizeof(addrs[i]), "%s", w ? w->address : "");
+                res[i].address = addrs[i];
+                res[i].bytes = t->bytes;
+                res[i].items = t->items;
+                res[i].output = (uint32_t)o;
+                pres[i] = &res[i];
+            }
         ji->results = pres;
-        ji->n_results = j->g->n_finals;
+        ji->n_results = i;
         ji->capability = (char *)j->cap;
     }
 }
@@ -450,7 +405,7 @@ int rn__sched_pack_job(rn_scheduler *s, const rn__sjob *j, int with_results,
     Runnel__V1__JobInfo ji;
     Runnel__V1__ResultRef *res = NULL, **pres = NULL;
     char(*addrs)[160] = NULL;
-    size_t nf = with_results && j->g ? j->g->n_finals : 0;
+    size_t nf = with_results && j->g ? j->g->out_off[j->g->n_outputs] : 0;
     int rc = RN_ENOMEM;
 
     res = rn_calloc(nf + 1, sizeof(*res));

@@ -106,9 +106,11 @@ typedef struct rn__sjob {
     char *name, *client, *manifest, *error;
     char owner[RN_IDENTITY_NAME_MAX + 1]; /* "" without TLS */
     char cap[65];                 /* FetchPartition capability, hex */
-    rn_partition *splits;
-    rn__sstage *stages;
+    rn_partition *splits;      /* every source's (rn_gtask.split) */
+    rn__sstage *stages;        /* node after node (rn_gtask.gstage) */
     size_t n_stages;
+    char **where;              /* per node: a zip's place, or NULL */
+    size_t n_nodes;            /* 1 for a job of one pipeline */
     uint32_t split_every;
     rn_jobgraph *g;
     int state;

@@ -56,6 +56,9 @@ static const rn_pb_bound bounds[] = {
     {"RunTask.split", RN_RPC_MAX_MESSAGE, 0},
     {"RunTask.manifest", RN_RPC_MAX_MESSAGE, 0}, /* the job's, as submitted */
     {"RunTask.capability", RN_PB_ID_MAX, 0}, /* 64 hex digits */
+    /* GraphNode.where, passed on: a manifest's path (which need not be
+     * UTF-8) and a position */
+    {"RunTask.where", RN_PB_ERROR_MAX, RN_PB_ANY_TEXT},
     {"PartitionRef.job_id", RN_PB_ID_MAX, 0},
     {"WorkerCommand.forget_job", RN_PB_ID_MAX, 0},
     {"WorkerCommand.cancel_job", RN_PB_ID_MAX, 0},
@@ -113,9 +116,24 @@ static const rn_pb_bound bounds[] = {
     /* the encoded splits (client.c); only the message bounds them */
     {"SubmitJobRequest.splits", RN_RPC_MAX_MESSAGE, 0},
     {"SubmitJobRequest.client", RN_PB_NAME_MAX, 0}, /* client.c who[256] */
+    /* a manifest with datasets (jobspec.c rn_jobspec_graph): its
+     * pipelines and the node of each output */
+    {"SubmitJobRequest.nodes", RN_PB_GRAPH_NODES_MAX, 0},
+    {"SubmitJobRequest.outputs", RN_PB_OUTPUTS_MAX, 0},
+    {"GraphNode.stages", RN_PB_STAGES_MAX, 0},
+    {"GraphNode.inputs", RN_PB_GRAPH_INPUTS_MAX, 0},
+    /* plan/graph.c cuts a node's name at 200 bytes, anywhere */
+    {"GraphNode.name", RN_PB_NAME_MAX, RN_PB_ANY_TEXT},
+    /* "FILE:LINE:COL: zip": the manifest's path need not be UTF-8 */
+    {"GraphNode.where", RN_PB_ERROR_MAX, RN_PB_ANY_TEXT},
+    /* a source's encoded splits; only the message bounds them */
+    {"GraphInput.splits", RN_RPC_MAX_MESSAGE, 0},
     /* the steps of one manifest, split into stages: at most
-     * RN_PB_OPS_MAX ops and as many user_ops in all */
-    {"SubmitJobRequest", RN_PB_STAGES_MAX + 2 * RN_PB_OPS_MAX, 0},
+     * RN_PB_OPS_MAX ops and as many user_ops in all (with datasets, their
+     * sources and sinks too), and a graph's nodes and inputs */
+    {"SubmitJobRequest", RN_PB_STAGES_MAX + 4 * RN_PB_OPS_MAX +
+                             4 * RN_PB_GRAPH_NODES_MAX +
+                             RN_PB_GRAPH_INPUTS_MAX, 0},
     {"SubmitJobReply.job_id", RN_PB_ID_MAX, 0},
     {"ResultRef.address", RN_PB_ADDRESS_MAX, 0},
     {"JobInfo.job_id", RN_PB_ID_MAX, 0},

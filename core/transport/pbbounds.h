@@ -32,12 +32,22 @@
 #define RN_PB_PLUGINS_MAX 256
 /* Task outcomes in one TasksDone request (worker.c MAX_REPORT_BATCH). */
 #define RN_PB_REPORT_MAX 1024
-/* Inputs of one task: a combine's fan-in, SubmitJobRequest.split_every. */
+/* Inputs of one task: a combine's fan-in, SubmitJobRequest.split_every;
+ * a zip's inputs. */
 #define RN_PB_FAN_IN_MAX 1024
 /* Stages of a job (the scheduler refuses more). */
 #define RN_PB_STAGES_MAX 1024
 /* Operators of one stage: a manifest has at most this many steps. */
 #define RN_PB_OPS_MAX 10000
+/* Pipelines of one job of several datasets (SubmitJobRequest.nodes): a
+ * manifest has at most 1000 datasets and 1000 outputs, and a join starts
+ * a pipeline (10 000 steps in all). */
+#define RN_PB_GRAPH_NODES_MAX 16384
+/* What one pipeline reads (GraphNode.inputs): a concat names at most 256
+ * datasets, each of which may bring the inputs of a concat it absorbed. */
+#define RN_PB_GRAPH_INPUTS_MAX 65536
+/* A manifest's outputs (SubmitJobRequest.outputs): at most 1000. */
+#define RN_PB_OUTPUTS_MAX 1024
 /* Workers in one InfoReply. */
 #define RN_PB_WORKERS_MAX 4096
 /* Jobs in ListJobsReply / HeartbeatReply: 1000 finished records kept

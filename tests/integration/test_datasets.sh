@@ -1,13 +1,15 @@
 #!/bin/sh
-# Manifests with datasets and outputs (issue 12), run locally: joins
-# (inner, left, many-to-many, key paths, right_key, npartitions, spilled)
-# against Python, concat, zip and its mismatch errors, a dataset read by
-# several others computed once (bytes read), a printed and a written
-# output, fusion of `from:` chains, graph errors with file:line:col, and
-# the refusal to run on a cluster.
+# Manifests with datasets and outputs (issue 12): joins (inner, left,
+# many-to-many, key paths, right_key, npartitions, spilled) against
+# Python, concat, zip and its mismatch errors, a dataset read by several
+# others computed once (bytes read), a printed and a written output,
+# fusion of `from:` chains, graph errors with file:line:col. Every run is
+# made locally and on a scheduler + 2 workers, whose output must be the
+# same byte for byte (errors: the same message); `runnel submit` of one;
+# a worker killed -9 mid-job gives the exact result.
 . "$2/tests/integration/lib.sh"
 setup "$@"
-PY=/usr/bin/python3
+. "$SRC/tests/unit/cluster/fixtures/cluster.sh"
 
 # ---- data --------------------------------------------------------------
 # logs: 6000 records over users u0..u399 (some without a user record);
@@ -33,6 +35,54 @@ with open(t + "/users.jsonl", "w") as f:
 P
 LOGS_BYTES=$(wc -c <"$T/logs.jsonl")
 USERS_BYTES=$(wc -c <"$T/users.jsonl")
+
+# ---- the cluster every run is made on too --------------------------------
+start_scheduler || { finish; exit 1; }
+start_worker w1 --nthreads 2 || { finish; exit 1; }
+start_worker w2 --nthreads 2 || { finish; exit 1; }
+
+# both NAME ARGS...: `runnel run ARGS` here, then on the cluster: the same
+# stdout, byte for byte. $T/out is the local run's afterwards.
+both() {
+    bname=$1
+    shift
+    expect_ok "$bname" "$RUNNEL" run "$@"
+    cp "$T/out" "$T/local.out"
+    expect_ok "$bname (cluster)" "$RUNNEL" run "$@" --scheduler "$SCHED"
+    cmp -s "$T/local.out" "$T/out" && ok ||
+        bad "$bname: the cluster's output differs: $(diff "$T/local.out" "$T/out" | head -5)"
+    cp "$T/local.out" "$T/out"
+}
+
+# both_json NAME ARGS...: as both, with --json; what depends on where it
+# ran (seconds, tasks, what this process spilled) is left out.
+json_norm() {
+    $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in ("seconds", "tasks", "spilled"):
+    d.pop(k, None)
+print(json.dumps(d))' "$1"
+}
+both_json() {
+    bname=$1
+    shift
+    expect_ok "$bname" "$RUNNEL" run "$@" --json
+    cp "$T/out" "$T/local.out"
+    expect_ok "$bname (cluster)" "$RUNNEL" run "$@" --json --scheduler "$SCHED"
+    check "$bname: the cluster's output" "$(json_norm "$T/local.out")" "$(json_norm "$T/out")"
+    cp "$T/local.out" "$T/out"
+}
+
+# both_fail NAME NEEDLE ARGS...: fails here and on the cluster, both
+# saying NEEDLE.
+both_fail() {
+    bname=$1 needle=$2
+    shift 2
+    expect_fail "$bname (cluster)" 1 "$needle" "$RUNNEL" run "$@" --scheduler "$SCHED"
+    cp "$T/err" "$T/cluster.err"
+    expect_fail "$bname" 1 "$needle" "$RUNNEL" run "$@"
+}
 
 # check_join LEFT RIGHT HOW LKEY RKEY OUT: OUT holds exactly the pairs of
 # a hash join in the documented order: per key, left elements in input
@@ -99,32 +149,39 @@ join_yaml() { # NAME HOW NPARTS [LKEY RKEY RIGHTFILE]
 join_yaml inner1 inner 1
 join_yaml inner4 inner 4
 join_yaml left3 left 3
-expect_ok "inner join" "$RUNNEL" run "$T/inner1.yaml" --quiet
+both "inner join" "$T/inner1.yaml" --quiet
 cp "$T/out" "$T/inner1.out"
 r=$($PY "$T/check_join.py" "$T/logs.jsonl" "$T/users.jsonl" inner user user "$T/inner1.out" 2>&1)
 case $r in ok*) ok ;; *) bad "inner join: $r" ;; esac
-expect_ok "inner join, 4 partitions" "$RUNNEL" run "$T/inner4.yaml" --quiet --threads 2
+both "inner join, 4 partitions" "$T/inner4.yaml" --quiet --threads 2
 cmp -s "$T/inner1.out" "$T/out" && ok || bad "4 partitions in order differ from one"
-expect_ok "left join" "$RUNNEL" run "$T/left3.yaml" --quiet
+# more than 1024 partitions on a side: the 2 reduce tasks read a bucket
+# of every one of them through combines (no task reads over 1024)
+sed 's/blocksize: 32KiB/blocksize: 256/' "$T/inner4.yaml" >"$T/wide.yaml"
+both "inner join of 1000+ partitions" "$T/wide.yaml" --quiet
+cmp -s "$T/inner1.out" "$T/out" && ok || bad "the join of 1000+ partitions differs"
+both "left join" "$T/left3.yaml" --quiet
 cp "$T/out" "$T/left.out"
 r=$($PY "$T/check_join.py" "$T/logs.jsonl" "$T/users.jsonl" left user user "$T/left.out" 2>&1)
 case $r in ok*) ok ;; *) bad "left join: $r" ;; esac
 grep -q ', null]$' "$T/left.out" && ok || bad "left join: no [l, null]"
 # a path on the left, an int field on the right
 join_yaml paths inner 2 info.id uid
-expect_ok "join on a path and right_key" "$RUNNEL" run "$T/paths.yaml" --quiet
+both "join on a path and right_key" "$T/paths.yaml" --quiet
 cp "$T/out" "$T/paths.out"
 r=$($PY "$T/check_join.py" "$T/logs.jsonl" "$T/users.jsonl" inner info.id uid "$T/paths.out" 2>&1)
 case $r in ok*) ok ;; *) bad "join on paths: $r" ;; esac
 # the same answer whatever the threads
-expect_ok "left join, 1 thread" "$RUNNEL" run "$T/left3.yaml" --quiet --threads 1
+both "left join, 1 thread" "$T/left3.yaml" --quiet --threads 1
 cmp -s "$T/left.out" "$T/out" && ok || bad "left join differs with 1 thread"
 # a key missing from an element fails in words
 join_yaml nokey inner 1 nosuch
 # (which partition fails first depends on the threads)
-expect_fail "missing key" 1 ': left element: key "nosuch" not found in the record' \
-    "$RUNNEL" run "$T/nokey.yaml"
+both_fail "missing key" ': left element: key "nosuch" not found in the record' \
+    "$T/nokey.yaml"
 grep -q "join (partition [0-9]*): left element" "$T/err" && ok || bad "missing key: no partition: $(cat "$T/err")"
+grep -q "join (partition [0-9]*): left element" "$T/cluster.err" && ok ||
+    bad "missing key (cluster): no partition: $(cat "$T/cluster.err")"
 
 # a join past its share of memory spills and gives the same answer
 $PY - "$T" <<'P'
@@ -146,11 +203,11 @@ datasets:
   j: {from: l, steps: [{join: {with: r, key: k, npartitions: 3}}]}
 outputs: [j]
 Y
-expect_ok "a join in memory" "$RUNNEL" run "$T/big.yaml" --quiet
+both "a join in memory" "$T/big.yaml" --quiet
 cp "$T/out" "$T/big.out"
 r=$($PY "$T/check_join.py" "$T/big_l.jsonl" "$T/big_r.jsonl" inner k k "$T/big.out" 2>&1)
 case $r in ok*) ok ;; *) bad "big join: $r" ;; esac
-expect_ok "a join spilled" "$RUNNEL" run "$T/big.yaml" --quiet --json \
+both_json "a join spilled" "$T/big.yaml" --quiet \
     --memory-limit 48MiB --local-dir "$T/spill"
 files=$($PY -c 'import json,sys; print(json.load(sys.stdin)["spilled"]["files"])' <"$T/out")
 [ "$files" -gt 0 ] && ok || bad "the join did not spill under 48MiB ($files files)"
@@ -175,7 +232,7 @@ datasets:
   pairs: {zip: [a, upper]}
 outputs: [both, total, pairs]
 Y
-expect_ok "concat and zip" "$RUNNEL" run "$T/cz.yaml" --quiet --json
+both_json "concat and zip" "$T/cz.yaml" --quiet
 $PY - "$T" <<'P' >"$T/cz.check" 2>&1
 import json, sys
 t = sys.argv[1]
@@ -203,14 +260,18 @@ datasets:
   z2: {zip: [a, b]}
 outputs: [z1]
 Y
-expect_fail "zip of different lengths" 1 \
-    "zipbad.yaml:6:8: zip: partition " "$RUNNEL" run "$T/zipbad.yaml"
-grep -q "zip: partition [0-9]* of 'a' has" "$T/err" && ok || bad "zip lengths: $(cat "$T/err")"
-grep -q "but that of 'some'" "$T/err" && ok || bad "zip lengths: $(cat "$T/err")"
+both_fail "zip of different lengths" "zipbad.yaml:6:8: zip: partition " \
+    "$T/zipbad.yaml"
+for e in "$T/err" "$T/cluster.err"; do
+    grep -q "zip: partition [0-9]* of 'a' has" "$e" && ok || bad "zip lengths: $(cat "$e")"
+    grep -q "but that of 'some'" "$e" && ok || bad "zip lengths: $(cat "$e")"
+done
 sed -i 's/^outputs: \[z1\]/outputs: [z2]/' "$T/zipbad.yaml"
-expect_fail "zip of different partitions" 1 \
-    "zipbad.yaml:7:8: zip: 'a' has" "$RUNNEL" run "$T/zipbad.yaml"
-grep -q "partitions but 'b'" "$T/err" && ok || bad "zip partitions: $(cat "$T/err")"
+both_fail "zip of different partitions" "zipbad.yaml:7:8: zip: 'a' has" \
+    "$T/zipbad.yaml"
+for e in "$T/err" "$T/cluster.err"; do
+    grep -q "partitions but 'b'" "$e" && ok || bad "zip partitions: $(cat "$e")"
+done
 
 # ---- read once, two outputs (printed and written) ----------------------
 cat >"$T/two.yaml" <<Y
@@ -241,10 +302,18 @@ bytes_of() { # FILE BLOCKSIZE
 }
 once=$(($(bytes_of "$T/logs.jsonl" 32KiB) + $(bytes_of "$T/users.jsonl" 64MiB)))
 [ "$once" -ge "$((LOGS_BYTES + USERS_BYTES))" ] && ok || bad "bytes of one read: $once"
-expect_ok "two outputs" "$RUNNEL" run "$T/two.yaml" --quiet --json
+both_json "two outputs" "$T/two.yaml" --quiet
 got=$($PY -c 'import json,sys; print(json.load(sys.stdin)["bytes_read"])' <"$T/out")
 check "logs and users read once each" "$once" "$got"
 expect_ok "two outputs, printed" "$RUNNEL" run "$T/two.yaml" --quiet
+cp "$T/out" "$T/two.out"
+cat "$T/out2"/part-*.txt >"$T/out2.local"
+rm -rf "$T/out2"
+expect_ok "two outputs, printed (RUNNEL_SCHEDULER)" \
+    env RUNNEL_SCHEDULER="$SCHED" "$RUNNEL" run "$T/two.yaml" --quiet
+cmp -s "$T/two.out" "$T/out" && ok || bad "two outputs: the cluster's output differs: $(diff "$T/two.out" "$T/out" | head -5)"
+cat "$T/out2"/part-*.txt | cmp -s - "$T/out2.local" && ok ||
+    bad "two outputs: the files the cluster wrote differ from the local ones"
 check "headers in order" "# n|# joined -> to_textfiles|# per_user" \
     "$(grep '^#' "$T/out" | paste -sd'|')"
 check "count of logs" 6000 "$(sed -n 2p "$T/out")"
@@ -273,11 +342,15 @@ outputs: [n]
 Y
 expect_ok "lint a chain" "$RUNNEL" lint "$T/chain.yaml"
 grep -q "graph chain: 1 pipeline, 1 output" "$T/out" && ok || bad "chain: $(cat "$T/out")"
-check "distinct through a chain" 3000 "$("$RUNNEL" run "$T/chain.yaml" --quiet)"
+both "a chain" "$T/chain.yaml" --quiet
+check "distinct through a chain" 3000 "$(cat "$T/out")"
 
 # the example in examples/jsonlogs: requests per team against Python
-expect_ok "examples/jsonlogs/report.yaml" env OUT="$T/report" \
-    "$RUNNEL" run examples/jsonlogs/report.yaml --quiet
+# (workers take absolute paths only)
+export OUT="$T/report" LOGS="$SRC/examples/jsonlogs/access.jsonl" \
+    TEAMS="$SRC/examples/jsonlogs/teams.jsonl"
+both "examples/jsonlogs/report.yaml" examples/jsonlogs/report.yaml --quiet
+unset OUT LOGS TEAMS
 $PY - "$T/out" examples/jsonlogs/access.jsonl examples/jsonlogs/teams.jsonl <<'P' >"$T/rep.check" 2>&1
 import collections, json, sys
 out, logs, teams = sys.argv[1:4]
@@ -364,14 +437,110 @@ steps:
   - join: {with: x, key: 0}
 Y
 
-# ---- a cluster refuses them (issue 12) -----------------------------------
-expect_fail "run --scheduler" 1 "several datasets run locally only for now (issue 12)" \
-    "$RUNNEL" run "$T/two.yaml" --scheduler tcp://127.0.0.1:9
-expect_fail "RUNNEL_SCHEDULER" 1 "several datasets run locally only for now (issue 12)" \
-    env RUNNEL_SCHEDULER=tcp://127.0.0.1:9 "$RUNNEL" run "$T/two.yaml"
+# ---- submitted: a detached job of datasets --------------------------------
+cat >"$T/sub.yaml" <<Y
+name: sub
+datasets:
+  logs: {source: {read_text: {urls: "$T/logs.jsonl", blocksize: 32KiB}}, steps: [json_parse]}
+  users: {source: {read_text: {urls: "$T/users.jsonl"}}, steps: [json_parse]}
+  joined: {from: logs, steps: [{join: {with: users, key: user, npartitions: 2}}]}
+  per_user: {from: joined, steps: [{pluck: {key: "[1].name"}}, frequencies]}
+outputs:
+  - {dataset: joined, sink: {to_textfiles: {path: "\${DIR}/j-*.txt"}}}
+  - {dataset: per_user, sink: {to_textfiles: {path: "\${DIR}/f-*.txt"}}}
+Y
+expect_ok "submit, here" env DIR="$T/sub_local" "$RUNNEL" run "$T/sub.yaml" --quiet
+expect_ok "submit" env DIR="$T/sub" "$RUNNEL" submit "$T/sub.yaml" --scheduler "$SCHED"
+job=$(cat "$T/out")
+expect_ok "status --wait" timeout 120 "$RUNNEL" status "$job" --wait --scheduler "$SCHED"
+grep -q "done" "$T/out" && ok || bad "the submitted job: $(cat "$T/out")"
+for f in j-0 j-1 f-0; do
+    cmp -s "$T/sub_local/$f.txt" "$T/sub/$f.txt" && ok || bad "submitted: $f.txt differs from the local run's"
+done
+
+# ---- a malformed graph is refused in words; the scheduler goes on --------
+$PY - "$SCHED" "$SRC/core/transport/proto" "$T" <<'P' >"$T/badgraph.out" 2>&1 || true
+import os, subprocess, sys
+sched, proto, t = sys.argv[1:4]
+try:
+    import grpc
+    from grpc_tools import protoc
+except ImportError:
+    print("skip")
+    sys.exit(0)
+os.makedirs(t + "/pb", exist_ok=True)
+protoc.main(["protoc", "-I" + proto, "--python_out=" + t + "/pb", "--grpc_python_out=" + t + "/pb",
+             "runnel_common.proto", "runnel_scheduler.proto"])
+sys.path.insert(0, t + "/pb")
+import runnel_scheduler_pb2 as pb
+import runnel_scheduler_pb2_grpc as rpc
+stub = rpc.SchedulerStub(grpc.insecure_channel(sched.replace("tcp://", "")))
+def stage():
+    return pb.StageSpec(terminal=pb.TERMINAL_NONE, ops=["x.y"], user_ops=[False])
+def job(nodes, outputs):
+    return pb.SubmitJobRequest(protocol=1, name="bad", manifest="name: bad\ndatasets: {a: {source: {range: {n: 3}}}}\noutputs: [a]\n",
+                               nodes=nodes, outputs=outputs)
+cases = {
+    "unknown node": job([pb.GraphNode(kind=pb.NODE_PARTS, stages=[stage()], inputs=[pb.GraphInput(node=7)])], [0]),
+    "cycle": job([pb.GraphNode(kind=pb.NODE_PARTS, stages=[stage()], inputs=[pb.GraphInput(node=1)]),
+                  pb.GraphNode(kind=pb.NODE_PARTS, stages=[stage()], inputs=[pb.GraphInput(node=0)])], [0]),
+    "output": job([pb.GraphNode(kind=pb.NODE_PARTS, stages=[stage()], inputs=[pb.GraphInput(node=0)])], [3]),
+}
+for name, req in cases.items():
+    try:
+        stub.SubmitJob(req, timeout=10)
+        print(name, "ACCEPTED")
+    except grpc.RpcError as e:
+        print(name, e.code().name, e.details())
+P
+if grep -q "^skip" "$T/badgraph.out"; then
+    echo "skip: no python3-grpcio / grpc_tools for the malformed graphs"
+else
+    grep -q "unknown node INVALID_ARGUMENT node 0, input 0 reads node 7: the job has 1 nodes" "$T/badgraph.out" && ok ||
+        bad "unknown node: $(cat "$T/badgraph.out")"
+    grep -q "cycle INVALID_ARGUMENT .*cycle: node 0 -> node 1 -> node 0" "$T/badgraph.out" && ok ||
+        bad "cycle: $(cat "$T/badgraph.out")"
+    grep -q "output INVALID_ARGUMENT output 0 reads node 3: the job has 1 nodes" "$T/badgraph.out" && ok ||
+        bad "output out of range: $(cat "$T/badgraph.out")"
+fi
+alive "$SPID" && ok || bad "the scheduler died on a malformed graph"
 expect_ok "RUNNEL_SCHEDULER with --local" \
     env RUNNEL_SCHEDULER=tcp://127.0.0.1:9 "$RUNNEL" run "$T/chain.yaml" --local --quiet
-expect_fail "submit" 1 "several datasets run locally only for now (issue 12)" \
-    "$RUNNEL" submit "$T/two.yaml" --scheduler tcp://127.0.0.1:9
 
+# ---- kill -9 a worker mid-job: the exact result ---------------------------
+build_slow || bad "cannot compile the test plugin"
+cat >"$T/slow.yaml" <<Y
+name: slowjoin
+plugins: ["$T/libslow.so"]
+datasets:
+  logs:
+    source: {read_text: {urls: "$T/logs.jsonl", blocksize: 8KiB}}
+    steps: [{slow.sleep: {ms: 1}}, json_parse]
+  users: {source: {read_text: {urls: "$T/users.jsonl", blocksize: 4KiB}}, steps: [json_parse]}
+  joined: {from: logs, steps: [{join: {with: users, key: user, how: left, npartitions: 3}}]}
+  n: {from: logs, steps: [count]}
+  pairs: {zip: [logs, logs_user]}
+  logs_user: {from: logs, steps: [{pluck: {key: user}}]}
+outputs: [n, joined, pairs]
+Y
+expect_ok "the slow job, here" "$RUNNEL" run "$T/slow.yaml" --quiet
+cp "$T/out" "$T/slow.local"
+timeout 240 "$RUNNEL" run "$T/slow.yaml" --scheduler "$SCHED" --quiet >"$T/kill.out" 2>"$T/kill.err" &
+RUN=$!
+kill_after_tasks w1 6 "$RUN"
+wait "$RUN" && ok || bad "the job with a killed worker failed: $(cat "$T/kill.err"); scheduler: $(tail -n 20 "$T/sched.log")"
+cmp -s "$T/slow.local" "$T/kill.out" && ok ||
+    bad "the result after kill -9 differs: $(diff "$T/slow.local" "$T/kill.out" | head -5)"
+
+# ---- a join past a worker's memory: spilled there, the same answer ------
+start_worker w3 --nthreads 2 --memory-limit 48MiB || { finish; exit 1; }
+kill "$PID_w2" 2>/dev/null
+one_worker() { [ "$(n_workers)" = 1 ]; }
+wait_for "w2 to retire" 30 one_worker
+expect_ok "a join on a 48 MiB worker" "$RUNNEL" run "$T/big.yaml" --quiet --scheduler "$SCHED"
+cmp -s "$T/big.out" "$T/out" && ok || bad "the join spilled on a worker differs from the one in memory"
+info_py "[w['spilled']['files'] for w in d['workers'].values()][0] > 0" >"$T/spilled" 2>&1
+check "the worker spilled the join" True "$(cat "$T/spilled")"
+
+no_sanitizer_reports
 finish

@@ -153,13 +153,7 @@ steps:
 Y
 timeout 240 "$RUNNEL" run "$T/slowfreq.yaml" --scheduler "$SCHED" --quiet >"$T/kill.out" 2>"$T/kill.err" &
 RUN=$!
-i=0
-while [ $i -lt 300 ] && [ "$(worker_done w1)" -lt 4 ] 2>/dev/null; do
-    sleep 0.1
-    i=$((i + 1))
-done
-alive "$RUN" && ok || bad "the job ended before the worker could be killed"
-kill -9 "$PID_w1" 2>/dev/null
+kill_after_tasks w1 4 "$RUN"
 wait "$RUN" && ok || bad "the shuffle with a killed worker failed: $(cat "$T/kill.err"); scheduler: $(tail -n 20 "$T/sched.log")"
 sort "$T/kill.out" | cmp -s - "$T/few.want" && ok || bad "answer after kill -9 differs"
 

@@ -175,7 +175,7 @@ static uint32_t expected_peek(rn_jobgraph *g, uint8_t *want, uint32_t *ready)
 {
     size_t n = rn_jobgraph_ready(g, want, ready, g->n); /* ascending */
     for (size_t i = 0; i < n; i++)
-        if (g->tasks[ready[i]].kind >= RN_GT_COMBINE)
+        if (rn_jobgraph_merging(g->tasks[ready[i]].kind))
             return ready[i];
     return n ? ready[0] : UINT32_MAX;
 }
@@ -321,6 +321,246 @@ static void test_shuffle(void **state)
     assert_int_equal(rn_jobgraph_build(term, np, 2, 5000, 8, &g), RN_ELIMIT);
 }
 
+/* ---- graphs of several pipelines (rn_jobgraph_build_dag) ------------- */
+
+static const int T_NONE[] = {RN_TERM_NONE};
+static const int T_FOLD[] = {RN_TERM_FOLD};
+
+/* A dataset read by two others is computed once; a concat of a source,
+ * a node and the source again numbers its tasks across its inputs; two
+ * outputs of one node list its results twice but make one final. */
+static void test_dag_shared_and_concat(void **state)
+{
+    /* node 0: 3 splits, map only; node 1: from 0, fold;
+     * node 2: concat [source of 2 splits, node 0, node 1] */
+    rn_jg_input in0[] = {{RN_JG_SOURCE, 3, 0}};
+    rn_jg_input in1[] = {{0, 0, 0}};
+    rn_jg_input in2[] = {{RN_JG_SOURCE, 2, 3}, {0, 0, 0}, {1, 0, 0}};
+    rn_jg_node nodes[] = {
+        {0, T_NONE, NULL, 1, in0, 1},
+        {0, T_FOLD, NULL, 1, in1, 1},
+        {0, T_NONE, NULL, 1, in2, 3},
+    };
+    uint32_t outputs[] = {2, 0, 0};
+    rn_errbuf err;
+    rn_jobgraph *g;
+    (void)state;
+    assert_int_equal(rn_jobgraph_build_dag(nodes, 3, outputs, 3, 8, &g, &err), 0);
+    /* 3 sources; 3 chains + finish; 2 sources + 3 chains + 1 chain */
+    assert_int_equal(g->n, 3 + 4 + 6);
+    for (uint32_t t = 0; t < 3; t++) {
+        assert_int_equal(g->tasks[t].kind, RN_GT_SOURCE);
+        assert_int_equal(g->tasks[t].split, t);
+        assert_int_equal(g->tasks[t].node, 0);
+        /* read by node 1's chain and node 2's: once */
+        assert_int_equal(g->tasks[t].n_consumers, 2);
+    }
+    assert_int_equal(g->tasks[6].kind, RN_GT_FINISH);
+    assert_int_equal(g->tasks[6].gstage, 1);
+    /* node 2: its tasks numbered across its inputs, in order */
+    for (uint32_t k = 0; k < 6; k++) {
+        const rn_gtask *t = &g->tasks[7 + k];
+        assert_int_equal(t->node, 2);
+        assert_int_equal(t->partition, k);
+        assert_int_equal(t->gstage, 2);
+        assert_int_equal(t->input, k < 2 ? 0 : k < 5 ? 1 : 2);
+        assert_int_equal(t->kind, k < 2 ? RN_GT_SOURCE : RN_GT_CHAIN);
+    }
+    assert_int_equal(g->tasks[7].split, 3);
+    assert_int_equal(g->tasks[8].split, 4);
+    assert_int_equal(g->tasks[9].inputs[0], 0);
+    assert_int_equal(g->tasks[12].inputs[0], 6);
+    /* outputs: node 2's 6 results, then node 0's 3, twice */
+    assert_int_equal(g->n_outputs, 3);
+    assert_int_equal(g->out_off[1], 6);
+    assert_int_equal(g->out_off[3], 12);
+    assert_int_equal(g->out_tasks[6], 0);
+    assert_int_equal(g->out_tasks[9], 0);
+    assert_int_equal(g->n_finals, 9);
+    /* node 0's results are final: never released */
+    assert_int_equal(run_all(g, 1), 13);
+    assert_true(rn_jobgraph_complete(g));
+    check_counters(g);
+    rn_jobgraph_free(g);
+}
+
+/* A zip pairs partition p of every input; a join-like node reads a
+ * source and a node into a shuffled fold whose reducers read every task
+ * of the stage; losing a worker recomputes across nodes. */
+static void test_dag_zip_and_shuffle(void **state)
+{
+    uint32_t np[] = {2};
+    rn_jg_input in0[] = {{RN_JG_SOURCE, 4, 0}};
+    rn_jg_input in1[] = {{0, 0, 0}};
+    rn_jg_input in2[] = {{0, 0, 0}, {1, 0, 0}};
+    rn_jg_input in3[] = {{RN_JG_SOURCE, 1, 4}, {2, 0, 0}};
+    rn_jg_node nodes[] = {
+        {0, T_NONE, NULL, 1, in0, 1}, /* 4 partitions */
+        {0, T_NONE, NULL, 1, in1, 1}, /* from 0: 4 */
+        {1, T_NONE, NULL, 1, in2, 2}, /* zip [0, 1]: 4 */
+        {0, T_FOLD, np, 1, in3, 2},   /* join of a source and the zip */
+    };
+    uint32_t outputs[] = {3};
+    uint8_t want[64];
+    uint32_t ready[64], rel[64];
+    size_t n_rel, lost;
+    rn_errbuf err;
+    rn_jobgraph *g;
+    (void)state;
+    assert_int_equal(rn_jobgraph_build_dag(nodes, 4, outputs, 1, 8, &g, &err), 0);
+    assert_int_equal(g->n, 4 + 4 + 4 + 5 + 2);
+    for (uint32_t p = 0; p < 4; p++) {
+        const rn_gtask *z = &g->tasks[8 + p];
+        assert_int_equal(z->kind, RN_GT_ZIP);
+        assert_int_equal(z->partition, p);
+        assert_int_equal(z->n_inputs, 2);
+        assert_int_equal(z->inputs[0], p);
+        assert_int_equal(z->inputs[1], 4 + p);
+    }
+    assert_int_equal(g->tasks[12].kind, RN_GT_SOURCE);
+    assert_int_equal(g->tasks[12].split, 4);
+    for (uint32_t b = 0; b < 2; b++) {
+        const rn_gtask *r = &g->tasks[17 + b];
+        assert_int_equal(r->kind, RN_GT_REDUCE);
+        assert_int_equal(r->partition, b);
+        assert_int_equal(r->n_inputs, 5);
+        assert_int_equal(r->inputs[0], 12);
+        assert_int_equal(r->inputs[4], 16);
+    }
+    assert_int_equal(g->n_finals, 2);
+    /* run everything on worker 1 but node 0's tasks, on worker 2 */
+    while (rn_jobgraph_ready(g, want, ready, 64)) {
+        size_t n = rn_jobgraph_ready(g, want, ready, 64);
+        for (size_t i = 0; i < n; i++) {
+            if (ready[i] >= 17)
+                continue; /* the reducers wait */
+            rn_jobgraph_assign(g, ready[i], ready[i] < 4 ? 2 : 1);
+            rn_jobgraph_done(g, ready[i], 1, 1, rel, &n_rel);
+            for (size_t k = 0; k < n_rel; k++)
+                rn_jobgraph_release(g, rel[k]);
+        }
+        if (g->tasks[16].state == RN_TS_DONE)
+            break;
+    }
+    /* node 0's outputs were read by both their consumers: released */
+    assert_true(g->tasks[0].released);
+    /* worker 1 dies with the join's 5 map outputs (the zips' and node
+     * 1's were read and released): the whole lineage back to node 0,
+     * released, runs again */
+    assert_int_equal(rn_jobgraph_worker_lost(g, 1, &lost), UINT32_MAX);
+    assert_int_equal(lost, 5);
+    assert_int_equal(run_all(g, 3), 4 + 4 + 4 + 5 + 2);
+    assert_true(rn_jobgraph_complete(g));
+    check_counters(g);
+    rn_jobgraph_free(g);
+}
+
+/* Nodes may come in any order: tasks follow the order of what reads
+ * what; gstage counts node by node in the nodes' own order. */
+static void test_dag_order(void **state)
+{
+    rn_jg_input in0[] = {{1, 0, 0}};
+    rn_jg_input in1[] = {{RN_JG_SOURCE, 2, 0}};
+    int t2[] = {RN_TERM_FOLD, RN_TERM_NONE};
+    rn_jg_node nodes[] = {
+        {0, T_NONE, NULL, 1, in0, 1},
+        {0, t2, NULL, 2, in1, 1},
+    };
+    uint32_t outputs[] = {0};
+    rn_errbuf err;
+    rn_jobgraph *g;
+    (void)state;
+    assert_int_equal(rn_jobgraph_build_dag(nodes, 2, outputs, 1, 8, &g, &err), 0);
+    assert_int_equal(g->n, 2 + 1 + 1 + 1);
+    assert_int_equal(g->tasks[0].node, 1);
+    assert_int_equal(g->tasks[0].gstage, 1);
+    assert_int_equal(g->tasks[3].node, 1);
+    assert_int_equal(g->tasks[3].gstage, 2);
+    assert_int_equal(g->tasks[4].node, 0);
+    assert_int_equal(g->tasks[4].gstage, 0);
+    assert_int_equal(g->tasks[4].inputs[0], 3);
+    rn_jobgraph_free(g);
+}
+
+static void expect_refused(const rn_jg_node *nodes, size_t n,
+                           const uint32_t *outputs, size_t n_out, int code,
+                           const char *needle)
+{
+    rn_jobgraph *g = (rn_jobgraph *)1;
+    rn_errbuf err;
+    rn_error_clear(&err);
+    assert_int_equal(rn_jobgraph_build_dag(nodes, n, outputs, n_out, 8, &g, &err),
+                     code);
+    assert_null(g);
+    if (!strstr(err.msg, needle))
+        fail_msg("expected '%s' in '%s'", needle, err.msg);
+}
+
+/* A graph from a client is checked before anything is built. */
+static void test_dag_refused(void **state)
+{
+    rn_jg_input src[] = {{RN_JG_SOURCE, 3, 0}};
+    rn_jg_input bad_id[] = {{9, 0, 0}};
+    rn_jg_input of0[] = {{0, 0, 0}}, of1[] = {{1, 0, 0}}, of2[] = {{2, 0, 0}};
+    rn_jg_input zip_src[] = {{0, 0, 0}, {RN_JG_SOURCE, 3, 0}};
+    rn_jg_input zip01[] = {{0, 0, 0}, {1, 0, 0}};
+    uint32_t out0[] = {0}, out5[] = {5};
+    (void)state;
+    {
+        rn_jg_node nodes[] = {{0, T_NONE, NULL, 1, bad_id, 1}};
+        expect_refused(nodes, 1, out0, 1, RN_EINVAL,
+                       "node 0, input 0 reads node 9: the job has 1 nodes");
+        expect_refused(nodes, 1, out5, 1, RN_EINVAL,
+                       "output 0 reads node 5: the job has 1 nodes");
+        expect_refused(nodes, 1, out0, 0, RN_EINVAL, "needs nodes and outputs");
+        expect_refused(nodes, 0, out0, 1, RN_EINVAL, "needs nodes and outputs");
+    }
+    {
+        /* 0 reads 2, 2 reads 1, 1 reads 0 */
+        rn_jg_node nodes[] = {{0, T_NONE, NULL, 1, of2, 1},
+                              {0, T_NONE, NULL, 1, of0, 1},
+                              {0, T_NONE, NULL, 1, of1, 1}};
+        expect_refused(nodes, 3, out0, 1, RN_EINVAL,
+                       "cycle: node 0 -> node 2 -> node 1 -> node 0");
+        nodes[0].inputs = of0; /* reads itself */
+        expect_refused(nodes, 1, out0, 1, RN_EINVAL, "cycle: node 0 -> node 0");
+    }
+    {
+        rn_jg_node nodes[] = {{0, T_NONE, NULL, 1, src, 1},
+                              {1, T_NONE, NULL, 1, zip_src, 2}};
+        uint32_t out1[] = {1};
+        expect_refused(nodes, 2, out1, 1, RN_EINVAL, "a zip reads other nodes");
+        nodes[1].n_inputs = 0;
+        expect_refused(nodes, 2, out1, 1, RN_EINVAL, "node 1 reads nothing");
+        nodes[1].n_inputs = 1;
+        nodes[1].n_stages = 0;
+        expect_refused(nodes, 2, out1, 1, RN_EINVAL, "node 1 has no stage");
+    }
+    {
+        /* node 1 folds node 0's 3 partitions into 1: zip 3 with 1 */
+        rn_jg_node nodes[] = {{0, T_NONE, NULL, 1, src, 1},
+                              {0, T_FOLD, NULL, 1, of0, 1},
+                              {1, T_NONE, NULL, 1, zip01, 2}};
+        uint32_t out2[] = {2};
+        expect_refused(nodes, 3, out2, 1, RN_EINVAL,
+                       "node 2 zips node 0, of 3 partitions, with node 1, of 1");
+    }
+    {
+        /* concats of concats: 256^4 partitions are refused, not built */
+        rn_jg_input wide[5][256];
+        rn_jg_node nodes[5];
+        uint32_t out4[] = {4};
+        wide[0][0] = (rn_jg_input){RN_JG_SOURCE, 256, 0};
+        nodes[0] = (rn_jg_node){0, T_NONE, NULL, 1, wide[0], 1};
+        for (int d = 1; d < 5; d++) {
+            for (int k = 0; k < 256; k++)
+                wide[d][k] = (rn_jg_input){(uint32_t)d - 1, 0, 0};
+            nodes[d] = (rn_jg_node){0, T_NONE, NULL, 1, wide[d], 256};
+        }
+        expect_refused(nodes, 5, out4, 1, RN_ELIMIT, "tasks and");
+    }
+}
+
 /* A shuffle of more tasks than one task may read (RN_JOBGRAPH_FAN_IN):
  * combines merge bucket b of runs of them, twice past FAN_IN^2, and the
  * reducer reads whole partials; no task reads more than FAN_IN. */
@@ -390,6 +630,10 @@ int main(void)
         cmocka_unit_test(test_strikes),
         cmocka_unit_test(test_peek_matches_scan),
         cmocka_unit_test(test_peek_merges_first),
+        cmocka_unit_test(test_dag_shared_and_concat),
+        cmocka_unit_test(test_dag_zip_and_shuffle),
+        cmocka_unit_test(test_dag_order),
+        cmocka_unit_test(test_dag_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
