@@ -298,6 +298,10 @@ static int plan_scan(const rc_state *st, rn_ctx *ctx, const rn_io_entry *e)
                                                 : (size_t)(mark - off - i))
                                          : 0;
             size_t r;
+            /* the first block holds the first record (the header, which
+             * the others read from offset 0): no cut before it ends */
+            if (sc.rows == 0 && from == 0)
+                from = 1;
             if (from > n - i) { /* no mark in this buffer */
                 rn_csv_scan_to_row(&sc, buf + i, n - i, n - i + 1);
                 break;
@@ -306,7 +310,7 @@ static int plan_scan(const rc_state *st, rn_ctx *ctx, const rn_io_entry *e)
             if (r > n - i)
                 break;
             i += r;
-            if (off + i > last && off + i < e->size) {
+            if (sc.rows > 0 && off + i > last && off + i < e->size) {
                 if ((rc = rn_tio_emit_split(ctx, e->url, last, off + i, 0)))
                     goto done;
                 last = off + i;
