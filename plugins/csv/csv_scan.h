@@ -47,6 +47,7 @@ typedef struct rn_csv_scan {
     int state;
     unsigned char delim, quote;
     uint64_t rows; /* records ended so far */
+    unsigned char cls[256]; /* byte -> class (other, delim, quote, term) */
 } rn_csv_scan;
 
 void rn_csv_scan_init(rn_csv_scan *s, unsigned char delim,

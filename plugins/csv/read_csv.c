@@ -460,24 +460,39 @@ static int parse_int(const char *p, size_t n, int64_t *out)
 }
 
 /* A decimal number: [+-] digits [. digits] [e [+-] digits], at least one
- * digit before the exponent. p is NUL-terminated at n. */
+ * digit before the exponent. p is NUL-terminated at n.
+ *
+ * Fast path (Clinger's): at most 15 significant digits without an
+ * exponent are an integer m < 2^53 divided by 10^k, k <= 22, both exact
+ * doubles, so one division rounds correctly, as strtod would. */
 static int parse_float(const char *p, size_t n, double *out)
 {
-    size_t i = 0, digits = 0;
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+                                   1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+                                   1e18, 1e19, 1e20, 1e21, 1e22};
+    size_t i = 0, digits = 0, frac = 0;
+    uint64_t m = 0;
+    int neg = 0, expo = 0;
     char *end;
     if (i < n && (p[i] == '-' || p[i] == '+'))
-        i++;
-    while (i < n && p[i] >= '0' && p[i] <= '9')
+        neg = p[i++] == '-';
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        m = m * 10 + (uint64_t)(p[i] - '0');
         i++, digits++;
+    }
     if (i < n && p[i] == '.') {
         i++;
-        while (i < n && p[i] >= '0' && p[i] <= '9')
-            i++, digits++;
+        while (i < n && p[i] >= '0' && p[i] <= '9') {
+            m = m * 10 + (uint64_t)(p[i] - '0');
+            i++, digits++, frac++;
+        }
     }
     if (!digits)
         return 0;
     if (i < n && (p[i] == 'e' || p[i] == 'E')) {
         size_t e = ++i;
+        expo = 1;
         if (i < n && (p[i] == '-' || p[i] == '+'))
             e = ++i;
         while (i < n && p[i] >= '0' && p[i] <= '9')
@@ -487,6 +502,11 @@ static int parse_float(const char *p, size_t n, double *out)
     }
     if (i != n)
         return 0;
+    if (!expo && digits <= 15 && frac <= 22) {
+        double v = (double)m / pow10[frac];
+        *out = neg ? -v : v;
+        return 1;
+    }
     errno = 0;
     *out = strtod(p, &end);
     /* overflow to infinity is no number JSON can hold: a string then */
