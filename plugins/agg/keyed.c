@@ -16,6 +16,12 @@
  *              collect  the values, in input order (a list)
  *              first last  in input order
  *   groupby  key, default, strict: [key, [elements...]], in input order
+ * and, for agg.c's frequencies and distinct, their optional `key`:
+ *   frequencies {key}  [key, count] per key (the count agg)
+ *   distinct {key}     the first element of each key, in input order
+ *                      (the first agg, emitting the element only)
+ * (without a key both stay as they were: the element is the key, and
+ * distinct keeps nothing per key).
  *
  * An element lacking the key fails the task (naming the key and quoting
  * the element) unless `default` gives a key for it, or `strict: false`
@@ -114,6 +120,12 @@ const rn_param_spec rn__agg_groupby_params[RN__AGG_GROUPBY_NPARAMS] = {
              "elements under null"},
 };
 
+const rn_param_spec rn__agg_bykey_params[RN__AGG_BYKEY_NPARAMS] = {
+    {.name = "key", .type = RN_PT_ANY, .def = NULL,
+     .help = "what makes elements the same: " KEY_HELP
+             "; null = the whole element"},
+};
+
 /* ---- init ------------------------------------------------------------ */
 
 static int keyed_init(rn_ctx *ctx, const rn_value *params, agg_kind agg,
@@ -161,6 +173,37 @@ int rn__agg_foldby_init(rn_ctx *ctx, const rn_value *params, void **state)
 int rn__agg_groupby_init(rn_ctx *ctx, const rn_value *params, void **state)
 {
     return keyed_init(ctx, params, AGG_COLLECT, 0, state);
+}
+
+/* frequencies, distinct: the key is optional (NULL: the element). */
+static int bykey_init(rn_ctx *ctx, const rn_value *params, agg_kind agg,
+                      void **state)
+{
+    const rn_value *key = rn_record_get(params, "key");
+    keyed_state *st;
+    int rc;
+
+    if (!(st = rn_alloc_keep(ctx, sizeof *st)))
+        return RN_ENOMEM;
+    memset(st, 0, sizeof *st);
+    st->agg = agg;
+    st->def = rn_null();
+    if (key && key->kind != RN_NULL &&
+        (rc = rn_keypath_parse(ctx, key, "key", &st->key)) < 0)
+        return rc;
+    *state = st;
+    return 0;
+}
+
+int rn__agg_frequencies_init(rn_ctx *ctx, const rn_value *params,
+                             void **state)
+{
+    return bykey_init(ctx, params, AGG_COUNT, state);
+}
+
+int rn__agg_distinct_init(rn_ctx *ctx, const rn_value *params, void **state)
+{
+    return bykey_init(ctx, params, AGG_FIRST, state);
 }
 
 /* ---- helpers --------------------------------------------------------- */
@@ -256,7 +299,12 @@ int rn__agg_keyed_key(void *state, rn_ctx *ctx, const rn_value *in,
                       rn_value *key)
 {
     const keyed_state *st = state;
-    const rn_value *k = rn_keypath_get(st->key, in);
+    const rn_value *k;
+    if (!st->key) { /* frequencies, distinct without a key */
+        *key = *in;
+        return 0;
+    }
+    k = rn_keypath_get(st->key, in);
     if (k) {
         *key = *k;
         return 0;
@@ -636,4 +684,43 @@ int rn__agg_keyed_finish(void *state, rn_ctx *ctx, const rn_value *key,
             return RN_EPLUGIN;
         return collect_finish(ctx, key, acc);
     }
+}
+
+/* ---- distinct ---------------------------------------------------------- */
+
+/* Without a key the element is the key: nothing to keep per key. */
+
+int rn__agg_distinct_fold_init(void *state, rn_ctx *ctx, rn_value *acc)
+{
+    const keyed_state *st = state;
+    if (!st->key) {
+        *acc = rn_null();
+        return 0;
+    }
+    return rn__agg_keyed_fold_init(state, ctx, acc);
+}
+
+int rn__agg_distinct_step(void *state, rn_ctx *ctx, rn_value *acc,
+                          const rn_value *in)
+{
+    const keyed_state *st = state;
+    return st->key ? rn__agg_keyed_step(state, ctx, acc, in) : 0;
+}
+
+int rn__agg_distinct_combine(void *state, rn_ctx *ctx, rn_value *acc,
+                             const rn_value *other)
+{
+    const keyed_state *st = state;
+    return st->key ? rn__agg_keyed_combine(state, ctx, acc, other) : 0;
+}
+
+int rn__agg_distinct_finish(void *state, rn_ctx *ctx, const rn_value *key,
+                            const rn_value *acc)
+{
+    const keyed_state *st = state;
+    if (!st->key)
+        return rn_emit(ctx, key);
+    if (acc->kind != RN_LIST || acc->len != 2)
+        return rn__agg_malformed(ctx, "expected [partition, value]");
+    return rn_emit(ctx, &acc->u.items[1]);
 }
