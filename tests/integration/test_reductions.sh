@@ -5,7 +5,7 @@
 # relative: values near 1e6 spread by 3 carry ~1e-11 of rounding each, and
 # partials combine in an order that depends on the split; summing squares
 # as Dask's bag.var does is off by far more); any,
-# all, and frequencies / distinct / topk by key paths on real files.
+# all, and frequencies / distinct by key paths on real files.
 . "$2/tests/integration/lib.sh"
 setup "$@"
 
