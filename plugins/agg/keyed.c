@@ -128,12 +128,18 @@ const rn_param_spec rn__agg_bykey_params[RN__AGG_BYKEY_NPARAMS] = {
 
 /* ---- init ------------------------------------------------------------ */
 
+/* How keyed_init reads the parameters. */
+enum {
+    WITH_VALUE = 1,   /* foldby: a value path */
+    KEY_OPTIONAL = 2  /* frequencies, distinct: no key = the element */
+};
+
 static int keyed_init(rn_ctx *ctx, const rn_value *params, agg_kind agg,
-                      int with_value, void **state)
+                      int how, void **state)
 {
     const rn_value *key = rn_record_get(params, "key");
-    const rn_value *value = with_value ? rn_record_get(params, "value")
-                                       : NULL;
+    const rn_value *value = how & WITH_VALUE ? rn_record_get(params, "value")
+                                             : NULL;
     const rn_value *def = rn_record_get(params, "default");
     keyed_state *st;
     int rc;
@@ -142,9 +148,10 @@ static int keyed_init(rn_ctx *ctx, const rn_value *params, agg_kind agg,
     if (!(st = rn_alloc_keep(ctx, sizeof *st)))
         return RN_ENOMEM;
     memset(st, 0, sizeof *st);
-    if (!key)
+    if (!key && !(how & KEY_OPTIONAL))
         return rn_error(ctx, RN_EINVAL, "key is required");
-    if ((rc = rn_keypath_parse(ctx, key, "key", &st->key)) < 0)
+    if (key && !(key->kind == RN_NULL && (how & KEY_OPTIONAL)) &&
+        (rc = rn_keypath_parse(ctx, key, "key", &st->key)) < 0)
         return rc;
     if (value && value->kind != RN_NULL &&
         (rc = rn_keypath_parse(ctx, value, "value", &st->value)) < 0)
@@ -164,7 +171,7 @@ int rn__agg_foldby_init(rn_ctx *ctx, const rn_value *params, void **state)
     rn_str name = rn_param_str(params, "agg", "count");
     for (int i = 0; agg_names[i]; i++)
         if (rn_str_eq(name, agg_names[i]))
-            return keyed_init(ctx, params, (agg_kind)i, 1, state);
+            return keyed_init(ctx, params, (agg_kind)i, WITH_VALUE, state);
     /* the engine checked the choices: only a changed table gets here */
     return rn_error(ctx, RN_EINVAL, "agg: unknown aggregation \"%.*s\"",
                     (int)(name.len > 32 ? 32 : name.len), name.ptr);
@@ -175,35 +182,15 @@ int rn__agg_groupby_init(rn_ctx *ctx, const rn_value *params, void **state)
     return keyed_init(ctx, params, AGG_COLLECT, 0, state);
 }
 
-/* frequencies, distinct: the key is optional (NULL: the element). */
-static int bykey_init(rn_ctx *ctx, const rn_value *params, agg_kind agg,
-                      void **state)
-{
-    const rn_value *key = rn_record_get(params, "key");
-    keyed_state *st;
-    int rc;
-
-    if (!(st = rn_alloc_keep(ctx, sizeof *st)))
-        return RN_ENOMEM;
-    memset(st, 0, sizeof *st);
-    st->agg = agg;
-    st->def = rn_null();
-    if (key && key->kind != RN_NULL &&
-        (rc = rn_keypath_parse(ctx, key, "key", &st->key)) < 0)
-        return rc;
-    *state = st;
-    return 0;
-}
-
 int rn__agg_frequencies_init(rn_ctx *ctx, const rn_value *params,
                              void **state)
 {
-    return bykey_init(ctx, params, AGG_COUNT, state);
+    return keyed_init(ctx, params, AGG_COUNT, KEY_OPTIONAL, state);
 }
 
 int rn__agg_distinct_init(rn_ctx *ctx, const rn_value *params, void **state)
 {
-    return bykey_init(ctx, params, AGG_FIRST, state);
+    return keyed_init(ctx, params, AGG_FIRST, KEY_OPTIONAL, state);
 }
 
 /* ---- helpers --------------------------------------------------------- */
