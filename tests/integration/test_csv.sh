@@ -3,7 +3,8 @@
 # module: tricky files (quotes, delimiters and CR/LF/CRLF inside quotes,
 # CRLF rows, empty fields, a byte order mark, unicode, ragged rows, a large
 # random file from csv.writer) read for many blocksizes, thread counts and
-# workers must give exactly Python's rows (with read_csv's inference
+# workers (local, and a scheduler with two workers) must give exactly
+# Python's rows (with read_csv's inference
 # applied to Python's strings); a gzipped copy too; read_csv -> to_csv ->
 # Python's csv gives the rows back; malformed files fail naming the file
 # and the line.
@@ -170,6 +171,18 @@ P
         bad "round trip bs=5000 wrote $(cat "$T/diff") file(s), wanted several"
 done
 
+# ---- on a cluster: a scheduler and two workers on loopback ---------------
+. "$SRC/tests/unit/cluster/fixtures/cluster.sh"
+if start_scheduler && start_worker w1 --nthreads 2 &&
+    start_worker w2 --nthreads 2; then
+    read_case big.csv true 5000 --scheduler "$SCHED"
+    read_case quotes.csv false 3 --scheduler "$SCHED"
+    read_case bom.csv true 2 --scheduler "$SCHED"
+else
+    bad "could not start the cluster"
+fi
+stop_cluster
+
 # ---- malformed files ----------------------------------------------------
 printf 'a,b\n1,2\n3,"open\nstill\n' >"$T/open.csv"
 printf 'a,b,c\n1,2,3\n\n"x\ny",5\n' >"$T/short.csv"
@@ -190,4 +203,5 @@ EOF
         "$RUNNEL" run "$T/bad.yaml" --quiet
 done
 
+no_sanitizer_reports
 finish

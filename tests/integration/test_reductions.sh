@@ -1,10 +1,10 @@
 #!/bin/sh
 # agg's newer reductions end to end: random_sample keeps the same elements
-# whatever the partitioning, threads and local workers (and about prob of
-# them); var and std of a CSV column match Python's statistics (to 1e-9
-# relative: values near 1e6 spread by 3 carry ~1e-11 of rounding each, and
-# partials combine in an order that depends on the split; summing squares
-# as Dask's bag.var does is off by far more); any,
+# whatever the partitioning, threads, local workers or a cluster (and
+# about prob of them); var and std of a CSV column match Python's
+# statistics (to 1e-9 relative: values near 1e6 spread by 3 carry ~1e-11
+# of rounding each, and partials combine in an order that depends on the
+# split; summing squares as Dask's bag.var does is off by far more); any,
 # all, and frequencies / distinct by key paths on real files.
 . "$2/tests/integration/lib.sh"
 setup "$@"
@@ -33,6 +33,18 @@ for v in "7 --threads 2" "13 --threads 1 --workers 3" "64 --threads 2 --workers 
         bad "random_sample differs with npartitions/threads/workers $v"
     fi
 done
+# and on a scheduler with two workers
+. "$SRC/tests/unit/cluster/fixtures/cluster.sh"
+if start_scheduler && start_worker w1 --nthreads 2 &&
+    start_worker w2 --nthreads 1; then
+    sample 9 --scheduler "$SCHED" >"$T/s2"
+    if cmp -s "$T/s1" "$T/s2"; then ok; else
+        bad "random_sample differs on a cluster"
+    fi
+else
+    bad "could not start the cluster"
+fi
+stop_cluster
 n=$(wc -l <"$T/s1")
 if [ "$n" -gt 1800 ] && [ "$n" -lt 2200 ]; then ok; else
     bad "random_sample prob 0.1 kept $n of 20000"
@@ -116,4 +128,5 @@ check "all of range (0 is falsy)" false "$("$RUNNEL" run "$T/a.yaml" --quiet)"
 sed 's/- all/- any/' "$T/a.yaml" >"$T/b.yaml"
 check "any of range" true "$("$RUNNEL" run "$T/b.yaml" --quiet)"
 
+no_sanitizer_reports
 finish
