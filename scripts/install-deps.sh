@@ -8,7 +8,7 @@ set -eu
 PKGS="build-essential cmake pkg-config libyaml-dev libjansson-dev libssl-dev
 libarchive-dev libcmocka-dev libcurl4-openssl-dev libgrpc-dev
 protobuf-c-compiler libprotobuf-c-dev libavro-dev zlib1g-dev libsnappy-dev
-libzstd-dev libluajit-5.1-dev"
+libzstd-dev libluajit-5.1-dev libcsv-dev"
 # tests and tools: clang for the fuzz targets, compressors to make test data
 PKGS="$PKGS clang gzip bzip2 xz-utils zstd lz4 iproute2 procps curl"
 # node + npm for the local S3 server of the tests. The stock image may carry

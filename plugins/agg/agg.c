@@ -11,16 +11,21 @@
  *   max    (rn_compare: null < bool < numbers < string < bytes < list <
  *          record); the first of equal ones. Empty bag: null.
  *   mean   double; the sum follows sum's rules. Empty bag: null.
+ *   var    (ddof = 0) variance, std its square root, any, all: stats.c.
  *   take   (n = 10) the first n elements in bag order, one output each.
- *   topk   (k, key = null) the k largest, largest first, one output each.
- *          key int / string: compare by that list item / record field
- *          (elements lacking it fail the task); equal keys are ordered by
- *          the whole element, so the result never depends on partitioning.
- * count, sum, min, max and mean are scalar (RN_OPF_SCALAR): the last step.
+ *   topk   (k, key = null, smallest = false) the k largest, largest first
+ *          (smallest: the k smallest, smallest first), one output each.
+ *          key: a key path (runnel/keypath.h) to compare by (elements
+ *          lacking it fail the task); equal keys are ordered by the whole
+ *          element, so the result never depends on partitioning.
+ * count, sum, min, max, mean, var, std, any and all are scalar
+ * (RN_OPF_SCALAR): the last step.
  *
  * Keyed folds (the engine keeps one accumulator per distinct element):
  *   frequencies  [element, count] per distinct element (order unspecified)
  *   distinct     each distinct element once (order unspecified)
+ *   (both take an optional key path, `key`: keyed.c)
+ * A filter: random_sample (sample.c).
  * and, in keyed.c, those keyed by a key path (one accumulator per key):
  *   foldby       [key, sum / count / min / max / mean / collect / first /
  *                last of the values] per key
@@ -47,6 +52,7 @@
 
 #include "accum.h"
 #include "keyed.h"
+#include "stats.h"
 
 /* ---- count ---------------------------------------------------------- */
 
@@ -333,32 +339,38 @@ static int emit_items(void *state, rn_ctx *ctx, const rn_value *key,
 
 typedef struct topk_state {
     int64_t k;
-    rn_value key; /* RN_NULL (whole element), RN_INT or RN_STRING */
+    rn_keypath *key; /* NULL: the whole element */
+    int sign;        /* 1: the largest; -1: the smallest */
 } topk_state;
 
 static const rn_param_spec topk_params[] = {
     {.name = "k", .type = RN_PT_INT, .flags = RN_PF_REQUIRED, .min = 1,
      .max = 4294967295.0, .help = "how many elements to keep"},
     {.name = "key", .type = RN_PT_ANY, .def = NULL,
-     .help = "compare by this list index (int) or record field (string); "
-             "null compares whole elements"},
+     .help = "compare by this key path (a record field, a list index, or "
+             "a path such as user.age or [a, 0]); null compares whole "
+             "elements"},
+    {.name = "smallest", .type = RN_PT_BOOL, .def = "false",
+     .help = "the k smallest, smallest first, instead of the largest"},
 };
 
 static int topk_init(rn_ctx *ctx, const rn_value *params, void **state)
 {
     const rn_value *key = rn_record_get(params, "key");
     topk_state *st;
+    int rc;
 
-    if (key && key->kind != RN_NULL && key->kind != RN_INT &&
-        key->kind != RN_STRING)
-        return rn_error(ctx, RN_EINVAL,
-                        "key must be an int, a string or null, got %s",
-                        rn_kind_name(key->kind));
     st = calloc(1, sizeof *st);
     if (!st)
         return rn_error(ctx, RN_ENOMEM, "out of memory");
+    /* the path's memory lives as long as the plan */
+    if (key && key->kind != RN_NULL &&
+        (rc = rn_keypath_parse(ctx, key, "key", &st->key)) < 0) {
+        free(st);
+        return rc;
+    }
     st->k = rn_param_int(params, "k", 1);
-    st->key = key ? *key : rn_null();
+    st->sign = rn_param_bool(params, "smallest", 0) ? -1 : 1;
     *state = st;
     return 0;
 }
@@ -371,58 +383,27 @@ static void topk_destroy(void *state)
 /* The key of v, or NULL when v lacks it. */
 static const rn_value *topk_key(const topk_state *st, const rn_value *v)
 {
-    if (st->key.kind == RN_INT) {
-        int64_t i = st->key.u.i;
-        if (v->kind != RN_LIST)
-            return NULL;
-        if (i < 0)
-            i += v->len;
-        return i >= 0 && i < (int64_t)v->len ? &v->u.items[i] : NULL;
-    }
-    if (st->key.kind == RN_STRING) {
-        if (v->kind != RN_RECORD)
-            return NULL;
-        for (uint32_t i = 0; i < v->len; i++) {
-            const rn_field *f = &v->u.fields[i];
-            if (f->name.len == st->key.len &&
-                (f->name.len == 0 ||
-                 memcmp(f->name.ptr, st->key.u.s, f->name.len) == 0))
-                return &f->value;
-        }
-        return NULL;
-    }
-    return v;
+    return st->key ? rn_keypath_get(st->key, v) : v;
 }
 
 static int topk_no_key(rn_ctx *ctx, const topk_state *st, const rn_value *v)
 {
-    int n = st->key.len > 64 ? 64 : (int)st->key.len;
-    if (st->key.kind == RN_INT && v->kind == RN_LIST)
-        return rn_error(ctx, RN_ENOTFOUND,
-                        "key %lld: index out of range for a list of %u",
-                        (long long)st->key.u.i, (unsigned)v->len);
-    if (st->key.kind == RN_INT)
-        return rn_error(ctx, RN_ETYPE, "key %lld: expected a list, got %s",
-                        (long long)st->key.u.i, rn_kind_name(v->kind));
-    if (v->kind == RN_RECORD)
-        return rn_error(ctx, RN_ENOTFOUND,
-                        "key \"%.*s\": no such field in the record", n,
-                        st->key.u.s);
-    return rn_error(ctx, RN_ETYPE, "key \"%.*s\": expected a record, got %s",
-                    n, st->key.u.s, rn_kind_name(v->kind));
+    return rn_keypath_error(ctx, st->key, v, "key");
 }
 
-/* Orders by key, then by the whole element (deterministic ties). Both
- * values have their key (checked on the way in). */
+/* Orders by key, then by the whole element (deterministic ties); with
+ * smallest, the other way round, so the heap below keeps the k "largest"
+ * in this order either way. Both values have their key (checked on the
+ * way in). */
 static int topk_cmp(const topk_state *st, rn_ctx *ctx, const rn_value *a,
                     const rn_value *b)
 {
-    if (st->key.kind != RN_NULL) {
-        int c = rn_compare(ctx, topk_key(st, a), topk_key(st, b));
-        if (c)
-            return c;
-    }
-    return rn_compare(ctx, a, b);
+    int c = 0;
+    if (st->key)
+        c = rn_compare(ctx, topk_key(st, a), topk_key(st, b));
+    if (!c)
+        c = rn_compare(ctx, a, b);
+    return st->sign * c;
 }
 
 /* Min-heap helpers; boxes (when not NULL) move with their items. */
@@ -605,24 +586,6 @@ static int freq_step(void *state, rn_ctx *ctx, rn_value *acc,
     return 0;
 }
 
-static int null_init(void *state, rn_ctx *ctx, rn_value *acc)
-{
-    *acc = rn_null();
-    return 0;
-}
-
-static int nop_step(void *state, rn_ctx *ctx, rn_value *acc,
-                    const rn_value *in)
-{
-    return 0;
-}
-
-static int distinct_finish(void *state, rn_ctx *ctx, const rn_value *key,
-                           const rn_value *acc)
-{
-    return rn_emit(ctx, key);
-}
-
 /* ---- descriptor ----------------------------------------------------- */
 
 static const rn_op_desc agg_ops[] = {
@@ -651,19 +614,60 @@ static const rn_op_desc agg_ops[] = {
      RN_OP_PARAMS(take_params), .init = take_init,
      .fold_init = take_fold_init, .step = take_add,
      .combine = take_combine, .finish = emit_items},
-    {RN_OP_HEAD(RN_OP_FOLD, "topk", "the k largest elements, largest first"),
+    {RN_OP_HEAD(RN_OP_FOLD, "var",
+                "variance of numbers (ddof = 0: population; Welford, "
+                "combined pairwise; null when n <= ddof)"),
+     RN_OP_PARAMS(rn__agg_var_params),
+     .flags = RN_OPF_SCALAR | RN_OPF_COMMUTATIVE, .init = rn__agg_var_init,
+     .fold_init = rn__agg_var_fold_init, .step = rn__agg_var_step,
+     .combine = rn__agg_var_combine, .finish = rn__agg_var_finish},
+    {RN_OP_HEAD(RN_OP_FOLD, "std",
+                "standard deviation of numbers: the square root of var"),
+     RN_OP_PARAMS(rn__agg_var_params),
+     .flags = RN_OPF_SCALAR | RN_OPF_COMMUTATIVE, .init = rn__agg_var_init,
+     .fold_init = rn__agg_var_fold_init, .step = rn__agg_var_step,
+     .combine = rn__agg_var_combine, .finish = rn__agg_std_finish},
+    {RN_OP_HEAD(RN_OP_FOLD, "any",
+                "true when some element is truthy (Python's truthiness); "
+                "false when empty"),
+     .flags = RN_OPF_SCALAR | RN_OPF_COMMUTATIVE,
+     .fold_init = rn__agg_any_init, .step = rn__agg_any_step,
+     .combine = rn__agg_any_combine},
+    {RN_OP_HEAD(RN_OP_FOLD, "all",
+                "true when every element is truthy (Python's truthiness); "
+                "true when empty"),
+     .flags = RN_OPF_SCALAR | RN_OPF_COMMUTATIVE,
+     .fold_init = rn__agg_all_init, .step = rn__agg_all_step,
+     .combine = rn__agg_all_combine},
+    {RN_OP_HEAD(RN_OP_FILTER, "random_sample",
+                "keeps each element with probability prob, decided by "
+                "seed and the element's content (the same sample on every "
+                "run, partitioning and cluster)"),
+     RN_OP_PARAMS(rn__agg_sample_params), .init = rn__agg_sample_init,
+     .filter = rn__agg_sample_filter},
+    {RN_OP_HEAD(RN_OP_FOLD, "topk",
+                "the k largest elements, largest first (or the k "
+                "smallest, smallest first)"),
      RN_OP_PARAMS(topk_params), .flags = RN_OPF_COMMUTATIVE,
      .init = topk_init, .destroy = topk_destroy,
      .fold_init = topk_fold_init, .step = topk_add,
      .combine = topk_combine, .finish = topk_finish},
     {RN_OP_HEAD(RN_OP_FOLDBY, "frequencies",
-                "[element, count] for each distinct element"),
-     .flags = RN_OPF_COMMUTATIVE | RN_OPF_COUNTING, .fold_init = int0_init,
-     .step = freq_step,
+                "[element, count] for each distinct element (or [key, "
+                "count] per distinct key)"),
+     RN_OP_PARAMS(rn__agg_bykey_params),
+     .flags = RN_OPF_COMMUTATIVE | RN_OPF_COUNTING,
+     .init = rn__agg_frequencies_init, .key = rn__agg_keyed_key,
+     .fold_init = int0_init, .step = freq_step,
      .combine = count_combine},
-    {RN_OP_HEAD(RN_OP_FOLDBY, "distinct", "each distinct element once"),
-     .flags = RN_OPF_COMMUTATIVE, .fold_init = null_init, .step = nop_step,
-     .combine = nop_step, .finish = distinct_finish},
+    {RN_OP_HEAD(RN_OP_FOLDBY, "distinct",
+                "each distinct element once (or the first element of each "
+                "distinct key)"),
+     RN_OP_PARAMS(rn__agg_bykey_params), .flags = RN_OPF_COMMUTATIVE,
+     .init = rn__agg_distinct_init, .key = rn__agg_keyed_key,
+     .fold_init = rn__agg_distinct_fold_init,
+     .step = rn__agg_distinct_step, .combine = rn__agg_distinct_combine,
+     .finish = rn__agg_distinct_finish},
     /* commutative whatever the agg: keyed.c says why collect, first and
      * last stay in input order all the same */
     {RN_OP_HEAD(RN_OP_FOLDBY, "foldby",
@@ -681,7 +685,8 @@ static const rn_op_desc agg_ops[] = {
      .combine = rn__agg_keyed_combine, .finish = rn__agg_keyed_finish},
 };
 
-RN_PLUGIN_DEFINE("agg", "1.0.0",
-                 "aggregations: count, sum, min, max, mean, take, topk, "
-                 "frequencies, distinct, foldby, groupby",
+RN_PLUGIN_DEFINE("agg", "1.1.0",
+                 "aggregations: count, sum, min, max, mean, var, std, any, "
+                 "all, take, topk, frequencies, distinct, foldby, groupby; "
+                 "random_sample",
                  agg_ops)

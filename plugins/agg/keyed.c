@@ -16,6 +16,12 @@
  *              collect  the values, in input order (a list)
  *              first last  in input order
  *   groupby  key, default, strict: [key, [elements...]], in input order
+ * and, for agg.c's frequencies and distinct, their optional `key`:
+ *   frequencies {key}  [key, count] per key (the count agg)
+ *   distinct {key}     the first element of each key, in input order
+ *                      (the first agg, emitting the element only)
+ * (without a key both stay as they were: the element is the key, and
+ * distinct keeps nothing per key).
  *
  * An element lacking the key fails the task (naming the key and quoting
  * the element) unless `default` gives a key for it, or `strict: false`
@@ -114,14 +120,26 @@ const rn_param_spec rn__agg_groupby_params[RN__AGG_GROUPBY_NPARAMS] = {
              "elements under null"},
 };
 
+const rn_param_spec rn__agg_bykey_params[RN__AGG_BYKEY_NPARAMS] = {
+    {.name = "key", .type = RN_PT_ANY, .def = NULL,
+     .help = "what makes elements the same: " KEY_HELP
+             "; null = the whole element"},
+};
+
 /* ---- init ------------------------------------------------------------ */
 
+/* How keyed_init reads the parameters. */
+enum {
+    WITH_VALUE = 1,   /* foldby: a value path */
+    KEY_OPTIONAL = 2  /* frequencies, distinct: no key = the element */
+};
+
 static int keyed_init(rn_ctx *ctx, const rn_value *params, agg_kind agg,
-                      int with_value, void **state)
+                      int how, void **state)
 {
     const rn_value *key = rn_record_get(params, "key");
-    const rn_value *value = with_value ? rn_record_get(params, "value")
-                                       : NULL;
+    const rn_value *value = how & WITH_VALUE ? rn_record_get(params, "value")
+                                             : NULL;
     const rn_value *def = rn_record_get(params, "default");
     keyed_state *st;
     int rc;
@@ -130,9 +148,10 @@ static int keyed_init(rn_ctx *ctx, const rn_value *params, agg_kind agg,
     if (!(st = rn_alloc_keep(ctx, sizeof *st)))
         return RN_ENOMEM;
     memset(st, 0, sizeof *st);
-    if (!key)
+    if (!key && !(how & KEY_OPTIONAL))
         return rn_error(ctx, RN_EINVAL, "key is required");
-    if ((rc = rn_keypath_parse(ctx, key, "key", &st->key)) < 0)
+    if (key && !(key->kind == RN_NULL && (how & KEY_OPTIONAL)) &&
+        (rc = rn_keypath_parse(ctx, key, "key", &st->key)) < 0)
         return rc;
     if (value && value->kind != RN_NULL &&
         (rc = rn_keypath_parse(ctx, value, "value", &st->value)) < 0)
@@ -152,7 +171,7 @@ int rn__agg_foldby_init(rn_ctx *ctx, const rn_value *params, void **state)
     rn_str name = rn_param_str(params, "agg", "count");
     for (int i = 0; agg_names[i]; i++)
         if (rn_str_eq(name, agg_names[i]))
-            return keyed_init(ctx, params, (agg_kind)i, 1, state);
+            return keyed_init(ctx, params, (agg_kind)i, WITH_VALUE, state);
     /* the engine checked the choices: only a changed table gets here */
     return rn_error(ctx, RN_EINVAL, "agg: unknown aggregation \"%.*s\"",
                     (int)(name.len > 32 ? 32 : name.len), name.ptr);
@@ -161,6 +180,17 @@ int rn__agg_foldby_init(rn_ctx *ctx, const rn_value *params, void **state)
 int rn__agg_groupby_init(rn_ctx *ctx, const rn_value *params, void **state)
 {
     return keyed_init(ctx, params, AGG_COLLECT, 0, state);
+}
+
+int rn__agg_frequencies_init(rn_ctx *ctx, const rn_value *params,
+                             void **state)
+{
+    return keyed_init(ctx, params, AGG_COUNT, KEY_OPTIONAL, state);
+}
+
+int rn__agg_distinct_init(rn_ctx *ctx, const rn_value *params, void **state)
+{
+    return keyed_init(ctx, params, AGG_FIRST, KEY_OPTIONAL, state);
 }
 
 /* ---- helpers --------------------------------------------------------- */
@@ -256,7 +286,12 @@ int rn__agg_keyed_key(void *state, rn_ctx *ctx, const rn_value *in,
                       rn_value *key)
 {
     const keyed_state *st = state;
-    const rn_value *k = rn_keypath_get(st->key, in);
+    const rn_value *k;
+    if (!st->key) { /* frequencies, distinct without a key */
+        *key = *in;
+        return 0;
+    }
+    k = rn_keypath_get(st->key, in);
     if (k) {
         *key = *k;
         return 0;
@@ -636,4 +671,43 @@ int rn__agg_keyed_finish(void *state, rn_ctx *ctx, const rn_value *key,
             return RN_EPLUGIN;
         return collect_finish(ctx, key, acc);
     }
+}
+
+/* ---- distinct ---------------------------------------------------------- */
+
+/* Without a key the element is the key: nothing to keep per key. */
+
+int rn__agg_distinct_fold_init(void *state, rn_ctx *ctx, rn_value *acc)
+{
+    const keyed_state *st = state;
+    if (!st->key) {
+        *acc = rn_null();
+        return 0;
+    }
+    return rn__agg_keyed_fold_init(state, ctx, acc);
+}
+
+int rn__agg_distinct_step(void *state, rn_ctx *ctx, rn_value *acc,
+                          const rn_value *in)
+{
+    const keyed_state *st = state;
+    return st->key ? rn__agg_keyed_step(state, ctx, acc, in) : 0;
+}
+
+int rn__agg_distinct_combine(void *state, rn_ctx *ctx, rn_value *acc,
+                             const rn_value *other)
+{
+    const keyed_state *st = state;
+    return st->key ? rn__agg_keyed_combine(state, ctx, acc, other) : 0;
+}
+
+int rn__agg_distinct_finish(void *state, rn_ctx *ctx, const rn_value *key,
+                            const rn_value *acc)
+{
+    const keyed_state *st = state;
+    if (!st->key)
+        return rn_emit(ctx, key);
+    if (acc->kind != RN_LIST || acc->len != 2)
+        return rn__agg_malformed(ctx, "expected [partition, value]");
+    return rn_emit(ctx, &acc->u.items[1]);
 }

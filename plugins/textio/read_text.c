@@ -30,20 +30,11 @@
 #include <string.h>
 
 #include "textio.h"
+#include "tio_files.h"
 
 #define BUF_MIN ((size_t)4 << 10)
 #define BUF_MAX ((size_t)1 << 20)
 #define MAX_LINE ((size_t)1 << 30)
-#define SNIFF_BYTES 8
-
-enum { COMP_INFER = -1, COMP_NONE = 0 };
-
-/* Codec names as in the compression parameter; index = codec number. */
-static const char *const codec_names[] = {"none", "gzip", "bz2", "xz",
-                                          "zstd", "lz4"};
-
-static const char *const compression_choices[] = {
-    "infer", "none", "gzip", "bz2", "xz", "zstd", "lz4", NULL};
 
 const rn_param_spec rn_textio_read_text_params[4] = {
     {.name = "urls",
@@ -61,7 +52,7 @@ const rn_param_spec rn_textio_read_text_params[4] = {
     {.name = "compression",
      .type = RN_PT_STRING,
      .def = "infer",
-     .choices = compression_choices,
+     .choices = rn_tio_compression_choices,
      .help = "infer (from the name or the first bytes), none (read bytes "
              "as they are), or the codec of every object"},
     {.name = "include_path",
@@ -73,7 +64,7 @@ const rn_param_spec rn_textio_read_text_params[4] = {
 typedef struct rt_state {
     const rn_value *urls; /* list of strings; params live until destroy */
     uint64_t blocksize;
-    int comp;             /* COMP_INFER, COMP_NONE or a codec number */
+    int comp;             /* COMP_INFER, RN_TIO_COMP_NONE or a codec number */
     int include_path;
 } rt_state;
 
@@ -84,16 +75,10 @@ int rn_textio_read_text_init(rn_ctx *ctx, const rn_value *params,
     rn_str comp = rn_param_str(params, "compression", "infer");
     int64_t bs = rn_param_int(params, "blocksize", (int64_t)64 << 20);
     rt_state *st;
+    int rc = rn_tio_urls_check(ctx, urls);
 
-    if (!urls || urls->kind != RN_LIST || urls->len == 0)
-        return rn_error(ctx, RN_EINVAL, "urls: give at least one path");
-    for (uint32_t i = 0; i < urls->len; i++) {
-        const rn_value *u = &urls->u.items[i];
-        if (u->kind != RN_STRING || u->len == 0 ||
-            memchr(u->u.s, '\0', u->len))
-            return rn_error(ctx, RN_EINVAL,
-                            "urls[%u]: expected a non-empty string", i);
-    }
+    if (rc)
+        return rc;
     if (bs < 1)
         return rn_error(ctx, RN_EINVAL, "blocksize: must be at least 1");
     st = calloc(1, sizeof(*st));
@@ -102,11 +87,7 @@ int rn_textio_read_text_init(rn_ctx *ctx, const rn_value *params,
     st->urls = urls;
     st->blocksize = (uint64_t)bs;
     st->include_path = rn_param_bool(params, "include_path", 0);
-    st->comp = COMP_INFER;
-    for (int c = 0; c < (int)(sizeof(codec_names) / sizeof(codec_names[0]));
-         c++)
-        if (rn_str_eq(comp, codec_names[c]))
-            st->comp = c;
+    st->comp = rn_tio_comp_parse(comp);
     *state = st;
     return 0;
 }
@@ -116,119 +97,17 @@ void rn_textio_read_text_destroy(void *state)
     free(state);
 }
 
-/* The codec the first bytes announce (the same magic numbers as the
- * engine's), COMP_NONE if none. */
-static int codec_from_magic(const unsigned char *b, size_t n)
+static int plan_entry(void *arg, rn_ctx *ctx, const rn_io_entry *e,
+                      int whole)
 {
-    if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
-        return 1;
-    if (n >= 4 && b[0] == 'B' && b[1] == 'Z' && b[2] == 'h' && b[3] >= '1' &&
-        b[3] <= '9')
-        return 2;
-    if (n >= 6 && memcmp(b, "\xfd" "7zXZ\0", 6) == 0)
-        return 3;
-    if (n >= 4 && memcmp(b, "\x28\xb5\x2f\xfd", 4) == 0)
-        return 4;
-    if (n >= 4 && (memcmp(b, "\x04\x22\x4d\x18", 4) == 0 ||
-                   memcmp(b, "\x02\x21\x4c\x18", 4) == 0))
-        return 5;
-    return COMP_NONE;
-}
-
-static int sniff(rn_ctx *ctx, const char *url, int *codec)
-{
-    unsigned char b[SNIFF_BYTES];
-    size_t have = 0;
-    rn_stream *s = NULL;
-    int rc = rn_io_open(ctx, url, 0, sizeof(b), 0, &s);
-    while (rc == 0 && have < sizeof(b)) {
-        int64_t n = rn_io_read(ctx, s, b + have, sizeof(b) - have);
-        if (n < 0)
-            rc = (int)n;
-        else if (n == 0)
-            break;
-        else
-            have += (size_t)n;
-    }
-    if (s)
-        rn_io_close(ctx, s);
-    *codec = codec_from_magic(b, have);
-    return rc;
-}
-
-static int emit_split(rn_ctx *ctx, const char *url, uint64_t start,
-                      uint64_t end, int whole)
-{
-    rn_field *f = rn_alloc(ctx, 4 * sizeof(*f));
-    rn_value v;
-    if (!f)
-        return RN_ENOMEM;
-    f[0].name = (rn_str){"url", 3};
-    f[0].value = rn_string(url, strlen(url));
-    f[1].name = (rn_str){"start", 5};
-    f[1].value = rn_int((int64_t)start);
-    f[2].name = (rn_str){"end", 3};
-    f[2].value = rn_int((int64_t)end);
-    f[3].name = (rn_str){"whole", 5};
-    f[3].value = rn_bool(whole);
-    v = rn_record(f, 4);
-    return rn_emit(ctx, &v);
-}
-
-static int plan_entry(const rt_state *st, rn_ctx *ctx, const rn_io_entry *e)
-{
-    int whole = !e->ranged || e->size == UINT64_MAX || e->size == 0;
-    int rc;
-
-    if (!whole && st->comp != COMP_NONE) {
-        int magic = COMP_NONE;
-        whole = e->compressed || st->comp != COMP_INFER;
-        if (!e->compressed || st->comp != COMP_INFER) {
-            if ((rc = sniff(ctx, e->url, &magic)))
-                return rc;
-            if (magic != COMP_NONE)
-                whole = 1;
-        }
-        if (st->comp > COMP_NONE && magic != st->comp)
-            return rn_error(ctx, RN_EFORMAT,
-                            "%s: compression is '%s' but the data does not "
-                            "start like %s",
-                            e->url, codec_names[st->comp],
-                            codec_names[st->comp]);
-    }
-    if (whole) /* end is informative only: the size, 0 when unknown */
-        return emit_split(ctx, e->url, 0,
-                          e->size == UINT64_MAX ? 0 : e->size, 1);
-    for (uint64_t s = 0; s < e->size; s += st->blocksize) {
-        uint64_t end = e->size - s > st->blocksize ? s + st->blocksize
-                                                   : e->size;
-        if ((rc = emit_split(ctx, e->url, s, end, 0)))
-            return rc;
-    }
-    return 0;
+    const rt_state *st = arg;
+    return rn_tio_emit_blocks(ctx, e, whole, st->blocksize);
 }
 
 int rn_textio_read_text_plan(void *state, rn_ctx *ctx)
 {
     const rt_state *st = state;
-    int rc;
-
-    for (uint32_t i = 0; i < st->urls->len; i++) {
-        const rn_value *u = &st->urls->u.items[i];
-        char *pattern = rn_alloc(ctx, (size_t)u->len + 1);
-        rn_io_entry *ents;
-        size_t n;
-        if (!pattern)
-            return RN_ENOMEM;
-        memcpy(pattern, u->u.s, u->len);
-        pattern[u->len] = '\0';
-        if ((rc = rn_io_list(ctx, pattern, &ents, &n)))
-            return rc;
-        for (size_t k = 0; k < n; k++)
-            if ((rc = plan_entry(st, ctx, &ents[k])))
-                return rc;
-    }
-    return 0;
+    return rn_tio_plan(ctx, st->urls, st->comp, plan_entry, (void *)st);
 }
 
 /* ------------------------------------------------------------------ */
@@ -392,54 +271,36 @@ static int read_lines(reader *r)
     }
 }
 
-static int bad_split(rn_ctx *ctx)
-{
-    return rn_error(ctx, RN_EINVAL,
-                    "malformed split: expected {url, start, end, whole}");
-}
-
 int rn_textio_read_text_read(void *state, rn_ctx *ctx, const rn_value *split)
 {
     const rt_state *st = state;
-    const rn_value *u = rn_record_get(split, "url");
-    const rn_value *s = rn_record_get(split, "start");
-    const rn_value *e = rn_record_get(split, "end");
-    const rn_value *w = rn_record_get(split, "whole");
+    rn_tio_split sp;
     reader r;
     uint64_t from;
-    char *url;
-    int rc = 0, none = 0;
+    int rc, none = 0;
 
-    if (!u || u->kind != RN_STRING || !s || s->kind != RN_INT || !e ||
-        e->kind != RN_INT || !w || w->kind != RN_BOOL || s->u.i < 0 ||
-        (!w->u.i && e->u.i < s->u.i))
-        return bad_split(ctx);
+    if ((rc = rn_tio_split_get(ctx, split, &sp)))
+        return rc;
+    if (!sp.whole && sp.end == sp.start)
+        return 0; /* an empty block */
     memset(&r, 0, sizeof(r));
     r.ctx = ctx;
     r.st = st;
-    r.whole = (int)w->u.i;
-    r.end = (uint64_t)e->u.i;
-    if (!r.whole && r.end == (uint64_t)s->u.i)
-        return 0; /* an empty block */
-    url = rn_alloc_keep(ctx, (size_t)u->len + 1);
-    if (!url)
-        return RN_ENOMEM;
-    memcpy(url, u->u.s, u->len);
-    url[u->len] = '\0';
-    r.url = url;
-    r.url_len = u->len;
+    r.whole = sp.whole;
+    r.end = sp.end;
+    r.url = sp.url;
+    r.url_len = sp.url_len;
 
     if (r.whole) {
         r.cap = BUF_MAX;
-        rc = rn_io_open(ctx, url, 0, UINT64_MAX,
-                        st->comp == COMP_NONE ? 0 : RN_IO_DECOMPRESS, &r.s);
+        rc = rn_tio_open_whole(ctx, sp.url, st->comp, &r.s);
     } else {
-        from = s->u.i > 0 ? (uint64_t)s->u.i - 1 : 0;
+        from = sp.start > 0 ? sp.start - 1 : 0;
         r.base = from;
         r.cap = r.end - from + 1 < BUF_MIN   ? BUF_MIN
                 : r.end - from + 1 > BUF_MAX ? BUF_MAX
                                              : (size_t)(r.end - from + 1);
-        rc = rn_io_open(ctx, url, from, r.end - from, 0, &r.s);
+        rc = rn_io_open(ctx, sp.url, from, r.end - from, 0, &r.s);
     }
     if (rc)
         goto done;
@@ -448,7 +309,7 @@ int rn_textio_read_text_read(void *state, rn_ctx *ctx, const rn_value *split)
         rc = RN_ENOMEM;
         goto done;
     }
-    if (!r.whole && s->u.i > 0 && ((rc = skip_partial(&r, &none)) || none))
+    if (!r.whole && sp.start > 0 && ((rc = skip_partial(&r, &none)) || none))
         goto done;
     rc = read_lines(&r);
 done:

@@ -18,6 +18,14 @@
  *   ! TEXT                   the case must fail (when the operator is
  *                            prepared, fed or finished) with an error
  *                            message containing TEXT; outputs are ignored
+ *   <file NAME JSON          before the case runs, writes the JSON string
+ *                            to the file NAME of the case's own temporary
+ *                            directory (sources read files)
+ *   >file NAME JSON          after it ran, the file NAME there must hold
+ *                            exactly the JSON string's bytes (sinks)
+ *
+ * "$DIR" in PARAMS, in ">" lines and in "!" text stands for the case's
+ * temporary directory (made when the case has a file or says $DIR).
  *
  * A case without ">" or "!" lines expects no output at all. Outputs and
  * expectations are compared as JSON values after a round trip through
@@ -49,6 +57,12 @@ typedef struct input {
     size_t len;
 } input;
 
+typedef struct tfile {
+    const char *name;
+    const char *json; /* a JSON string: the content */
+    int expect;       /* 1: compare after the run; 0: write before */
+} tfile;
+
 typedef struct tcase {
     char name[256]; /* "file.test:LINE plugin.op" */
     const char *file;
@@ -62,6 +76,8 @@ typedef struct tcase {
     size_t n_in, cap_in;
     const char **out;
     size_t n_out, cap_out;
+    tfile *files;
+    size_t n_files;
 } tcase;
 
 typedef struct suite {
@@ -160,6 +176,18 @@ static int load_file(suite *s, const char *path, const char *short_name)
             if (strcmp(trim(body + 1), "unordered") != 0)
                 return parse_error(path, lineno, "unknown @ flag");
             c->unordered = 1;
+        } else if (strncmp(body, "<file", 5) == 0 ||
+                   strncmp(body, ">file", 5) == 0) {
+            char *name = trim(body + 5), *sp = name + strcspn(name, " \t");
+            tfile *f;
+            if (!*sp)
+                return parse_error(path, lineno, "expected NAME JSON");
+            *sp++ = '\0';
+            c->files = xrealloc(c->files, (c->n_files + 1) * sizeof *c->files);
+            f = &c->files[c->n_files++];
+            f->name = name;
+            f->json = trim(sp);
+            f->expect = body[0] == '>';
         } else if (body[0] == '<' && body[1] == 'x') {
             char *hex = trim(body + 2);
             size_t n = strlen(hex);
@@ -320,12 +348,117 @@ static void check_outputs(const tcase *c, const char *got_text, char *why,
     free(want);
 }
 
+/* text with every "$DIR" replaced by dir (malloc'd). */
+static char *with_dir(const char *text, const char *dir)
+{
+    size_t n = 0, dl = strlen(dir);
+    const char *p;
+    char *out, *o;
+    for (p = text; (p = strstr(p, "$DIR")) != NULL; p += 4)
+        n++;
+    out = o = xrealloc(NULL, strlen(text) + n * dl + 1);
+    for (p = text; *p;) {
+        if (strncmp(p, "$DIR", 4) == 0) {
+            memcpy(o, dir, dl);
+            o += dl;
+            p += 4;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The bytes of a JSON string (malloc'd, *len set), NULL if it is none. */
+static char *json_bytes(const char *text, size_t *len)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    char *out = NULL;
+    if (j && json_is_string(j)) {
+        *len = json_string_length(j);
+        out = xrealloc(NULL, *len + 1);
+        memcpy(out, json_string_value(j), *len);
+    }
+    json_decref(j);
+    return out;
+}
+
+static void run_case(void **state);
+
+/* Runs c with its files in a temporary directory and $DIR replaced. */
+static void run_case_files(const tcase *c)
+{
+    char *dir = rn_test_tmpdir("ops");
+    tcase cc = *c;
+    char *params = NULL, *error = NULL, **outs;
+    const tcase *pc = &cc;
+
+    assert_non_null(dir);
+    outs = xrealloc(NULL, (c->n_out + 1) * sizeof *outs);
+    for (size_t i = 0; i < c->n_files; i++) {
+        char path[4096], *bytes;
+        size_t len = 0;
+        if (c->files[i].expect)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, c->files[i].name);
+        bytes = json_bytes(c->files[i].json, &len);
+        if (!bytes)
+            fail_msg("%s: <file %s: not a JSON string", c->name,
+                     c->files[i].name);
+        assert_int_equal(rn_test_write_file(path, bytes, len), 0);
+        free(bytes);
+    }
+    if (c->params)
+        cc.params = params = with_dir(c->params, dir);
+    if (c->error)
+        cc.error = error = with_dir(c->error, dir);
+    for (size_t i = 0; i < c->n_out; i++)
+        outs[i] = with_dir(c->out[i], dir);
+    cc.out = (const char **)outs;
+    cc.n_files = 0;
+    run_case((void **)&pc);
+    for (size_t i = 0; i < c->n_files; i++) {
+        char path[4096], *want, *got;
+        size_t wl = 0, gl = 0;
+        if (!c->files[i].expect)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, c->files[i].name);
+        want = json_bytes(c->files[i].json, &wl);
+        got = rn_test_read_file(path, &gl);
+        if (!want)
+            fail_msg("%s: >file %s: not a JSON string", c->name,
+                     c->files[i].name);
+        if (!got)
+            fail_msg("%s: >file %s: not written", c->name, c->files[i].name);
+        if (gl != wl || memcmp(got, want, wl) != 0)
+            fail_msg("%s: >file %s differs:\n  expected: %.*s\n  got:      "
+                     "%.*s", c->name, c->files[i].name, (int)wl, want,
+                     (int)gl, got);
+        free(want);
+        free(got);
+    }
+    for (size_t i = 0; i < c->n_out; i++)
+        free(outs[i]);
+    free(outs);
+    free(params);
+    free(error);
+    rn_test_rmtree(dir);
+    free(dir);
+}
+
 static void run_case(void **state)
 {
     const tcase *c = *state;
     char path[4096], err[1024] = "", why[8192] = "";
     rn_harness *h;
     int rc = 0;
+
+    if (c->n_files || (c->params && strstr(c->params, "$DIR"))) {
+        run_case_files(c);
+        return;
+    }
 
     snprintf(path, sizeof path, "%s/plugins/lib%s.so", RN_TEST_BUILD_DIR,
              c->plugin);
@@ -399,6 +532,7 @@ int main(int argc, char **argv)
             free(s.cases[i].in[j].bytes);
         free(s.cases[i].in);
         free(s.cases[i].out);
+        free(s.cases[i].files);
     }
     for (size_t i = 0; i < s.n_texts; i++)
         free(s.texts[i]);
